@@ -1,0 +1,5 @@
+"""Allow `python -m dlpk`."""
+
+from dlpk.cli import main
+
+raise SystemExit(main())

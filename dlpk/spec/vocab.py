@@ -1,0 +1,224 @@
+"""The closed and open vocabularies of the .emd format (reference §1.2-§1.10, §4.4).
+
+Kept as plain data so that the pydantic models, the JSON Schema and the linter share one source.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Every ModelType value found in Esri sources (reference §1.4).
+MODEL_TYPES: Final[tuple[str, ...]] = (
+    "ImageClassification",
+    "ObjectDetection",
+    "InstanceDetection",
+    "ObjectClassification",
+    "PanopticSegmenter",
+    "CycleGAN",
+    "Pix2Pix",
+    "Pix2PixHD",
+    "SuperResolution",
+    "ImageCaptioner",
+    "ObjectTracking",
+    "PointCloudClassification",
+    "PointCloudDetection",
+    "TimeSeriesModel",
+    "FullyConnectedNetwork",
+    "Transformer",
+    "llm",
+)
+
+#: Framework values with their ModelConfiguration names (reference §1.3).
+ARCGIS_LEARN_FRAMEWORK: Final = "arcgis.learn.models._inferencing"
+FRAMEWORK_CONFIGURATIONS: Final[dict[str, tuple[str, ...]]] = {
+    "TensorFlow": ("ObjectDetectionAPI", "DeepLab"),
+    "Keras": ("MaskRCNN", "KerasClassifier"),
+    "PyTorch": ("FastaiSSD", "FeatureClassifier"),
+    "CNTK": ("FasterRCNN", "AzurePixelLevelLandClassification"),
+    "Templates": ("ImageClassifierTemplate", "ObjectDetectorTemplate"),
+    ARCGIS_LEARN_FRAMEWORK: (
+        "_unet",
+        "_psp",
+        "_deeplab_infrencing",
+        "_tiny_unet",
+        "_road_infrencing",
+        "_DynamicSSD",
+        "_RetinaNet_Inference",
+        "_yolov3_inference",
+        "_maskrcnn_inferencing",
+        "_FeatureClassifier",
+        "_model_extension_inferencing",
+        "_panoptic_inferencing",
+        "change_detection",
+        "_superres",
+        "_cyclegan",
+        "_pix2pix",
+        "_pix2pix_hd",
+        "_wnet_cgan",
+        "_psetae_inferencing",
+        "_hyperspectral3drcnet_inferencing",
+        "_climax",
+        "_image_captioner_inference",
+        "_auto_ml",
+        "_siammask_inferencing",
+        "_LinkNet_Inference",
+    ),
+    # Our own runnable configurations (documented in dlpk.spec.configurations).
+    "TorchScript": ("PixelClassifier", "ObjectDetector", "ObjectClassifier"),
+    "ONNX": ("PixelClassifier", "ObjectDetector", "ObjectClassifier"),
+    # Point-cloud models write "N/A" (reference §1.3).
+    "N/A": ("N/A",),
+}
+FRAMEWORKS: Final[tuple[str, ...]] = tuple(FRAMEWORK_CONFIGURATIONS)
+
+#: ModelType expected for each known configuration (reference §1.3, §1.9).
+CONFIGURATION_MODEL_TYPES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
+    ("TensorFlow", "ObjectDetectionAPI"): ("ObjectDetection",),
+    ("TensorFlow", "DeepLab"): ("ImageClassification",),
+    ("Keras", "MaskRCNN"): ("ObjectDetection", "InstanceDetection"),
+    ("Keras", "KerasClassifier"): ("ObjectClassification",),
+    ("PyTorch", "FastaiSSD"): ("ObjectDetection",),
+    ("PyTorch", "FeatureClassifier"): ("ObjectClassification",),
+    ("CNTK", "FasterRCNN"): ("ObjectDetection",),
+    ("CNTK", "AzurePixelLevelLandClassification"): ("ImageClassification",),
+    ("Templates", "ImageClassifierTemplate"): ("ImageClassification",),
+    ("Templates", "ObjectDetectorTemplate"): ("ObjectDetection",),
+    (ARCGIS_LEARN_FRAMEWORK, "_unet"): ("ImageClassification",),
+    (ARCGIS_LEARN_FRAMEWORK, "_psp"): ("ImageClassification",),
+    (ARCGIS_LEARN_FRAMEWORK, "_deeplab_infrencing"): ("ImageClassification",),
+    (ARCGIS_LEARN_FRAMEWORK, "_tiny_unet"): ("ImageClassification",),
+    (ARCGIS_LEARN_FRAMEWORK, "_road_infrencing"): ("ImageClassification",),
+    (ARCGIS_LEARN_FRAMEWORK, "_DynamicSSD"): ("ObjectDetection",),
+    (ARCGIS_LEARN_FRAMEWORK, "_RetinaNet_Inference"): ("ObjectDetection",),
+    (ARCGIS_LEARN_FRAMEWORK, "_yolov3_inference"): ("ObjectDetection",),
+    (ARCGIS_LEARN_FRAMEWORK, "_maskrcnn_inferencing"): ("InstanceDetection",),
+    (ARCGIS_LEARN_FRAMEWORK, "_FeatureClassifier"): ("ObjectClassification",),
+    (ARCGIS_LEARN_FRAMEWORK, "_model_extension_inferencing"): (
+        "ObjectDetection",
+        "ImageClassification",
+    ),
+    (ARCGIS_LEARN_FRAMEWORK, "_panoptic_inferencing"): ("PanopticSegmenter",),
+    (ARCGIS_LEARN_FRAMEWORK, "change_detection"): ("ImageClassification",),
+    (ARCGIS_LEARN_FRAMEWORK, "_superres"): ("SuperResolution",),
+    (ARCGIS_LEARN_FRAMEWORK, "_cyclegan"): ("CycleGAN",),
+    (ARCGIS_LEARN_FRAMEWORK, "_pix2pix"): ("Pix2Pix",),
+    (ARCGIS_LEARN_FRAMEWORK, "_pix2pix_hd"): ("Pix2PixHD",),
+    (ARCGIS_LEARN_FRAMEWORK, "_psetae_inferencing"): ("ImageClassification",),
+    (ARCGIS_LEARN_FRAMEWORK, "_hyperspectral3drcnet_inferencing"): ("ImageClassification",),
+    (ARCGIS_LEARN_FRAMEWORK, "_climax"): ("ImageClassification", "SuperResolution"),
+    (ARCGIS_LEARN_FRAMEWORK, "_image_captioner_inference"): ("ImageCaptioner",),
+    ("TorchScript", "PixelClassifier"): ("ImageClassification",),
+    ("TorchScript", "ObjectDetector"): ("ObjectDetection",),
+    ("TorchScript", "ObjectClassifier"): ("ObjectClassification",),
+    ("ONNX", "PixelClassifier"): ("ImageClassification",),
+    ("ONNX", "ObjectDetector"): ("ObjectDetection",),
+    ("ONNX", "ObjectClassifier"): ("ObjectClassification",),
+}
+
+#: arcgis.learn's InferenceFunction file for each ModelType (reference §1.5).
+INFERENCE_FUNCTIONS_BY_MODEL_TYPE: Final[dict[str, tuple[str, ...]]] = {
+    "ObjectDetection": ("ArcGISObjectDetector.py",),
+    "InstanceDetection": ("ArcGISInstanceDetector.py",),
+    "PanopticSegmenter": ("ArcGISPanopticSegmenter.py",),
+    "ImageClassification": (
+        "ArcGISImageClassifier.py",
+        "ArcGISImageTsClassifier.py",
+        "ArcGISSuperResolution.py",
+        "ArcGISImageTranslation.py",
+    ),
+    "CycleGAN": ("ArcGISImageTranslation.py",),
+    "Pix2Pix": ("ArcGISImageTranslation.py",),
+    "Pix2PixHD": ("ArcGISImageTranslation.py",),
+    "SuperResolution": ("ArcGISSuperResolution.py",),
+    "ObjectClassification": ("ArcGISObjectClassifier.py",),
+    "ImageCaptioner": ("ArcGISImageCaptioner.py",),
+}
+ARCGIS_INFERENCE_FUNCTIONS: Final[frozenset[str]] = frozenset(
+    name for names in INFERENCE_FUNCTIONS_BY_MODEL_TYPE.values() for name in names
+)
+
+#: ModelTypes whose outputs are indexed by Classes (reference §1.2, §1.6).
+MODEL_TYPES_NEEDING_CLASSES: Final[frozenset[str]] = frozenset(
+    {
+        "ImageClassification",
+        "ObjectDetection",
+        "InstanceDetection",
+        "ObjectClassification",
+        "PanopticSegmenter",
+    }
+)
+#: ModelTypes whose class values must start at 1 (0 is background; reference §1.6).
+MODEL_TYPES_VALUES_FROM_ONE: Final[frozenset[str]] = frozenset(
+    {"ObjectDetection", "InstanceDetection"}
+)
+
+IMAGE_SPACES: Final[tuple[str, ...]] = ("MAP_SPACE", "PIXEL_SPACE", "IMAGE_SPACE")
+PREPROCESSING_VALUES: Final[tuple[str, ...]] = ("SentinelService", "LandsatService")
+
+#: Band names that ExtractBands may use instead of indexes (reference §4.4).
+WELL_KNOWN_BAND_NAMES: Final[tuple[str, ...]] = (
+    "Red",
+    "Green",
+    "Blue",
+    "Infrared",
+    "CoastalBlue",
+    "Yellow",
+    "RedEdge",
+    "ShortWaveInfrared",
+    "NearInfrared",
+    "NearInfrared_1",
+    "NearInfrared_2",
+    "MidInfrared",
+    "MidInfrared_1",
+    "MidInfrared_2",
+    "Thermal",
+    "Thermal_1",
+    "Thermal_2",
+    "Panchromatic",
+    "PseudoRed",
+    "PseudoGreen",
+    "PseudoBlue",
+)
+
+#: Model-file extensions that are plausible for each framework.
+MODEL_FILE_EXTENSIONS: Final[dict[str, tuple[str, ...]]] = {
+    "TensorFlow": (".pb", ".h5", ".keras", ".tflite", ""),
+    "Keras": (".h5", ".keras", ".hdf5"),
+    "PyTorch": (".pth", ".pt", ".pkl", ".bin"),
+    "CNTK": (".model", ".dnn"),
+    "TorchScript": (".pt", ".pth", ".ts"),
+    "ONNX": (".onnx",),
+    ARCGIS_LEARN_FRAMEWORK: (".pth", ".pt", ".onnx", ""),
+}
+
+#: Frameworks whose packages lint but cannot run anywhere today.
+UNRUNNABLE_FRAMEWORKS: Final[dict[str, str]] = {
+    "CNTK": "CNTK is no longer maintained; convert the model to ONNX to run it",
+}
+
+#: Keys arcgis.learn and Export Training Data write besides the modelled ones (§1.7-§1.10);
+#: known, so never mistaken for misspellings of a modelled key.
+KNOWN_EXTRA_KEYS: Final[frozenset[str]] = frozenset(
+    {
+        "ModelFormat", "InputRastersProps", "AllTilesStats", "AllTilesStats2", "CropTileMode",
+        "IsMultidimensional", "DimensionValues", "Panoptic_Segmentation_Instance_Classes",
+        "SingleLabelFieldFound", "NormalizationStats_b", "NormalizationStats_c", "n_channel",
+        "n_intput_channel", "n_channel_rev", "n_band_a", "n_band_b", "n_band_c", "per_class_metrics",
+        "ExpMap", "accuracy", "average_precision_score", "panoptic_quality", "precision", "recall",
+        "f1", "MaskRCNNkwargs", "Grids", "Zooms", "Ratios", "SSDVersion", "backbone",
+        "ModelConfigurationFile", "ModelFileConfigurationClass", "DatasetType", "Kwargs",
+        "IsEdgeDetection", "DataAttributes", "TorchScript", "ONNX", "downsample_factor",
+        "is_multispec", "ModelArch", "image_stats", "image_stats2", "extract_bands", "bands",
+        "perceptual_loss", "label_nc", "mask_map", "norm_stats", "Class_mapping", "n_temporal",
+        "mean_norm_stats", "std_norm_stats", "lead_times", "RoadOrientation",
+    }
+)  # fmt: skip
+
+#: Known misspellings seen in the wild, mapped to the right key (reference §6 #3, #7).
+CLASS_KEY_MISSPELLINGS: Final[dict[str, str]] = {
+    "ClassValue": "Value",
+    "ClassName": "Name",
+    "Ccolor": "Color",
+    "Colour": "Color",
+    "ClassColor": "Color",
+}

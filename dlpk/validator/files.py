@@ -1,0 +1,126 @@
+"""Where the files an .emd references are looked up: a folder on disk or a package's members.
+
+Lookups are case-sensitive even on case-insensitive file systems, because the package will be
+unpacked on Linux servers where `Model.PTH` is not `model.pth`.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+ARCGIS_FUNCTIONS_PREFIX = "[Functions]"
+
+
+class Found(Enum):
+    EXACT = "exact"
+    OTHER_CASE = "other-case"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    found: Found
+    actual: str | None = None  # the name as stored, when found with other case
+    is_dir: bool = False
+
+
+class FileIndex(Protocol):
+    def lookup(self, relpath: str) -> Lookup: ...
+
+    def files(self) -> list[str]: ...
+
+
+def is_absolute_path(path: str) -> bool:
+    """Absolute on any OS: `/x`, `\\x`, `C:\\x`, `\\\\server\\share`."""
+    return path.startswith(("/", "\\")) or bool(_DRIVE.match(path))
+
+
+def to_relative_posix(path: str) -> str:
+    """`.\\mrcnn\\spacenet` -> `mrcnn/spacenet`; keeps `..` so callers can report it."""
+    posix = path.replace("\\", "/")
+    normal = posixpath.normpath(posix) if posix else posix
+    return "" if normal == "." else normal
+
+
+def escapes_root(relpath: str) -> bool:
+    return relpath == ".." or relpath.startswith("../")
+
+
+class DirectoryIndex:
+    """Files under a folder on disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._listings: dict[Path, list[str]] = {}
+
+    def _listing(self, folder: Path) -> list[str]:
+        if folder not in self._listings:
+            try:
+                self._listings[folder] = os.listdir(folder)
+            except OSError:
+                self._listings[folder] = []
+        return self._listings[folder]
+
+    def lookup(self, relpath: str) -> Lookup:
+        current = self.root
+        actual_parts: list[str] = []
+        other_case = False
+        for part in relpath.split("/"):
+            names = self._listing(current)
+            if part in names:
+                actual = part
+            else:
+                matches = [n for n in names if n.lower() == part.lower()]
+                if not matches:
+                    return Lookup(Found.MISSING)
+                actual, other_case = matches[0], True
+            actual_parts.append(actual)
+            current = current / actual
+        actual_path = "/".join(actual_parts)
+        found = Found.OTHER_CASE if other_case else Found.EXACT
+        return Lookup(found, actual_path, current.is_dir())
+
+    def files(self) -> list[str]:
+        found: list[str] = []
+        for folder, dirs, names in os.walk(self.root):
+            dirs.sort()
+            rel = Path(folder).relative_to(self.root)
+            found.extend(str((rel / name).as_posix()) for name in sorted(names))
+        return [f.removeprefix("./") for f in found]
+
+
+class MemberIndex:
+    """Members of a zip archive, relative to the folder holding the .emd."""
+
+    def __init__(self, names: list[str], base: str = "") -> None:
+        prefix = f"{base}/" if base else ""
+        self._files = [n[len(prefix) :] for n in names if n.startswith(prefix) and n[-1:] != "/"]
+        self._exact = set(self._files)
+        self._folders = {posixpath.dirname(f) for f in self._files}
+        for folder in list(self._folders):
+            while folder:
+                folder = posixpath.dirname(folder)
+                self._folders.add(folder)
+        self._lower = {f.lower(): f for f in self._files}
+        self._lower_folders = {f.lower(): f for f in self._folders}
+
+    def lookup(self, relpath: str) -> Lookup:
+        if relpath in self._exact:
+            return Lookup(Found.EXACT, relpath)
+        if relpath in self._folders:
+            return Lookup(Found.EXACT, relpath, is_dir=True)
+        if relpath.lower() in self._lower:
+            return Lookup(Found.OTHER_CASE, self._lower[relpath.lower()])
+        if relpath.lower() in self._lower_folders:
+            return Lookup(Found.OTHER_CASE, self._lower_folders[relpath.lower()], is_dir=True)
+        return Lookup(Found.MISSING)
+
+    def files(self) -> list[str]:
+        return sorted(self._files)

@@ -1,0 +1,186 @@
+"""Linting entry points: an .emd (text or file), a .dlpk package, a model folder, many paths."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dlpk.errors import InputNotFoundError, InputReadError
+from dlpk.validator import emd_rules, package_rules
+from dlpk.validator.diagnostics import Diagnostic
+from dlpk.validator.emitter import Emitter, EmdSource
+from dlpk.validator.files import DirectoryIndex, FileIndex, MemberIndex
+from dlpk.validator.jsontext import parse_json_bytes
+from dlpk.validator.reference_rules import check_references
+from dlpk.validator.rules import rule
+from dlpk.validator.safezip import MAX_EMD_BYTES, MAX_TOTAL_BYTES, member_infos, read_member
+
+PACKAGE_SUFFIXES = (".dlpk", ".zip")
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    deep: bool = False
+    trust_code: bool = False
+    max_total_bytes: int = MAX_TOTAL_BYTES
+
+
+@dataclass
+class EmdResult:
+    diagnostics: list[Diagnostic]
+    document: dict[str, Any] | None = None
+    referenced: set[str] = field(default_factory=set)
+
+
+def lint_emd_bytes(
+    data: bytes,
+    file: str,
+    member: str | None = None,
+    index: FileIndex | None = None,
+    in_package: bool = False,
+) -> EmdResult:
+    """Every .emd content rule over raw bytes; never raises on any input."""
+    parsed = parse_json_bytes(data)
+    emit = Emitter(EmdSource(parsed, file, member, index, in_package))
+    emd_rules.check_syntax(emit)
+    if not parsed.ok:
+        return EmdResult(emit.diagnostics)
+    doc = parsed.value
+    if not isinstance(doc, dict):
+        emit.emit("DL110", f"the top level is {emd_rules.type_name(doc)}, not an object", "")
+        return EmdResult(emit.diagnostics)
+    if emd_rules.check_manifest(emit, doc):
+        return EmdResult(emit.diagnostics, doc)
+    emd_rules.check_keys(emit, doc)
+    emd_rules.check_vocabulary(emit, doc)
+    emd_rules.check_schema(emit, doc)
+    emd_rules.check_required(emit, doc)
+    emd_rules.check_values(emit, doc)
+    emd_rules.check_classes(emit, doc)
+    emd_rules.check_consistency(emit, doc)
+    referenced = check_references(emit, doc)
+    return EmdResult(emit.diagnostics, doc, referenced)
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputNotFoundError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise InputReadError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def lint_emd_file(path: Path, options: LintOptions, display: str | None = None) -> list[Diagnostic]:
+    result = lint_emd_bytes(_read_file(path), display or str(path), index=DirectoryIndex(path.parent))
+    if options.deep and result.document is not None:
+        from dlpk.validator.deep import deep_check_folder
+
+        result.diagnostics += deep_check_folder(
+            result.document, path.parent, display or str(path), None, options.trust_code
+        )
+    return result.diagnostics
+
+
+def _package_diag(code: str, message: str, file: str) -> Diagnostic:
+    return Diagnostic(code, rule(code).severity, message, file)
+
+
+def lint_package(path: Path, options: LintOptions, display: str | None = None) -> list[Diagnostic]:
+    file = display or str(path)
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: no such file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _lint_archive(archive, file, options)
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        return [_package_diag("DL701", f"not a readable zip archive ({exc}); repack it", file)]
+    except OSError as exc:
+        raise InputReadError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+def _lint_archive(archive: zipfile.ZipFile, file: str, options: LintOptions) -> list[Diagnostic]:
+    infos = member_infos(archive)
+    found = package_rules.check_members(infos, file, options.max_total_bytes)
+    location, located = package_rules.locate_emd(infos, file)
+    found += located
+    if location is None:
+        return found
+    info = next(i for i in infos if i.name == location.member)
+    if info.encrypted:
+        return found
+    if info.size > MAX_EMD_BYTES:
+        message = f"{info.name} declares {info.size} bytes; an .emd is a small JSON file"
+        return [*found, _package_diag("DL712", message, file)]
+    try:
+        data = read_member(archive, location.member)
+    except Exception as exc:  # any corruption of the member: CRC, bad deflate stream, ...
+        message = f"{location.member} cannot be read ({exc}); repack the package"
+        return [*found, _package_diag("DL701", message, file)]
+    names = [i.name for i in infos]
+    index = MemberIndex(names, location.base)
+    result = lint_emd_bytes(data, file, location.member, index, in_package=True)
+    found += result.diagnostics
+    if result.document is not None:
+        prefix = f"{location.base}/" if location.base else ""
+        emd_name = location.member[len(prefix) :]
+        found += package_rules.unreferenced_files(
+            index.files(), result.referenced, emd_name, file, prefix
+        )
+        if options.deep:
+            from dlpk.validator.deep import deep_check_package
+
+            found += deep_check_package(
+                result.document, archive, location.base, file, location.member, options.trust_code
+            )
+    return found
+
+
+def iter_targets(path: Path) -> Iterator[Path]:
+    """The lintable files under a folder (recursively) or the path itself."""
+    if not path.is_dir():
+        yield path
+        return
+    for folder, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        for name in sorted(names):
+            if name.lower().endswith((".emd", *PACKAGE_SUFFIXES)):
+                yield Path(folder) / name
+
+
+def lint_target(path: Path, options: LintOptions) -> list[Diagnostic]:
+    if path.suffix.lower() in PACKAGE_SUFFIXES:
+        return lint_package(path, options)
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: no such file or folder")
+    return lint_emd_file(path, options)
+
+
+def lint_paths(paths: list[Path], options: LintOptions) -> tuple[list[str], list[Diagnostic]]:
+    """Lint every target; returns the files linted and their diagnostics."""
+    files: list[str] = []
+    diagnostics: list[Diagnostic] = []
+    for path in paths:
+        if not path.exists():
+            raise InputNotFoundError(f"{path}: no such file or folder")
+        for target in iter_targets(path):
+            files.append(str(target))
+            diagnostics += lint_target(target, options)
+    return files, diagnostics
+
+
+def select(diagnostics: list[Diagnostic], chosen: list[str], ignored: list[str]) -> list[Diagnostic]:
+    """ruff-style code filters: a prefix selects a family (DL1 = all JSON rules)."""
+
+    def matches(code: str, prefixes: list[str]) -> bool:
+        return any(code.startswith(p.upper()) for p in prefixes)
+
+    return [
+        d
+        for d in diagnostics
+        if (not chosen or matches(d.code, chosen)) and not matches(d.code, ignored)
+    ]

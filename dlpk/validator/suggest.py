@@ -1,0 +1,38 @@
+"""Did-you-mean: the closest known spelling and whether replacing it is safe."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    value: str
+    safe: bool  # the spelling is unambiguous: same letters ignoring case/punctuation, or one typo
+
+
+def _squash(text: str) -> str:
+    return _NON_ALNUM.sub("", text.lower())
+
+
+def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> Suggestion | None:
+    """The best candidate for `word`, or None when nothing is close enough to suggest."""
+    options = list(candidates)
+    squashed = _squash(word)
+    same = [c for c in options if _squash(c) == squashed]
+    if len(same) == 1:
+        return Suggestion(same[0], safe=True)
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, word.lower(), c.lower()).ratio(), c) for c in options),
+        reverse=True,
+    )
+    if not scored or scored[0][0] < cutoff:
+        return None
+    best_score, best = scored[0]
+    runner_up = scored[1][0] if len(scored) > 1 else 0.0
+    return Suggestion(best, safe=best_score >= 0.88 and runner_up < 0.8)
