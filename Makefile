@@ -18,8 +18,10 @@ dev-venv: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 
 demo: venv
-	$(BIN)/dlpk lint examples/tree-detector.dlpk examples/esri-doc-example.dlpk || true
-	$(BIN)/dlpk inspect examples/tree-detector.dlpk
+	$(BIN)/dlpk lint examples/landcover.dlpk
+	$(BIN)/dlpk inspect examples/landcover.dlpk
+	@echo "--- the example from Esri's documentation (expected to fail lint):"
+	-$(BIN)/dlpk lint examples/esri-doc-example.dlpk
 
 test: dev-venv
 	$(BIN)/ruff check dlpk tests benchmarks

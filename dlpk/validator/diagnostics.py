@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -49,7 +49,12 @@ class Diagnostic:
     line: int | None = None
     column: int | None = None
     fix: Fix | None = None
-    related: tuple[str, ...] = field(default=())
+    excerpt: str | None = None  # the offending source line, for people
+
+    @property
+    def location(self) -> str:
+        where = f"{self.file}!{self.member}" if self.member else self.file
+        return f"{where}:{self.line}:{self.column}" if self.line is not None else where
 
     def with_file(self, file: str, member: str | None) -> Diagnostic:
         return replace(self, file=file, member=member)

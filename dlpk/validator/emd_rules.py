@@ -120,7 +120,9 @@ def _enum_check(
     fix = emit.value_fix(pointer, suggestion.value, f"replace with {suggestion.value!r}", True)
     if fix is not None and not suggestion.safe:
         fix = Fix(fix.description, False, fix.edits)
-    emit.emit(code, f"unknown {key} {value!r}: did you mean {suggestion.value!r}?", pointer, fix=fix)
+    emit.emit(
+        code, f"unknown {key} {value!r}: did you mean {suggestion.value!r}?", pointer, fix=fix
+    )
 
 
 def check_vocabulary(emit: Emitter, doc: dict[str, Any]) -> None:
@@ -159,12 +161,11 @@ def _data_pointer(doc: Any, loc: tuple[int | str, ...]) -> str:
     """Map a pydantic error location onto the document, skipping union-branch labels."""
     pointer, current = "", doc
     for part in loc:
-        if isinstance(current, dict) and isinstance(part, str) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-            current = current[part]
-        else:
+        in_object = isinstance(current, dict) and isinstance(part, str) and part in current
+        in_array = isinstance(current, list) and isinstance(part, int) and part < len(current)
+        if not (in_object or in_array):
             continue
+        current = current[part]
         pointer = child_pointer(pointer, part)
     return pointer
 
@@ -229,7 +230,9 @@ def check_schema(emit: Emitter, doc: dict[str, Any]) -> None:
                 )
                 continue
             emit.emit(
-                "DL206", f"{pointer[1:]}: {type_name(value)} {_short(value)}: {error['msg']}", pointer
+                "DL206",
+                f"{pointer[1:]}: {type_name(value)} {_short(value)}: {error['msg']}",
+                pointer,
             )
             continue
         emit.emit("DL216", f"{pointer[1:] or 'document'}: {error['msg']}", pointer)
@@ -291,7 +294,9 @@ def check_values(emit: Emitter, doc: dict[str, Any]) -> None:
         and all(isinstance(v, int | float) and not isinstance(v, bool) for v in data_range)
         and not data_range[0] < data_range[1]
     ):
-        emit.emit("DL213", f"DataRange {data_range} must be [min, max] with min < max", "/DataRange")
+        emit.emit(
+            "DL213", f"DataRange {data_range} must be [min, max] with min < max", "/DataRange"
+        )
     _check_normalization(emit, doc, bands)
     batch = _int(doc.get("BatchSize"))
     if arcgis_learn and batch and batch > 0 and math.isqrt(batch) ** 2 != batch:
@@ -392,7 +397,10 @@ def _check_class_keys(emit: Emitter, entry: dict[str, Any], pointer: str) -> Non
         key_pointer = child_pointer(pointer, key)
         if target is None or target in entry:
             emit.emit(
-                "DL305", f"class entry key {key!r} is not Value, Name or Color", key_pointer, key=True
+                "DL305",
+                f"class entry key {key!r} is not Value, Name or Color",
+                key_pointer,
+                key=True,
             )
             continue
         fix = emit.key_fix(key_pointer, target, f"rename to {target!r}", True)
@@ -458,8 +466,7 @@ def check_consistency(emit: Emitter, doc: dict[str, Any]) -> None:
     if valid_type and expected and model_type not in expected:
         emit.emit(
             "DL401",
-            f"{framework} {configuration} models are {' or '.join(expected)}, "
-            f"not {model_type}",
+            f"{framework} {configuration} models are {' or '.join(expected)}, not {model_type}",
             "/ModelType",
         )
     function = doc.get("InferenceFunction")

@@ -105,7 +105,7 @@ class MemberIndex:
         self._exact = set(self._files)
         self._folders = {posixpath.dirname(f) for f in self._files}
         for folder in list(self._folders):
-            while folder:
+            while folder and posixpath.dirname(folder) != folder:
                 folder = posixpath.dirname(folder)
                 self._folders.add(folder)
         self._lower = {f.lower(): f for f in self._files}

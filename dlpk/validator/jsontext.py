@@ -17,7 +17,16 @@ from dlpk.validator.diagnostics import TextEdit
 
 MAX_DEPTH = 256
 _WHITESPACE = " \t\n\r"
-_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_SIMPLE_ESCAPES = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
 
 
 @dataclass(frozen=True)
@@ -345,7 +354,7 @@ class _Parser:
                 out.append(self._escape(pointer))
                 continue
             if ch < " ":
-                escaped = "\\u%04x" % ord(ch)
+                escaped = f"\\u{ord(ch):04x}"
                 self._issue(
                     "control_char",
                     f"raw control character {ch!r} inside a string; it must be escaped",

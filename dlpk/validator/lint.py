@@ -12,7 +12,7 @@ from typing import Any
 from dlpk.errors import InputNotFoundError, InputReadError
 from dlpk.validator import emd_rules, package_rules
 from dlpk.validator.diagnostics import Diagnostic
-from dlpk.validator.emitter import Emitter, EmdSource
+from dlpk.validator.emitter import EmdSource, Emitter
 from dlpk.validator.files import DirectoryIndex, FileIndex, MemberIndex
 from dlpk.validator.jsontext import parse_json_bytes
 from dlpk.validator.reference_rules import check_references
@@ -76,7 +76,9 @@ def _read_file(path: Path) -> bytes:
 
 
 def lint_emd_file(path: Path, options: LintOptions, display: str | None = None) -> list[Diagnostic]:
-    result = lint_emd_bytes(_read_file(path), display or str(path), index=DirectoryIndex(path.parent))
+    result = lint_emd_bytes(
+        _read_file(path), display or str(path), index=DirectoryIndex(path.parent)
+    )
     if options.deep and result.document is not None:
         from dlpk.validator.deep import deep_check_folder
 
@@ -173,7 +175,9 @@ def lint_paths(paths: list[Path], options: LintOptions) -> tuple[list[str], list
     return files, diagnostics
 
 
-def select(diagnostics: list[Diagnostic], chosen: list[str], ignored: list[str]) -> list[Diagnostic]:
+def select(
+    diagnostics: list[Diagnostic], chosen: list[str], ignored: list[str]
+) -> list[Diagnostic]:
     """ruff-style code filters: a prefix selects a family (DL1 = all JSON rules)."""
 
     def matches(code: str, prefixes: list[str]) -> bool:

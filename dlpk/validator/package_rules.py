@@ -10,7 +10,6 @@ from dlpk.validator.diagnostics import Diagnostic, Fix
 from dlpk.validator.rules import rule
 from dlpk.validator.safezip import (
     MAX_RATIO,
-    MAX_TOTAL_BYTES,
     RATIO_MIN_BYTES,
     MemberInfo,
     overlapping_members,
@@ -46,7 +45,9 @@ def check_members(infos: list[MemberInfo], file: str, max_total: int) -> list[Di
                 )
             )
         if info.is_link:
-            found.append(_diag("DL706", f"member {info.name!r} is a symbolic link", file, info.name))
+            found.append(
+                _diag("DL706", f"member {info.name!r} is a symbolic link", file, info.name)
+            )
         if info.encrypted:
             found.append(_diag("DL707", f"member {info.name!r} is encrypted", file, info.name))
         if info.size >= RATIO_MIN_BYTES and info.size > MAX_RATIO * max(info.compressed, 1):
@@ -123,7 +124,9 @@ def unreferenced_files(
     for path in loose:
         if "/" not in path:
             found.append(
-                _diag("DL710", f"{path} is never referenced by the .emd", file, member_prefix + path)
+                _diag(
+                    "DL710", f"{path} is never referenced by the .emd", file, member_prefix + path
+                )
             )
     for folder, count in sorted(folders.items()):
         found.append(

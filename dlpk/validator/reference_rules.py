@@ -85,7 +85,7 @@ def _check_path(
             return None
     relative = to_relative_posix(raw)
     if is_absolute_path(raw):
-        relative = to_relative_posix(raw.split(":", 1)[-1].lstrip("\\/"))
+        relative = _portable_candidate(emit, raw)
         fix = emit.value_fix(pointer, relative, f"make it relative: {relative!r}", safe=False)
         emit.emit(
             "DL503",
@@ -108,6 +108,17 @@ def _check_path(
     referenced.add(relative)
     _lookup(emit, pointer, key, raw, relative, missing_code)
     return relative
+
+
+def _portable_candidate(emit: Emitter, raw: str) -> str:
+    """For an absolute path: the relative path that exists, else the bare file name."""
+    stripped = to_relative_posix(raw.split(":", 1)[-1].lstrip("\\/"))
+    name = posixpath.basename(stripped)
+    index = emit.source.index
+    for candidate in (stripped, name):
+        if index is not None and index.lookup(candidate).found is not Found.MISSING:
+            return candidate
+    return name
 
 
 def _lookup(emit: Emitter, pointer: str, key: str, raw: str, relative: str, code: str) -> None:

@@ -20,15 +20,25 @@ class Rule:
     fix: str | None = None  # "safe", "unsafe" or None when no automatic fix exists
 
 
-E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
+E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 _RULES = (
-    # -- JSON text -----------------------------------------------------------------------------
-    Rule("DL101", "invalid-json", E, "The file is not JSON; ArcGIS fails to load it (ERROR 002667)."),
+    # -- JSON text ---------------------------------------------------------------------------------
+    Rule(
+        "DL101", "invalid-json", E, "The file is not JSON; ArcGIS fails to load it (ERROR 002667)."
+    ),
     Rule("DL102", "trailing-comma", E, "Trailing commas are rejected by Python's json.", "safe"),
-    Rule("DL103", "json-comment", E, "JSON has no comments; ArcGIS fails to load the file.", "unsafe"),
+    Rule(
+        "DL103", "json-comment", E, "JSON has no comments; ArcGIS fails to load the file.", "unsafe"
+    ),
     Rule("DL104", "utf8-bom", E, "A byte-order mark makes json.loads fail.", "safe"),
-    Rule("DL105", "invalid-escape", E, "A lone backslash (e.g. a Windows path) is invalid JSON.", "safe"),
+    Rule(
+        "DL105",
+        "invalid-escape",
+        E,
+        "A lone backslash (e.g. a Windows path) is invalid JSON.",
+        "safe",
+    ),
     Rule("DL106", "duplicate-key", E, "Readers silently keep only the last duplicate.", "safe"),
     Rule("DL107", "missing-comma", E, "Two items without a comma between them.", "safe"),
     Rule("DL108", "control-character", E, "Raw tabs or newlines inside a string.", "safe"),
@@ -59,7 +69,7 @@ _RULES = (
     Rule("DL208", "padding-too-large", E, "Padding must be less than half the tile."),
     Rule("DL209", "missing-key", E, "A key the built-in raster functions require is missing."),
     Rule("DL210", "missing-model-type", W, "ModelType is missing; the tools validate it."),
-    Rule("DL211", "non-square-tile", I, "arcgis.learn functions assume ImageHeight == ImageWidth."),
+    Rule("DL211", "non-square-tile", N, "arcgis.learn functions assume ImageHeight == ImageWidth."),
     Rule("DL212", "duplicate-band", W, "ExtractBands names the same band twice."),
     Rule("DL213", "bad-data-range", E, "DataRange must be [min, max] with min < max."),
     Rule(
@@ -68,9 +78,9 @@ _RULES = (
         E,
         "NormalizationStats lists are indexed by ExtractBands and must cover every index.",
     ),
-    Rule("DL215", "batch-size-rounded", I, "arcgis.learn rounds batch_size down to a square."),
+    Rule("DL215", "batch-size-rounded", N, "arcgis.learn rounds batch_size down to a square."),
     Rule("DL216", "schema-violation", E, "The value does not match the .emd schema."),
-    # -- Classes ------------------------------------------------------------------------------------
+    # -- Classes -----------------------------------------------------------------------------------
     Rule("DL301", "missing-classes", E, "This ModelType maps outputs to Classes; none are given."),
     Rule("DL302", "duplicate-class-value", E, "Two classes share a Value."),
     Rule("DL303", "duplicate-class-name", E, "Two classes share a Name."),
@@ -82,7 +92,7 @@ _RULES = (
     ),
     Rule("DL305", "misspelt-class-key", E, "Class entries use exactly Value, Name, Color.", "safe"),
     Rule("DL306", "missing-class-color", W, "Without Color there is no colour map for outputs."),
-    Rule("DL307", "no-color-marker", I, "[-1,-1,-1] means no colour; a random one will be used."),
+    Rule("DL307", "no-color-marker", N, "[-1,-1,-1] means no colour; a random one will be used."),
     Rule("DL308", "invalid-color", E, "Color must be three integers 0-255 (or [-1,-1,-1])."),
     Rule("DL309", "negative-class-value", E, "Class values are non-negative pixel values."),
     # -- consistency -------------------------------------------------------------------------------
@@ -108,17 +118,19 @@ _RULES = (
     Rule("DL505", "unexpected-extension", W, "The model file extension is unusual for Framework."),
     Rule("DL506", "arcgis-function", W, "[Functions] paths need an ArcGIS installation."),
     Rule("DL507", "inference-function-missing", E, "InferenceFunction .py is not in the package."),
-    Rule("DL508", "configuration-module-missing", E, "A ModelConfiguration module path is missing."),
+    Rule(
+        "DL508", "configuration-module-missing", E, "A ModelConfiguration module path is missing."
+    ),
     Rule("DL509", "path-escapes-package", E, "A '..' path points outside the model folder."),
     Rule("DL510", "inference-function-not-python", E, "InferenceFunction must name a .py file."),
-    # -- data manifests -----------------------------------------------------------------------------
+    # -- data manifests ----------------------------------------------------------------------------
     Rule(
         "DL601",
         "training-data-manifest",
         W,
         "This is the Export Training Data metadata file, not a model definition.",
     ),
-    # -- package archive ----------------------------------------------------------------------------
+    # -- package archive ---------------------------------------------------------------------------
     Rule("DL701", "unreadable-package", E, "The package is not a readable zip archive."),
     Rule("DL702", "no-emd", E, "The package holds no .emd at its root."),
     Rule("DL703", "multiple-emd", E, "The package holds several .emd files at its root."),
@@ -128,17 +140,17 @@ _RULES = (
     Rule("DL707", "encrypted-member", E, "Encrypted members cannot be read by ArcGIS."),
     Rule("DL708", "duplicate-member", E, "Two members share a name; which one wins is undefined."),
     Rule("DL709", "zip-bomb", E, "Sizes or compression ratios are beyond safe bounds."),
-    Rule("DL710", "unreferenced-file", I, "A file the .emd never references."),
+    Rule("DL710", "unreferenced-file", N, "A file the .emd never references."),
     Rule("DL711", "backslash-member", E, "Member names use backslashes; unzip tools disagree."),
     Rule("DL712", "emd-too-large", E, "The .emd member is implausibly large for a JSON file."),
-    # -- deep model checks -----------------------------------------------------------------------
-    Rule("DL801", "framework-unavailable", I, "The framework needed for --deep is not installed."),
+    # -- deep model checks -------------------------------------------------------------------------
+    Rule("DL801", "framework-unavailable", N, "The framework needed for --deep is not installed."),
     Rule("DL802", "model-unloadable", E, "The model file could not be opened."),
     Rule("DL803", "input-channels-mismatch", E, "Model input channels != len(ExtractBands)."),
     Rule("DL804", "input-size-mismatch", W, "Model input size != ImageHeight x ImageWidth."),
     Rule("DL805", "class-count-mismatch", E, "Model output classes do not match Classes."),
-    Rule("DL806", "deep-unsupported", I, "No deep check exists for this model format."),
-    Rule("DL807", "pickle-refused", I, "The file needs unpickling; pass --trust-code to allow it."),
+    Rule("DL806", "deep-unsupported", N, "No deep check exists for this model format."),
+    Rule("DL807", "pickle-refused", N, "The file needs unpickling; pass --trust-code to allow it."),
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

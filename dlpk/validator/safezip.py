@@ -7,6 +7,7 @@ every name has been checked.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 import shutil
@@ -71,7 +72,7 @@ def overlapping_members(infos: list[MemberInfo]) -> list[str]:
     ordered = sorted(infos, key=lambda i: i.offset)
     return [
         current.name
-        for current, following in zip(ordered, ordered[1:], strict=False)
+        for current, following in itertools.pairwise(ordered)
         if current.offset + current.compressed > following.offset
     ]
 

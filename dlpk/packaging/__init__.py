@@ -1,0 +1,1 @@
+"""Building, rewriting and describing .dlpk packages."""

@@ -1,0 +1,39 @@
+"""Reading the .emd out of a package (central directory only, the .emd member alone)."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlpk.errors import InputNotFoundError, PackageError
+from dlpk.validator.package_rules import locate_emd
+from dlpk.validator.safezip import MemberInfo, member_infos, read_member
+
+
+@dataclass(frozen=True)
+class PackageEmd:
+    member: str
+    base: str  # folder inside the zip holding the .emd ("" = root)
+    data: bytes
+    infos: list[MemberInfo]
+
+    @property
+    def names(self) -> list[str]:
+        return [i.name for i in self.infos]
+
+
+def read_package_emd(path: Path) -> PackageEmd:
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: no such file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = member_infos(archive)
+            location, _ = locate_emd(infos, str(path))
+            if location is None:
+                raise PackageError(f"{path} holds no usable .emd", f"run `dlpk lint {path}`")
+            return PackageEmd(
+                location.member, location.base, read_member(archive, location.member), infos
+            )
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        raise PackageError(f"{path} is not a readable zip archive ({exc})") from exc

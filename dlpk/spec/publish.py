@@ -1,0 +1,52 @@
+"""JSON Schemas (draft 2020-12) generated from the pydantic models, the single source of truth.
+
+The generated files are committed under dlpk/spec/schemas/ and a test fails when they drift.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from dlpk.spec.emd import EsriModelDefinition
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+
+def model_schema(model: type[BaseModel], name: str, title: str, description: str) -> dict[str, Any]:
+    body = model.model_json_schema(by_alias=True, mode="validation")
+    header = {
+        "$schema": DIALECT,
+        "$id": f"urn:dlpk:schema:{name}",
+        "title": title,
+        "description": description,
+    }
+    body.pop("title", None)
+    body.pop("description", None)
+    return header | body
+
+
+def emd_schema() -> dict[str, Any]:
+    return model_schema(
+        EsriModelDefinition,
+        "emd",
+        "Esri Model Definition (.emd)",
+        "The model definition file of an Esri deep-learning package. Keys are case-sensitive; "
+        "keys not listed here are allowed and must be kept.",
+    )
+
+
+SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {"emd": emd_schema}
+
+
+def schema_text(name: str) -> str:
+    return json.dumps(SCHEMAS[name](), indent=2, ensure_ascii=False) + "\n"
+
+
+def schema_path(name: str) -> Path:
+    return SCHEMA_DIR / f"{name}.schema.json"
