@@ -129,7 +129,7 @@ def check_vocabulary(emit: Emitter, doc: dict[str, Any]) -> None:
     _enum_check(emit, doc, "ModelType", vocab.MODEL_TYPES, "DL202")
     _enum_check(emit, doc, "ImageSpaceUsed", vocab.IMAGE_SPACES, "DL205")
     _enum_check(emit, doc, "Framework", vocab.FRAMEWORKS, "DL203")
-    framework = doc.get("Framework")
+    framework = _str(doc, "Framework")
     configuration = configuration_name(doc)
     if framework in vocab.FRAMEWORK_CONFIGURATIONS and isinstance(configuration, str):
         names = vocab.FRAMEWORK_CONFIGURATIONS[framework]
@@ -259,6 +259,11 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _str(doc: dict[str, Any], key: str) -> str | None:
+    value = doc.get(key)
+    return value if isinstance(value, str) else None
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -352,7 +357,7 @@ def check_required(emit: Emitter, doc: dict[str, Any]) -> None:
 
 
 def check_classes(emit: Emitter, doc: dict[str, Any]) -> None:
-    model_type = doc.get("ModelType")
+    model_type = _str(doc, "ModelType")
     classes = doc.get("Classes")
     if model_type in vocab.MODEL_TYPES_NEEDING_CLASSES and not classes:
         emit.emit(
@@ -437,7 +442,7 @@ def _check_color(emit: Emitter, entry: dict[str, Any], pointer: str) -> None:
         )
 
 
-def _check_value_start(emit: Emitter, model_type: Any, values: list[int]) -> None:
+def _check_value_start(emit: Emitter, model_type: str | None, values: list[int]) -> None:
     if not values:
         return
     if model_type in vocab.MODEL_TYPES_VALUES_FROM_ONE and 0 in values:
@@ -457,7 +462,7 @@ def _check_value_start(emit: Emitter, model_type: Any, values: list[int]) -> Non
 
 
 def check_consistency(emit: Emitter, doc: dict[str, Any]) -> None:
-    framework, model_type = doc.get("Framework"), doc.get("ModelType")
+    framework, model_type = _str(doc, "Framework"), _str(doc, "ModelType")
     configuration = configuration_name(doc)
     if isinstance(framework, str) and framework in vocab.UNRUNNABLE_FRAMEWORKS:
         emit.emit("DL403", vocab.UNRUNNABLE_FRAMEWORKS[framework], "/Framework")

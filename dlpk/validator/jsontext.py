@@ -17,6 +17,7 @@ from dlpk.validator.diagnostics import TextEdit
 
 MAX_DEPTH = 256
 _WHITESPACE = " \t\n\r"
+_HEX = "0123456789abcdefABCDEF"
 _SIMPLE_ESCAPES = {
     '"': '"',
     "\\": "\\",
@@ -373,9 +374,17 @@ class _Parser:
             return _SIMPLE_ESCAPES[nxt]
         if nxt == "u":
             digits = text[self.pos + 2 : self.pos + 6]
-            if len(digits) == 4 and all(c in "0123456789abcdefABCDEF" for c in digits):
+            if len(digits) == 4 and all(c in _HEX for c in digits):
                 self.pos += 6
-                return chr(int(digits, 16))
+                code = int(digits, 16)
+                low = text[self.pos + 2 : self.pos + 6]
+                is_pair = 0xD800 <= code < 0xDC00 and text.startswith("\\u", self.pos)
+                if is_pair and len(low) == 4 and all(c in _HEX for c in low):
+                    low_code = int(low, 16)
+                    if 0xDC00 <= low_code < 0xE000:  # a UTF-16 surrogate pair: one character
+                        self.pos += 6
+                        return chr(0x10000 + ((code - 0xD800) << 10) + (low_code - 0xDC00))
+                return chr(code)
         self._issue(
             "invalid_escape",
             f"unescaped backslash before {nxt!r}: write '\\\\' for a literal backslash",

@@ -98,8 +98,8 @@ def encrypted_member(path: Path) -> None:
 
 
 def duplicate_member(path: Path) -> None:
-    warnings.simplefilter("ignore", UserWarning)  # zipfile warns; the duplicate is the point
-    with zipfile.ZipFile(path, "w") as archive:
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as archive:
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns; the duplicate is the point
         archive.writestr("model.emd", EMD_BYTES)
         archive.writestr("model.onnx", b"a")
         archive.writestr("model.onnx", b"b")
