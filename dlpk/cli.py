@@ -154,19 +154,22 @@ def _emd_text(path: Path) -> str:
 def cmd_normalize(args: argparse.Namespace) -> int:
     from dlpk.validator.normalize import normalize_text
 
-    path = Path(args.path)
-    text = _emd_text(path)
-    canonical = normalize_text(text)
-    if args.check:
-        if canonical == text:
-            return 0
-        diff = difflib.unified_diff(
-            text.splitlines(True), canonical.splitlines(True), str(path), "normalized"
-        )
-        sys.stdout.writelines(diff)
-        return 1
-    _write_or_print(canonical, args.output)
-    return 0
+    if len(args.paths) > 1 and not args.check:
+        raise UsageError("normalize prints one file", "pass one PATH, or several with --check")
+    status = 0
+    for name in args.paths:
+        path = Path(name)
+        text = _emd_text(path)
+        canonical = normalize_text(text)
+        if not args.check:
+            _write_or_print(canonical, args.output)
+        elif canonical != text:
+            diff = difflib.unified_diff(
+                text.splitlines(True), canonical.splitlines(True), str(path), "normalized"
+            )
+            sys.stdout.writelines(diff)
+            status = 1
+    return status
 
 
 # -- pack / inspect / schema / rules ------------------------------------------------------------
@@ -275,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.set_defaults(func=cmd_fix)
 
     normalize = commands.add_parser("normalize", help="print the canonical form of an .emd")
-    normalize.add_argument("path", metavar="PATH", help=".emd or .dlpk")
+    normalize.add_argument("paths", nargs="+", metavar="PATH", help=".emd or .dlpk")
     normalize.add_argument("-o", "--output", help="write here instead of standard output")
     normalize.add_argument(
         "--check", action="store_true", help="exit 1 and show a diff when not canonical"
