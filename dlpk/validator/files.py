@@ -58,14 +58,16 @@ class DirectoryIndex:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._listings: dict[Path, list[str]] = {}
+        self._listings: dict[Path, tuple[frozenset[str], dict[str, str]]] = {}
 
-    def _listing(self, folder: Path) -> list[str]:
+    def _listing(self, folder: Path) -> tuple[frozenset[str], dict[str, str]]:
+        """Names in `folder` and a lower-case map of them, listed once per folder."""
         if folder not in self._listings:
             try:
-                self._listings[folder] = os.listdir(folder)
+                names = os.listdir(folder)
             except OSError:
-                self._listings[folder] = []
+                names = []
+            self._listings[folder] = (frozenset(names), {n.lower(): n for n in sorted(names)})
         return self._listings[folder]
 
     def lookup(self, relpath: str) -> Lookup:
@@ -73,14 +75,13 @@ class DirectoryIndex:
         actual_parts: list[str] = []
         other_case = False
         for part in relpath.split("/"):
-            names = self._listing(current)
+            names, lowered = self._listing(current)
             if part in names:
                 actual = part
+            elif part.lower() in lowered:
+                actual, other_case = lowered[part.lower()], True
             else:
-                matches = [n for n in names if n.lower() == part.lower()]
-                if not matches:
-                    return Lookup(Found.MISSING)
-                actual, other_case = matches[0], True
+                return Lookup(Found.MISSING)
             actual_parts.append(actual)
             current = current / actual
         actual_path = "/".join(actual_parts)

@@ -75,15 +75,17 @@ def _read_file(path: Path) -> bytes:
         raise InputReadError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
-def lint_emd_file(path: Path, options: LintOptions, display: str | None = None) -> list[Diagnostic]:
-    result = lint_emd_bytes(
-        _read_file(path), display or str(path), index=DirectoryIndex(path.parent)
-    )
+def lint_emd_file(
+    path: Path, options: LintOptions, index: DirectoryIndex | None = None
+) -> list[Diagnostic]:
+    """Lint a loose .emd; `index` lets callers share one folder listing between files."""
+    folder_index = index or DirectoryIndex(path.parent)
+    result = lint_emd_bytes(_read_file(path), str(path), index=folder_index)
     if options.deep and result.document is not None:
         from dlpk.validator.deep import deep_check_folder
 
         result.diagnostics += deep_check_folder(
-            result.document, path.parent, display or str(path), None, options.trust_code
+            result.document, path.parent, str(path), None, options.trust_code
         )
     return result.diagnostics
 
@@ -92,8 +94,8 @@ def _package_diag(code: str, message: str, file: str) -> Diagnostic:
     return Diagnostic(code, rule(code).severity, message, file)
 
 
-def lint_package(path: Path, options: LintOptions, display: str | None = None) -> list[Diagnostic]:
-    file = display or str(path)
+def lint_package(path: Path, options: LintOptions) -> list[Diagnostic]:
+    file = str(path)
     if not path.exists():
         raise InputNotFoundError(f"{path}: no such file")
     try:
@@ -154,24 +156,29 @@ def iter_targets(path: Path) -> Iterator[Path]:
                 yield Path(folder) / name
 
 
-def lint_target(path: Path, options: LintOptions) -> list[Diagnostic]:
+def lint_target(
+    path: Path, options: LintOptions, indexes: dict[Path, DirectoryIndex] | None = None
+) -> list[Diagnostic]:
     if path.suffix.lower() in PACKAGE_SUFFIXES:
         return lint_package(path, options)
     if not path.exists():
         raise InputNotFoundError(f"{path}: no such file or folder")
-    return lint_emd_file(path, options)
+    shared = indexes if indexes is not None else {}
+    index = shared.setdefault(path.parent, DirectoryIndex(path.parent))
+    return lint_emd_file(path, options, index)
 
 
 def lint_paths(paths: list[Path], options: LintOptions) -> tuple[list[str], list[Diagnostic]]:
     """Lint every target; returns the files linted and their diagnostics."""
     files: list[str] = []
     diagnostics: list[Diagnostic] = []
+    indexes: dict[Path, DirectoryIndex] = {}
     for path in paths:
         if not path.exists():
             raise InputNotFoundError(f"{path}: no such file or folder")
         for target in iter_targets(path):
             files.append(str(target))
-            diagnostics += lint_target(target, options)
+            diagnostics += lint_target(target, options, indexes)
     return files, diagnostics
 
 
