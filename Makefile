@@ -29,6 +29,7 @@ test: dev-venv
 
 schemas: venv
 	$(BIN)/dlpk schema emd > dlpk/spec/schemas/emd.schema.json
+	$(BIN)/python -m dlpk.spec.job
 
 bench: dev-venv
 	$(BIN)/python benchmarks/bench_lint.py
