@@ -161,6 +161,10 @@ def schema_text(model: type[BaseModel]) -> str:
     return json.dumps(json_schema(model), indent=2, ensure_ascii=False) + "\n"
 
 
+def result_schema_path() -> Path:
+    return Path(__file__).with_name("schemas") / "result.schema.json"
+
+
 def write_schemas(folder: Path) -> None:
     for name, model in SCHEMAS.items():
         (folder / name).write_text(schema_text(model), encoding="utf-8")
