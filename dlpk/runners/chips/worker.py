@@ -125,10 +125,12 @@ class ChipWriter:
             self.config.min_overlap,
         )
 
-    def boxes(self, item: PlanItem) -> tuple[list[Box], list[tuple[int, float, float]]]:
+    def boxes(
+        self, item: PlanItem, found: tuple[npt.NDArray[np.intp], npt.NDArray[Any]] | None = None
+    ) -> tuple[list[Box], list[tuple[int, float, float]]]:
         """Boxes (window pixels, clipped to the tile) and (class, area in map units², size)."""
         assert self.config.features is not None
-        idx, parts = self._features(item.window)
+        idx, parts = found if found is not None else self._features(item.window)
         if item.focus >= 0:
             keep = idx == item.focus
             idx, parts = idx[keep], parts[keep]
@@ -171,8 +173,8 @@ class ChipWriter:
             pending += _sidecars(rel, label_fmt, transform, info)
             map_cols.append(f"labels\\{stem}.{label_ext}")
         elif kind == "masks":
-            boxes, result.features = self.boxes(item)
             idx, parts = self._features(window)
+            _, result.features = self.boxes(item, (idx, parts))
             assert cfg.features is not None
             first = None
             for value, name in cfg.class_names.items():
