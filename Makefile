@@ -30,7 +30,7 @@ test: dev-venv
 	$(BIN)/python -m pytest -q
 
 schemas: venv
-	$(BIN)/dlpk schema emd > dlpk/spec/schemas/emd.schema.json
+	for name in emd job result; do $(BIN)/dlpk schema $$name > dlpk/spec/schemas/$$name.schema.json; done
 
 bench: dev-venv
 	$(BIN)/python benchmarks/bench_lint.py

@@ -304,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("codes", nargs="*", metavar="CODE")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.set_defaults(func=cmd_rules)
+
+    from dlpk.runners.commands import register as register_runner_commands
+
+    register_runner_commands(commands)
     return parser
 
 

@@ -49,3 +49,21 @@ class PackageError(DlpkError, ValueError):
     """A .dlpk or model folder is unusable (for example it lints with errors)."""
 
     exit_code = 1
+
+
+class InvalidJobError(DlpkError, ValueError):
+    """A job directory or its job.json does not satisfy the job contract."""
+
+    exit_code = 2
+
+
+class BadInputError(DlpkError, ValueError):
+    """An input exists but cannot be used as asked (wrong CRS, no overlap, missing field...)."""
+
+    exit_code = 3
+
+
+class ModelError(DlpkError, RuntimeError):
+    """The model could not be loaded or failed while running."""
+
+    exit_code = 4

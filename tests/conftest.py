@@ -7,7 +7,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import shapely
+
+from tests.rasters import HEIGHT, WIDTH, pixel_box, write_features, write_raster
 
 REPO = Path(__file__).resolve().parent.parent
 ESRI_DOC_EMD = (REPO / "examples" / "esri-doc-example" / "tree_detection.emd").read_text()
@@ -43,3 +47,35 @@ def esri_doc_package(tmp_path: Path) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("tree_detection.emd", ESRI_DOC_EMD)
     return path
+
+
+@pytest.fixture
+def rgb_raster(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(42)
+    data = rng.integers(0, 256, size=(3, HEIGHT, WIDTH), dtype=np.uint8)
+    return write_raster(tmp_path / "scene.tif", data)
+
+
+@pytest.fixture
+def buildings() -> tuple[list[shapely.Geometry], list[int]]:
+    """Building-like polygons in the raster CRS: boxes, a rotated one and an L shape."""
+    rng = np.random.default_rng(7)
+    geoms: list[shapely.Geometry] = []
+    values: list[int] = []
+    for _ in range(12):
+        col, row = rng.uniform(0, WIDTH - 30), rng.uniform(0, HEIGHT - 30)
+        w, h = rng.uniform(6, 28), rng.uniform(6, 28)
+        geoms.append(pixel_box(col, row, w, h))
+        values.append(int(rng.integers(1, 4)))
+    rotated = shapely.affinity.rotate(pixel_box(200, 150, 30, 12), 30, origin="centroid")
+    ell = shapely.union(pixel_box(40, 180, 40, 10), pixel_box(40, 180, 10, 40))
+    edge = pixel_box(300, 220, 40, 40)  # straddles the raster's bottom-right corner
+    geoms += [rotated, ell, edge]
+    values += [2, 1, 3]
+    return geoms, values
+
+
+@pytest.fixture
+def labels_gpkg(tmp_path: Path, buildings: tuple[list[shapely.Geometry], list[int]]) -> Path:
+    geoms, values = buildings
+    return write_features(tmp_path / "buildings.gpkg", geoms, values)

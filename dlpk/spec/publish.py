@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dlpk.spec.emd import EsriModelDefinition
+from dlpk.spec.job import ExportChipsJob, Result
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -41,7 +42,30 @@ def emd_schema() -> dict[str, Any]:
     )
 
 
-SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {"emd": emd_schema}
+def job_schema() -> dict[str, Any]:
+    return model_schema(
+        ExportChipsJob,
+        "job",
+        "dlpk job (job.json)",
+        "A job directory's job.json: task, model, inputs, parameters and outputs; every path is "
+        "relative to the job directory.",
+    )
+
+
+def result_schema() -> dict[str, Any]:
+    return model_schema(
+        Result,
+        "result",
+        "dlpk job result (out/result.json)",
+        "Written last and atomically by the runner: its presence means the job finished.",
+    )
+
+
+SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
+    "emd": emd_schema,
+    "job": job_schema,
+    "result": result_schema,
+}
 
 
 def schema_text(name: str) -> str:

@@ -1,0 +1,1 @@
+"""Executes jobs: one entrypoint (`python -m dlpk.runners JOBDIR`), tasks, tiling and chip I/O."""

@@ -1,0 +1,1 @@
+"""Backends launch the entrypoint somewhere (a local process; containers and clusters later)."""

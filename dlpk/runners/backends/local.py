@@ -1,0 +1,49 @@
+"""Run a job in a local subprocess: exactly `python -m dlpk.runners JOBDIR`, progress relayed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dlpk.spec.job import ProgressRecord
+
+OnProgress = Callable[[ProgressRecord], None]
+
+
+def _relay(path: Path, offset: int, on_progress: OnProgress) -> int:
+    """Pass on complete lines appended since `offset`; returns the new offset."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read()
+    except FileNotFoundError:
+        return offset
+    end = chunk.rfind(b"\n") + 1
+    for line in chunk[:end].splitlines():
+        if line.strip():
+            on_progress(ProgressRecord.model_validate(json.loads(line)))
+    return offset + end
+
+
+def run_local(
+    jobdir: Path,
+    on_progress: OnProgress | None = None,
+    python: str = sys.executable,
+    poll: float = 0.2,
+) -> int:
+    """Run the job and return the entrypoint's exit code."""
+    progress_file = jobdir / "out" / "progress.jsonl"
+    progress_file.unlink(missing_ok=True)  # a previous run's records are not this run's
+    proc = subprocess.Popen([python, "-m", "dlpk.runners", str(jobdir)])
+    offset = 0
+    while True:
+        code = proc.poll()
+        if on_progress is not None:
+            offset = _relay(progress_file, offset, on_progress)
+        if code is not None:
+            return code
+        time.sleep(poll)

@@ -1,0 +1,1 @@
+"""Writers for exported training chips: images, labels per metadata format, root files."""

@@ -1,0 +1,150 @@
+"""Command-line wiring of the runner: `dlpk export-chips` and `dlpk run JOBDIR`.
+
+`register` adds the subcommands to the main CLI's subparsers; each sets `func`, a callable
+taking the parsed arguments and returning the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, get_args
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
+
+from dlpk.errors import DlpkError
+from dlpk.runners.backends.local import run_local
+from dlpk.runners.tasks.export_chips import export_chips
+from dlpk.spec.job import ChipFormat, ExportChipsParameters, MetadataFormat, ProgressRecord
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "export-chips",
+        help="write training chips, labels and metadata as Export Training Data does",
+        description="Export image chips and labels in an Esri training-data layout.",
+    )
+    p.add_argument("--raster", required=True, type=Path, help="input raster (any GDAL format)")
+    p.add_argument("--labels", type=Path, help="class data: vector features or a classified raster")
+    p.add_argument("--class-field", help="class value field (default: value or classvalue)")
+    p.add_argument(
+        "--format",
+        dest="metadata_format",
+        default="PASCAL_VOC_rectangles",
+        choices=get_args(MetadataFormat),
+        help="metadata format (default: %(default)s)",
+    )
+    p.add_argument("--tile-size", type=int, default=256, help="tile width in pixels")
+    p.add_argument("--tile-size-y", type=int, help="tile height (default: --tile-size)")
+    p.add_argument("--stride", type=int, default=128, help="horizontal stride in pixels")
+    p.add_argument("--stride-y", type=int, help="vertical stride (default: --stride)")
+    p.add_argument("--chip-format", default="TIFF", choices=get_args(ChipFormat))
+    p.add_argument("--all-tiles", action="store_true", help="also export tiles without features")
+    p.add_argument("--buffer-radius", type=float, default=0.0, help="buffer for point labels")
+    p.add_argument("--min-overlap", type=float, default=0.0, help="min polygon overlap ratio, 0-1")
+    p.add_argument(
+        "--pad-edges", action="store_true", help="pad edge tiles instead of shifting them"
+    )
+    p.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="finish an interrupted export")
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    p.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    p.set_defaults(func=cmd_export_chips)
+
+    r = subparsers.add_parser("run", help="run a job directory (job.json) locally")
+    r.add_argument("jobdir", type=Path)
+    r.set_defaults(func=cmd_run)
+
+
+@contextmanager
+def _terminal_progress() -> Iterator[Callable[[str, int, int | None], None]]:
+    """A rich bar with ETA per stage on a terminal; silent otherwise."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda stage, done, total: None
+        return
+    bars: dict[str, Any] = {}
+    with RichProgress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as rich_progress:
+
+        def update(stage: str, done: int, total: int | None) -> None:
+            if stage not in bars:
+                bars[stage] = rich_progress.add_task(stage, total=total)
+            rich_progress.update(bars[stage], completed=done, total=total)
+
+        yield update
+
+
+def _fail(exc: DlpkError) -> int:
+    print(f"dlpk: error: {exc}", file=sys.stderr)
+    return exc.exit_code
+
+
+def cmd_export_chips(args: argparse.Namespace) -> int:
+    try:
+        params = ExportChipsParameters(
+            metadata_format=args.metadata_format,
+            image_chip_format=args.chip_format,
+            tile_size_x=args.tile_size,
+            tile_size_y=args.tile_size_y,
+            stride_x=args.stride,
+            stride_y=args.stride_y,
+            output_nofeature_tiles="ALL_TILES" if args.all_tiles else "ONLY_TILES_WITH_FEATURES",
+            class_value_field=args.class_field,
+            buffer_radius=args.buffer_radius,
+            min_polygon_overlap_ratio=args.min_overlap,
+            pad_edges=args.pad_edges,
+            workers=args.workers,
+            resume=args.resume,
+            overwrite=args.overwrite,
+        )
+    except ValueError as exc:
+        print(f"dlpk: error: invalid option: {_first_error(exc)}", file=sys.stderr)
+        return 2
+    try:
+        with _terminal_progress() as progress:
+            report = export_chips(args.raster, args.labels, args.out, params, progress)
+    except DlpkError as exc:
+        return _fail(exc)
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
+    print(f"exported to {args.out}: {counts} in {report.timings['total']:.1f} s")
+    return 0
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    jobdir: Path = args.jobdir
+    if not (jobdir / "job.json").is_file():
+        print(f"dlpk: error: {jobdir / 'job.json'} not found", file=sys.stderr)
+        return 2
+    with _terminal_progress() as progress:
+
+        def relay(record: ProgressRecord) -> None:
+            progress(record.stage, record.done, record.total)
+
+        code = run_local(jobdir, relay)
+    result_path = jobdir / "out" / "result.json"
+    if code == 0 and result_path.is_file():
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+        print(f"done: {result_path} ({len(result.get('outputs', []))} outputs)")
+    return code

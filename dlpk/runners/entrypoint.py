@@ -1,0 +1,134 @@
+"""The one entrypoint every backend runs: `python -m dlpk.runners JOBDIR`.
+
+Validates job.json, runs its task, streams out/progress.jsonl and out/log.txt, and writes
+out/result.json last and atomically, whether the job succeeded or failed, so its presence means
+the job is over. Exit codes: 0 done, 2 invalid job, 3 bad input, 4 model error, 1 internal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from dlpk import __version__
+from dlpk.errors import DlpkError, InvalidJobError
+from dlpk.runners.atomic import write_text_atomic
+from dlpk.runners.progress import JsonlProgress
+from dlpk.runners.tasks import TASKS
+from dlpk.spec.job import ExportChipsJob, OutputFile, Result, ResultError
+
+log = logging.getLogger("dlpk.runners")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"dlpk": __version__, "python": platform.python_version()}
+    for name in ("numpy", "rasterio", "shapely", "pyogrio", "pyproj"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = str(getattr(module, "__version__", "unknown"))
+    gdal = sys.modules.get("rasterio")
+    if gdal is not None:
+        versions["gdal"] = str(getattr(gdal, "__gdal_version__", "unknown"))
+    return versions
+
+
+def load_job(jobdir: Path) -> ExportChipsJob:
+    path = jobdir / "job.json"
+    if not path.is_file():
+        raise InvalidJobError(f"{path} not found")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidJobError(f"{path} is not valid JSON: {exc}") from None
+    task = raw.get("task") if isinstance(raw, dict) else None
+    if task not in TASKS:
+        raise InvalidJobError(f"{path}: unknown task {task!r}", hint=f"known: {', '.join(TASKS)}")
+    try:
+        return ExportChipsJob.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidJobError(
+            f"{path}: {where}: {first['msg']}", hint=f"{exc.error_count()} error(s)"
+        ) from None
+
+
+def run_job(jobdir: Path) -> int:
+    """Run the job in `jobdir` and return its exit code; never raises for job failures."""
+    started, t0 = _now(), time.monotonic()
+    out = jobdir / "out"
+    if not jobdir.is_dir():
+        print(f"dlpk: job directory {jobdir} not found", file=sys.stderr)
+        return InvalidJobError.exit_code
+    out.mkdir(exist_ok=True)
+    handler = logging.FileHandler(out / "log.txt", mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    progress = JsonlProgress(out / "progress.jsonl")
+    task: str | None = None
+    result: Result
+    try:
+        job = load_job(jobdir)
+        task = job.task
+        log.info("running %s in %s", task, jobdir)
+        report = TASKS[task](job, jobdir, progress)
+        result = Result(
+            task=task,
+            status="done",
+            exit_code=0,
+            outputs=[OutputFile(path=p, size=s, sha256=h) for p, s, h in report.files],
+            counts=report.counts,
+            timings=report.timings,
+            parameters=report.parameters,
+            software=software_versions(),
+            started=started,
+            finished=_now(),
+        )
+        log.info("done: %s", json.dumps(report.counts))
+    except DlpkError as exc:
+        log.error("%s", exc)
+        print(f"dlpk: {exc}", file=sys.stderr)
+        result = _failed(task, exc.exit_code, type(exc).__name__, str(exc), started)
+    except Exception as exc:  # an internal error: full traceback in the log, one line out
+        log.exception("internal error")
+        print(f"dlpk: internal error: {exc!r} (see {out / 'log.txt'})", file=sys.stderr)
+        result = _failed(task, 1, type(exc).__name__, repr(exc), started)
+    finally:
+        progress.close()
+    result.timings.setdefault("total", time.monotonic() - t0)
+    write_text_atomic(out / "result.json", result.model_dump_json(indent=2) + "\n")
+    log.removeHandler(handler)
+    handler.close()
+    return result.exit_code
+
+
+def _failed(task: str | None, code: int, kind: str, message: str, started: str) -> Result:
+    return Result(
+        task=task,
+        status="failed",
+        exit_code=code,
+        error=ResultError(type=kind, message=message),
+        software=software_versions(),
+        started=started,
+        finished=_now(),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m dlpk.runners JOBDIR", file=sys.stderr)
+        return 2
+    return run_job(Path(args[0]))

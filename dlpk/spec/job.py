@@ -1,0 +1,140 @@
+"""The job contract: job.json in, out/result.json and out/progress.jsonl back.
+
+A job is a directory; every path in job.json is relative to it, so the same job runs in a container
+at /job or anywhere on disk. These models are the single source of the published JSON Schemas.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+API_VERSION = "dlpk/v1"
+
+MetadataFormat = Literal[
+    "Classified_Tiles",
+    "PASCAL_VOC_rectangles",
+    "KITTI_rectangles",
+    "RCNN_Masks",
+    "Labeled_Tiles",
+    "MultiLabeled_Tiles",
+    "Export_Tiles",
+]
+ChipFormat = Literal["TIFF", "PNG", "JPEG"]
+NoFeatureTiles = Literal["ALL_TILES", "ONLY_TILES_WITH_FEATURES"]
+
+
+def _relative(path: str) -> str:
+    """Paths must stay inside the job directory so a job runs unchanged wherever it is mounted."""
+    if not path or path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        raise ValueError(f"{path!r} must be a relative path inside the job directory")
+    norm = posixpath.normpath(path.replace("\\", "/"))
+    if norm == ".." or norm.startswith("../"):
+        raise ValueError(f"{path!r} points outside the job directory")
+    return norm
+
+
+def _under_out(path: str) -> str:
+    if path != "out" and not path.startswith("out/"):
+        raise ValueError(f"{path!r}: outputs must be written under out/")
+    return path
+
+
+RelPath = Annotated[str, AfterValidator(_relative)]
+OutPath = Annotated[str, AfterValidator(_relative), AfterValidator(_under_out)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExportChipsInputs(_Strict):
+    """Inputs of export_chips, named as ArcGIS's Export Training Data names them (§4.1)."""
+
+    in_raster: RelPath
+    in_class_data: RelPath | None = Field(
+        default=None, description="Vector features (any OGR format) or a classified raster"
+    )
+
+
+class ExportChipsOutputs(_Strict):
+    out_folder: OutPath = "out/chips"
+
+
+class ExportChipsParameters(_Strict):
+    """Parameters of export_chips. ArcGIS names where ArcGIS has the parameter (reference §4.1)."""
+
+    metadata_format: MetadataFormat = "PASCAL_VOC_rectangles"
+    image_chip_format: ChipFormat = "TIFF"
+    tile_size_x: int = Field(default=256, gt=0)
+    tile_size_y: int | None = Field(default=None, gt=0, description="Defaults to tile_size_x")
+    stride_x: int = Field(default=128, gt=0)
+    stride_y: int | None = Field(default=None, gt=0, description="Defaults to stride_x")
+    output_nofeature_tiles: NoFeatureTiles = "ONLY_TILES_WITH_FEATURES"
+    class_value_field: str | None = Field(
+        default=None, description="Defaults to a field named value or classvalue, else one class"
+    )
+    buffer_radius: float = Field(default=0.0, ge=0, description="In the raster CRS's linear unit")
+    min_polygon_overlap_ratio: float = Field(default=0.0, ge=0, le=1)
+    pad_edges: bool = Field(
+        default=False,
+        description="Pad partial edge tiles with 0 instead of shifting them inside the raster",
+    )
+    workers: int | None = Field(default=None, gt=0, description="Defaults to all cores")
+    resume: bool = False
+    overwrite: bool = False
+
+
+class ExportChipsJob(_Strict):
+    """job.json for the export_chips task."""
+
+    apiVersion: Literal["dlpk/v1"] = "dlpk/v1"
+    task: Literal["export_chips"]
+    model: RelPath | None = Field(default=None, description="Folder holding the unpacked package")
+    inputs: ExportChipsInputs
+    parameters: ExportChipsParameters = Field(default_factory=lambda: ExportChipsParameters())
+    outputs: ExportChipsOutputs = Field(default_factory=ExportChipsOutputs)
+
+
+Job = ExportChipsJob  # becomes a union discriminated on `task` as tasks are added
+
+
+class OutputFile(_Strict):
+    path: str = Field(description="Relative to the job directory, with forward slashes")
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern="^[0-9a-f]{64}$")
+
+
+class ResultError(_Strict):
+    type: str
+    message: str
+
+
+class Result(_Strict):
+    """out/result.json, written last and atomically; its presence means the job finished."""
+
+    apiVersion: Literal["dlpk/v1"] = "dlpk/v1"
+    task: str | None
+    status: Literal["done", "failed"]
+    exit_code: int
+    error: ResultError | None = None
+    outputs: list[OutputFile] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds")
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Parameters after defaults were resolved"
+    )
+    software: dict[str, str] = Field(default_factory=dict)
+    started: str = Field(description="ISO 8601, UTC")
+    finished: str = Field(description="ISO 8601, UTC")
+
+
+class ProgressRecord(_Strict):
+    """One line of out/progress.jsonl."""
+
+    stage: str
+    done: int = Field(ge=0)
+    total: int | None = Field(default=None, ge=0)
+    elapsed: float = Field(ge=0, description="Seconds since the job started")

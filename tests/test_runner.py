@@ -1,0 +1,82 @@
+"""The job entrypoint and the local backend: result.json, progress.jsonl, exit codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+
+from dlpk.runners.backends.local import run_local
+from dlpk.spec.job import ProgressRecord, Result
+from dlpk.spec.publish import schema_path
+
+
+def make_job(tmp_path: Path, raster: Path, labels: Path, **parameters: object) -> Path:
+    job = tmp_path / "job"
+    (job / "in").mkdir(parents=True)
+    shutil.copy(raster, job / "in" / "scene.tif")
+    shutil.copy(labels, job / "in" / "buildings.gpkg")
+    doc = {
+        "apiVersion": "dlpk/v1",
+        "task": "export_chips",
+        "inputs": {"in_raster": "in/scene.tif", "in_class_data": "in/buildings.gpkg"},
+        "parameters": {"tile_size_x": 64, "stride_x": 64, "workers": 1, **parameters},
+        "outputs": {"out_folder": "out/chips"},
+    }
+    (job / "job.json").write_text(json.dumps(doc))
+    return job
+
+
+def load_result(job: Path) -> Result:
+    raw = json.loads((job / "out" / "result.json").read_text())
+    jsonschema.validate(raw, json.loads(schema_path("result").read_text()))
+    return Result.model_validate(raw)
+
+
+def test_local_backend_runs_a_job(tmp_path: Path, rgb_raster: Path, labels_gpkg: Path) -> None:
+    job = make_job(tmp_path, rgb_raster, labels_gpkg)
+    records: list[ProgressRecord] = []
+    assert run_local(job, records.append, poll=0.05) == 0
+    result = load_result(job)
+    assert result.status == "done" and result.exit_code == 0 and result.error is None
+    assert result.parameters["tile_size_y"] == 64 and result.parameters["stride_y"] == 64
+    assert result.counts["chips"] > 0 and "rasterio" in result.software
+    paths = {o.path for o in result.outputs}
+    assert "out/chips/map.txt" in paths and "out/chips/images/000000000.tif" in paths
+    for o in result.outputs:
+        data = (job / o.path).read_bytes()
+        assert len(data) == o.size and hashlib.sha256(data).hexdigest() == o.sha256
+    on_disk = {str(p.relative_to(job)) for p in (job / "out" / "chips").rglob("*") if p.is_file()}
+    assert paths == on_disk - {"out/chips/.dlpk-export.json"}
+    assert records and records[-1].stage == "chips"
+    assert records[-1].done == records[-1].total == result.counts["chips"]
+    assert (job / "out" / "log.txt").read_text().strip()
+
+
+def test_invalid_job_exits_2_with_a_failed_result(
+    tmp_path: Path, rgb_raster: Path, labels_gpkg: Path
+) -> None:
+    job = make_job(tmp_path, rgb_raster, labels_gpkg, tile_size_x=-1)
+    assert run_local(job) == 2
+    result = load_result(job)
+    assert result.status == "failed" and result.error is not None
+    assert "tile_size_x" in result.error.message
+
+
+def test_bad_input_job_exits_3(tmp_path: Path, rgb_raster: Path, labels_gpkg: Path) -> None:
+    job = make_job(tmp_path, rgb_raster, labels_gpkg, class_value_field="missing")
+    assert run_local(job) == 3
+    result = load_result(job)
+    assert result.error is not None and result.error.type == "BadInputError"
+    assert "class field 'missing' not found" in result.error.message
+
+
+def test_unknown_task_exits_2(tmp_path: Path) -> None:
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "job.json").write_text('{"task": "train", "inputs": {}}')
+    assert run_local(job) == 2
+    assert load_result(job).error is not None
