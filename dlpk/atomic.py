@@ -1,8 +1,12 @@
-"""Outputs appear atomically: written beside the target under a temporary name, then renamed."""
+"""Outputs appear atomically: written beside the target under a temporary name, then renamed.
+
+A killed process leaves at most hidden `.part` files, which `remove_partials` clears on resume.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -32,3 +36,43 @@ def atomic_path(target: Path, overwrite: bool = False) -> Iterator[Path]:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+PART_SUFFIX = ".part"
+
+
+def temp_sibling(path: Path) -> Path:
+    """A hidden name in the same folder (same filesystem, so the rename is atomic)."""
+    return path.with_name(f".{path.name}.{os.getpid()}{PART_SUFFIX}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    tmp = temp_sibling(path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remove_partials(folder: Path) -> int:
+    """Delete temporaries a killed run left behind; returns how many."""
+    removed = 0
+    for tmp in folder.rglob(f".*{PART_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed

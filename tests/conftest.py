@@ -11,23 +11,14 @@ import numpy as np
 import pytest
 import shapely
 
+from tests.corpus.packages import EMD
 from tests.rasters import HEIGHT, WIDTH, pixel_box, write_features, write_raster
 
 REPO = Path(__file__).resolve().parent.parent
 ESRI_DOC_EMD = (REPO / "examples" / "esri-doc-example" / "tree_detection.emd").read_text()
 
-GOOD_EMD: dict[str, Any] = {
-    "Framework": "ONNX",
-    "ModelConfiguration": "PixelClassifier",
-    "ModelType": "ImageClassification",
-    "ModelFile": "model.onnx",
-    "ImageHeight": 64,
-    "ImageWidth": 64,
-    "ExtractBands": [0, 1, 2],
-    "Classes": [
-        {"Value": 1, "Name": "Water", "Color": [0, 0, 255]},
-        {"Value": 2, "Name": "Land", "Color": [0, 128, 0]},
-    ],
+GOOD_EMD: dict[str, Any] = EMD | {
+    "Classes": [*EMD["Classes"], {"Value": 2, "Name": "Land", "Color": [0, 128, 0]}]
 }
 
 

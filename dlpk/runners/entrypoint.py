@@ -18,8 +18,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from dlpk import __version__
+from dlpk.atomic import write_text_atomic
 from dlpk.errors import DlpkError, InvalidJobError
-from dlpk.runners.atomic import write_text_atomic
 from dlpk.runners.progress import JsonlProgress
 from dlpk.runners.tasks import TASKS
 from dlpk.spec.job import ExportChipsJob, OutputFile, Result, ResultError

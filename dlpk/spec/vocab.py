@@ -1,32 +1,17 @@
 """The closed and open vocabularies of the .emd format (reference §1.2-§1.10, §4.4).
 
-Kept as plain data so that the pydantic models, the JSON Schema and the linter share one source.
+Closed sets come from the Literal types of the pydantic models, so the JSON Schema and the
+linter share one source; the rest is plain data.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, get_args
+
+from dlpk.spec.emd import ImageSpace, ModelTypeName, WellKnownBandName
 
 #: Every ModelType value found in Esri sources (reference §1.4).
-MODEL_TYPES: Final[tuple[str, ...]] = (
-    "ImageClassification",
-    "ObjectDetection",
-    "InstanceDetection",
-    "ObjectClassification",
-    "PanopticSegmenter",
-    "CycleGAN",
-    "Pix2Pix",
-    "Pix2PixHD",
-    "SuperResolution",
-    "ImageCaptioner",
-    "ObjectTracking",
-    "PointCloudClassification",
-    "PointCloudDetection",
-    "TimeSeriesModel",
-    "FullyConnectedNetwork",
-    "Transformer",
-    "llm",
-)
+MODEL_TYPES: Final[tuple[str, ...]] = get_args(ModelTypeName)
 
 #: Framework values with their ModelConfiguration names (reference §1.3).
 ARCGIS_LEARN_FRAMEWORK: Final = "arcgis.learn.models._inferencing"
@@ -152,33 +137,10 @@ MODEL_TYPES_VALUES_FROM_ONE: Final[frozenset[str]] = frozenset(
     {"ObjectDetection", "InstanceDetection"}
 )
 
-IMAGE_SPACES: Final[tuple[str, ...]] = ("MAP_SPACE", "PIXEL_SPACE", "IMAGE_SPACE")
-PREPROCESSING_VALUES: Final[tuple[str, ...]] = ("SentinelService", "LandsatService")
 
 #: Band names that ExtractBands may use instead of indexes (reference §4.4).
-WELL_KNOWN_BAND_NAMES: Final[tuple[str, ...]] = (
-    "Red",
-    "Green",
-    "Blue",
-    "Infrared",
-    "CoastalBlue",
-    "Yellow",
-    "RedEdge",
-    "ShortWaveInfrared",
-    "NearInfrared",
-    "NearInfrared_1",
-    "NearInfrared_2",
-    "MidInfrared",
-    "MidInfrared_1",
-    "MidInfrared_2",
-    "Thermal",
-    "Thermal_1",
-    "Thermal_2",
-    "Panchromatic",
-    "PseudoRed",
-    "PseudoGreen",
-    "PseudoBlue",
-)
+WELL_KNOWN_BAND_NAMES: Final[tuple[str, ...]] = get_args(WellKnownBandName)
+IMAGE_SPACES: Final[tuple[str, ...]] = get_args(ImageSpace)
 
 #: Model-file extensions that are plausible for each framework.
 MODEL_FILE_EXTENSIONS: Final[dict[str, tuple[str, ...]]] = {

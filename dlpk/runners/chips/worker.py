@@ -19,7 +19,7 @@ import shapely
 from rasterio.features import rasterize
 from rasterio.vrt import WarpedVRT
 
-from dlpk.runners.atomic import sha256_file, write_bytes_atomic
+from dlpk.atomic import sha256_file, write_bytes_atomic
 from dlpk.runners.chips.annotations import Box, kitti, pascal_voc
 from dlpk.runners.chips.encode import aux_xml, encode_raster, world_file
 from dlpk.runners.chips.formats import (

@@ -21,8 +21,8 @@ import numpy as np
 import rasterio
 import shapely
 
+from dlpk.atomic import remove_partials, sha256_file, write_text_atomic
 from dlpk.errors import BadInputError
-from dlpk.runners.atomic import remove_partials, sha256_file, write_text_atomic
 from dlpk.runners.chips import rootfiles
 from dlpk.runners.chips.formats import FORMATS, FormatTraits
 from dlpk.runners.chips.stats import BandMoments, ClassSummary
