@@ -5,7 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test venv dev-venv bench schemas
+# Local wheels for image builds (e.g. a CPU build of torch); pip's own find-links by default.
+WHEELHOUSE ?= $(PIP_FIND_LINKS)
+
+.PHONY: demo test venv dev-venv images bench schemas
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +26,18 @@ demo: venv
 	@echo "--- the example from Esri's documentation (expected to fail lint):"
 	-$(BIN)/dlpk lint examples/esri-doc-example.dlpk
 
-test: dev-venv
+# Runner images for the container tests, when a Docker daemon is reachable; what is current
+# (built from these sources) is reused. Without Docker the container tests are skipped, or fail
+# when DLPK_REQUIRE_DOCKER=1 (as in CI).
+images: dev-venv
+	@if $(BIN)/python -c "from dlpk.runners.backends.docker_client import docker_client as c; c()" 2>/dev/null; then \
+		$(BIN)/dlpk images bootstrap-base --if-missing && \
+		$(BIN)/dlpk images build --if-stale --quiet $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE)); \
+	else \
+		echo "Docker is not reachable: runner images not built"; \
+	fi
+
+test: dev-venv images
 	$(BIN)/ruff check dlpk tests benchmarks
 	$(BIN)/ruff format --check dlpk tests benchmarks
 	$(BIN)/mypy

@@ -67,3 +67,9 @@ class ModelError(DlpkError, RuntimeError):
     """The model could not be loaded or failed while running."""
 
     exit_code = 4
+
+
+class JobStoppedError(DlpkError, TimeoutError):
+    """A job was stopped before it finished (--timeout); it left no finished-looking output."""
+
+    exit_code = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import shapely
 
+from dlpk.runners.images.catalog import image_tag
 from tests.corpus.packages import EMD
 from tests.rasters import HEIGHT, WIDTH, pixel_box, write_features, write_raster
 
@@ -70,3 +72,27 @@ def buildings() -> tuple[list[shapely.Geometry], list[int]]:
 def labels_gpkg(tmp_path: Path, buildings: tuple[list[shapely.Geometry], list[int]]) -> Path:
     geoms, values = buildings
     return write_features(tmp_path / "buildings.gpkg", geoms, values)
+
+
+def _docker_reason() -> str | None:
+    """Why Docker tests cannot run here, or None when they can."""
+    try:
+        from dlpk.runners.images.build import is_current
+
+        if not is_current(image_tag("onnx")):
+            return f"{image_tag('onnx')} is missing or stale: run `make images`"
+    except Exception as exc:
+        return f"Docker is unavailable ({exc})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_ready() -> None:
+    """Docker tests run for real in CI (DLPK_REQUIRE_DOCKER=1, set by .ci/run) and fail there
+    when Docker is missing; on a laptop without Docker they are skipped with the reason."""
+    reason = _docker_reason()
+    if reason is None:
+        return
+    if os.environ.get("DLPK_REQUIRE_DOCKER"):
+        pytest.fail(reason)
+    pytest.skip(reason)

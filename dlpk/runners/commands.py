@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from dlpk.errors import DlpkError
-from dlpk.runners.backends.local import run_local
-from dlpk.runners.tasks.export_chips import export_chips
-from dlpk.spec.job import ChipFormat, ExportChipsParameters, MetadataFormat, ProgressRecord
+from dlpk.errors import BadInputError, DlpkError
+from dlpk.runners.backends.choose import add_backend_options, run_prepared
+from dlpk.runners.backends.launch import JobBuilder, PreparedJob
+from dlpk.runners.images.commands import register as register_images
+from dlpk.spec.job import ChipFormat, ExportChipsParameters, MetadataFormat, ProgressRecord, Result
 
 
 def register(subparsers: Any) -> None:
@@ -56,11 +57,15 @@ def register(subparsers: Any) -> None:
     mode.add_argument("--resume", action="store_true", help="finish an interrupted export")
     mode.add_argument("--overwrite", action="store_true", help="replace an existing export")
     p.add_argument("-o", "--out", required=True, type=Path, help="output folder")
+    add_backend_options(p)
     p.set_defaults(func=cmd_export_chips)
 
-    r = subparsers.add_parser("run", help="run a job directory (job.json) locally")
+    r = subparsers.add_parser("run", help="run a job directory (job.json)")
     r.add_argument("jobdir", type=Path)
+    add_backend_options(r)
     r.set_defaults(func=cmd_run)
+
+    register_images(subparsers)
 
 
 @contextmanager
@@ -114,14 +119,46 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"dlpk: error: invalid option: {_first_error(exc)}", file=sys.stderr)
         return 2
+    if not args.raster.exists():
+        return _fail(BadInputError(f"raster not found: {args.raster}"))
+    if args.labels is not None and not args.labels.exists():
+        return _fail(BadInputError(f"class data not found: {args.labels}"))
+    builder = JobBuilder("export_chips")
+    builder.add_input("in_raster", args.raster)
+    if args.labels is not None:
+        builder.add_input("in_class_data", args.labels)
+    builder.parameters = params.model_dump(exclude_defaults=True)
+    builder.add_output_folder("out_folder", args.out, "out/chips")
+    return _run_and_report(builder.write(), args, None)
+
+
+def _run_and_report(prepared: PreparedJob, args: argparse.Namespace, framework: str | None) -> int:
+    """Run a prepared job with the chosen backend; print its summary or its error."""
+    succeeded = False
     try:
         with _terminal_progress() as progress:
-            report = export_chips(args.raster, args.labels, args.out, params, progress)
+
+            def relay(record: ProgressRecord) -> None:
+                progress(record.stage, record.done, record.total)
+
+            code = run_prepared(prepared, args, framework, relay)
+        result_path = prepared.jobdir / "out" / "result.json"
+        if not result_path.is_file():
+            print(f"dlpk: error: the job stopped without a result (exit {code})", file=sys.stderr)
+            return code or 1
+        result = Result.model_validate_json(result_path.read_text(encoding="utf-8"))
+        if result.error is not None:
+            print(f"dlpk: error: {prepared.host_paths(result.error.message)}", file=sys.stderr)
+            return code
+        counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+        total = result.timings.get("total", 0.0)
+        print(f"done: {len(result.outputs)} files written; {counts} in {total:.1f} s")
+        succeeded = code == 0
+        return code
     except DlpkError as exc:
         return _fail(exc)
-    counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
-    print(f"exported to {args.out}: {counts} in {report.timings['total']:.1f} s")
-    return 0
+    finally:
+        prepared.cleanup(succeeded)
 
 
 def _first_error(exc: ValueError) -> str:
@@ -133,18 +170,29 @@ def _first_error(exc: ValueError) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    jobdir: Path = args.jobdir
+    jobdir: Path = args.jobdir.resolve()
     if not (jobdir / "job.json").is_file():
         print(f"dlpk: error: {jobdir / 'job.json'} not found", file=sys.stderr)
         return 2
-    with _terminal_progress() as progress:
+    try:
+        job = json.loads((jobdir / "job.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"dlpk: error: {jobdir / 'job.json'} is not valid JSON ({exc})", file=sys.stderr)
+        return 2
+    (jobdir / "out").mkdir(exist_ok=True)
+    prepared = PreparedJob(jobdir, job, owned=False)
+    return _run_and_report(prepared, args, _job_framework(jobdir, job))
 
-        def relay(record: ProgressRecord) -> None:
-            progress(record.stage, record.done, record.total)
 
-        code = run_local(jobdir, relay)
-    result_path = jobdir / "out" / "result.json"
-    if code == 0 and result_path.is_file():
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-        print(f"done: {result_path} ({len(result.get('outputs', []))} outputs)")
-    return code
+def _job_framework(jobdir: Path, job: dict[str, Any]) -> str | None:
+    """The Framework of the job's model (to pick the image), if it has one."""
+    model = job.get("model") if isinstance(job, dict) else None
+    if not isinstance(model, str):
+        return None
+    for emd in sorted((jobdir / model).glob("*.emd")):
+        try:
+            framework = json.loads(emd.read_text(encoding="utf-8")).get("Framework")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return framework if isinstance(framework, str) else None
+    return None

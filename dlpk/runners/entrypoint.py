@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import sys
 import time
@@ -25,6 +26,8 @@ from dlpk.runners.tasks import TASKS
 from dlpk.spec.job import ExportChipsJob, OutputFile, Result, ResultError
 
 log = logging.getLogger("dlpk.runners")
+#: Set by the backends: the launching CLI prints the job's error itself, with the user's paths.
+LAUNCHED_ENV = "DLPK_LAUNCHED"
 
 
 def _now() -> str:
@@ -99,7 +102,8 @@ def run_job(jobdir: Path) -> int:
         log.info("done: %s", json.dumps(report.counts))
     except DlpkError as exc:
         log.error("%s", exc)
-        print(f"dlpk: {exc}", file=sys.stderr)
+        if not os.environ.get(LAUNCHED_ENV):  # a launcher reports it from result.json instead
+            print(f"dlpk: error: {exc}", file=sys.stderr)
         result = _failed(task, exc.exit_code, type(exc).__name__, str(exc), started)
     except Exception as exc:  # an internal error: full traceback in the log, one line out
         log.exception("internal error")

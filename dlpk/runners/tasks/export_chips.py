@@ -109,6 +109,12 @@ def _raster_class_values(path: str, info: RasterInfo) -> list[int]:
     return sorted(found)
 
 
+def _identity(path: Path) -> dict[str, Any]:
+    """What identifies an input across runs and backends (a container sees other paths)."""
+    stat = path.stat()
+    return {"name": path.name, "size": stat.st_size, "mtime": int(stat.st_mtime)}
+
+
 def _prepare_output(out: Path, signature: dict[str, Any], resume: bool, overwrite: bool) -> None:
     """Never touch a user's files without --overwrite; --resume only into our own export."""
     state = out / STATE_FILE
@@ -294,8 +300,8 @@ def export_chips(
         label_dtype = "uint8" if not values or max(values) < 256 else "uint16"
 
     signature = {
-        "raster": str(raster.resolve()),
-        "labels": str(labels.resolve()) if labels else None,
+        "raster": _identity(raster),
+        "labels": _identity(labels) if labels else None,
         **params.model_dump(exclude={"workers", "resume", "overwrite"}),
     }
     _prepare_output(out, signature, params.resume, params.overwrite)

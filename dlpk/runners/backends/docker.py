@@ -1,0 +1,233 @@
+"""Run a job in a per-framework runner image: isolated, reproducible, optionally on GPUs.
+
+The container runs the same entrypoint as the local backend (`python -m dlpk.runners /job`) with
+no network, a read-only root filesystem and a tmpfs for scratch, all capabilities dropped,
+no-new-privileges, as the calling user (outputs belong to the user), the job directory, inputs
+and model mounted read-only and only the output folders writable.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from dlpk.errors import DlpkError, JobStoppedError
+from dlpk.runners.backends.docker_client import docker_client
+from dlpk.runners.backends.launch import PreparedJob, make_mountpoints
+from dlpk.runners.backends.local import OnProgress, relay_progress
+from dlpk.runners.images.catalog import IMAGE_PROVIDES, build_command
+
+Device = Literal["cpu", "gpu", "auto"]
+CONTAINER_JOBDIR = "/job"
+GPU_HELP = "install nvidia-container-toolkit and restart dockerd, or use --device cpu"
+
+
+class ContainerError(DlpkError, RuntimeError):
+    exit_code = 1
+
+
+class ImageMissingError(DlpkError, LookupError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class DockerOptions:
+    image: str
+    device: Device = "cpu"
+    gpus: str | None = None  # "0,1": device ids; None: all
+    memory: str | None = None  # "8g"
+    cpus: float | None = None
+    timeout: float | None = None  # seconds
+    user: str | None = None  # "uid:gid"; default: the calling user
+
+
+def device_requests(device: Device, gpus: str | None, runtimes: set[str]) -> list[dict[str, Any]]:
+    """The `--gpus` equivalent for the Docker API; [] means CPU.
+
+    `auto` uses GPUs only when the daemon has the NVIDIA runtime; `gpu` without it is an error.
+    """
+    if device == "cpu":
+        return []
+    if "nvidia" not in runtimes:
+        if device == "gpu":
+            raise ContainerError("--device gpu: the Docker daemon has no NVIDIA runtime", GPU_HELP)
+        return []
+    request: dict[str, Any] = {"Driver": "", "Capabilities": [["gpu"]]}
+    if gpus:
+        request["DeviceIDs"] = [g.strip() for g in gpus.split(",") if g.strip()]
+        request["Count"] = 0
+    else:
+        request["Count"] = -1
+    return [request]
+
+
+def _mount_spec(source: Path, target: str, read_only: bool) -> dict[str, Any]:
+    return {"Type": "bind", "Source": str(source), "Target": target, "ReadOnly": read_only}
+
+
+def container_config(
+    prepared: PreparedJob, options: DockerOptions, requests: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The full container creation request (the body of POST /containers/create)."""
+    jobdir = prepared.jobdir
+    mounts = [
+        _mount_spec(jobdir, CONTAINER_JOBDIR, True),
+        _mount_spec(jobdir / "out", f"{CONTAINER_JOBDIR}/out", False),
+    ]
+    mounts += [
+        _mount_spec(m.source, f"{CONTAINER_JOBDIR}/{m.target}", m.read_only)
+        for m in prepared.mounts
+    ]
+    host_config: dict[str, Any] = {
+        "Mounts": mounts,
+        "ReadonlyRootfs": True,
+        "Tmpfs": {"/tmp": "rw,nosuid,nodev,size=2g"},
+        "CapDrop": ["ALL"],
+        "SecurityOpt": ["no-new-privileges"],
+        "NetworkMode": "none",
+        "PidsLimit": 4096,
+        "ShmSize": 512 * 1024**2,
+    }
+    if requests:
+        host_config["DeviceRequests"] = requests
+    if options.memory:
+        host_config["Memory"] = _bytes(options.memory)
+        host_config["MemorySwap"] = host_config["Memory"]
+    if options.cpus:
+        host_config["NanoCpus"] = int(options.cpus * 1e9)
+    user = options.user or f"{os.getuid()}:{os.getgid()}"
+    return {
+        "Image": options.image,
+        "Cmd": [CONTAINER_JOBDIR],
+        "User": user,
+        "WorkingDir": CONTAINER_JOBDIR,
+        "Env": ["HOME=/tmp", "TMPDIR=/tmp", "PYTHONDONTWRITEBYTECODE=1", "DLPK_LAUNCHED=1"],
+        "NetworkDisabled": True,
+        "Labels": {"dlpk.job": str(jobdir)},
+        "HostConfig": host_config,
+    }
+
+
+def _bytes(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = text.strip().lower().removesuffix("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def check_image(client: Any, image: str, emd_framework: str | None) -> None:
+    """The image exists and can run the package's framework."""
+    try:
+        found = client.images.get(image)
+    except Exception as exc:
+        framework = image.removeprefix("dlpk-runner-").split(":")[0]
+        hint = (
+            f"build it: {build_command(framework)}"
+            if framework in IMAGE_PROVIDES
+            else "build or load it first"
+        )
+        raise ImageMissingError(f"image {image} is not present", hint) from exc
+    provides = IMAGE_PROVIDES.get(found.labels.get("dlpk.framework", ""), None)
+    if emd_framework is not None and provides is not None and emd_framework not in provides:
+        raise ContainerError(
+            f"image {image} cannot run {emd_framework} models",
+            "drop --image to pick the right image automatically",
+        )
+
+
+def run_docker(
+    prepared: PreparedJob,
+    options: DockerOptions,
+    emd_framework: str | None = None,
+    on_progress: OnProgress | None = None,
+    on_log: Callable[[str], None] | None = None,
+    notice: Callable[[str], None] = lambda message: None,
+    poll: float = 0.2,
+) -> int:
+    """Run the prepared job in a container; returns the entrypoint's exit code."""
+    client = docker_client()
+    check_image(client, options.image, emd_framework)
+    runtimes = set((client.info().get("Runtimes") or {}).keys())
+    requests = device_requests(options.device, options.gpus, runtimes)
+    if options.device == "auto" and not requests:
+        notice("no NVIDIA runtime in the Docker daemon: running on the CPU")
+    make_mountpoints(prepared)
+    config = container_config(prepared, options, requests)
+    created = client.api.create_container(
+        image=config["Image"],
+        command=config["Cmd"],
+        user=config["User"],
+        working_dir=config["WorkingDir"],
+        environment=config["Env"],
+        network_disabled=True,
+        labels=config["Labels"],
+        host_config=config["HostConfig"],
+    )
+    container_id = created["Id"]
+    try:
+        _start(client, container_id)
+        if on_log is not None:
+            _follow_logs(client, container_id, on_log)
+        code = _wait(client, container_id, prepared, options.timeout, on_progress, poll)
+        state = client.api.inspect_container(container_id)["State"]
+        if state.get("OOMKilled"):
+            raise ContainerError(
+                f"the container was killed for exceeding its memory limit ({options.memory})",
+                "raise --memory",
+            )
+        return code
+    finally:
+        client.api.remove_container(container_id, force=True)
+
+
+def _start(client: Any, container_id: str) -> None:
+    try:
+        client.api.start(container_id)
+    except Exception as exc:
+        if "gpu" in str(exc).lower() or "device driver" in str(exc).lower():
+            raise ContainerError(f"cannot start with GPUs: {exc}", GPU_HELP) from exc
+        raise ContainerError(f"cannot start the container: {exc}") from exc
+
+
+def _follow_logs(client: Any, container_id: str, on_log: Callable[[str], None]) -> None:
+    def pump() -> None:
+        try:
+            for chunk in client.api.logs(container_id, stream=True, follow=True):
+                for line in chunk.decode("utf-8", "replace").splitlines():
+                    on_log(line)
+        except Exception:  # the container is gone: nothing more to show
+            return
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+def _wait(
+    client: Any,
+    container_id: str,
+    prepared: PreparedJob,
+    timeout: float | None,
+    on_progress: OnProgress | None,
+    poll: float,
+) -> int:
+    progress_file = prepared.jobdir / "out" / "progress.jsonl"
+    offset, started = 0, time.monotonic()
+    try:
+        while True:
+            state = client.api.inspect_container(container_id)["State"]
+            if on_progress is not None:
+                offset = relay_progress(progress_file, offset, on_progress)
+            if not state.get("Running"):
+                return int(state.get("ExitCode", 1))
+            if timeout is not None and time.monotonic() - started > timeout:
+                client.api.kill(container_id)
+                raise JobStoppedError(f"the job ran longer than --timeout {timeout:g} s; stopped")
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        client.api.kill(container_id)
+        raise

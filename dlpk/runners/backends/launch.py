@@ -1,0 +1,112 @@
+"""Turning a command line into a job directory that any backend can run.
+
+Large inputs are referenced, never copied: each input's folder and the output folder are
+*mounts* of the job. The local backend realises a mount as a symbolic link inside the job
+directory; the Docker backend as a bind mount (read-only for inputs and the model).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: Path  # on the host
+    target: str  # relative to the job directory, forward slashes
+    read_only: bool
+
+
+@dataclass
+class PreparedJob:
+    """A job directory with its job.json, and the host folders the job needs mounted."""
+
+    jobdir: Path
+    job: dict[str, Any]
+    mounts: list[Mount] = field(default_factory=list)
+    created_outputs: list[Path] = field(default_factory=list)
+    owned: bool = True  # a scratch directory we made (not a user's hand-written job)
+
+    def host_paths(self, message: str) -> str:
+        """Rewrite job paths in a message (`/job/in/0/x.tif`) as the user's own paths."""
+        for mount in sorted(self.mounts, key=lambda m: -len(m.target)):
+            for prefix in (f"{self.jobdir}/{mount.target}", f"/job/{mount.target}"):
+                message = message.replace(prefix, str(mount.source))
+        return message
+
+    def cleanup(self, succeeded: bool) -> None:
+        """Remove the scratch job directory, and output folders we created that stayed empty."""
+        if not self.owned:
+            return
+        shutil.rmtree(self.jobdir, ignore_errors=True)
+        if not succeeded:
+            for folder in self.created_outputs:
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+
+
+class JobBuilder:
+    """Collects inputs, outputs and parameters, then writes a job directory."""
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.inputs: dict[str, str] = {}
+        self.outputs: dict[str, str] = {}
+        self.parameters: dict[str, Any] = {}
+        self.model: str | None = None
+        self.mounts: list[Mount] = []
+        self.created: list[Path] = []
+        self._folders: dict[Path, str] = {}
+
+    def _mount_folder(self, folder: Path) -> str:
+        folder = folder.resolve()
+        if folder not in self._folders:
+            target = f"in/{len(self._folders)}"
+            self._folders[folder] = target
+            self.mounts.append(Mount(folder, target, read_only=True))
+        return self._folders[folder]
+
+    def add_input(self, name: str, path: Path) -> None:
+        """Reference `path` through a read-only mount of its folder (sidecar files come along)."""
+        self.inputs[name] = f"{self._mount_folder(path.parent)}/{path.name}"
+
+    def set_model(self, folder: Path) -> None:
+        self.model = "model"
+        self.mounts.append(Mount(folder.resolve(), "model", read_only=True))
+
+    def add_output_folder(self, name: str, folder: Path, target: str) -> None:
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            self.created.append(folder)
+        self.outputs[name] = target
+        self.mounts.append(Mount(folder.resolve(), target, read_only=False))
+
+    def write(self) -> PreparedJob:
+        jobdir = Path(tempfile.mkdtemp(prefix="dlpk-job-"))
+        job: dict[str, Any] = {"apiVersion": "dlpk/v1", "task": self.task, "inputs": self.inputs}
+        if self.model is not None:
+            job["model"] = self.model
+        job["parameters"] = self.parameters
+        job["outputs"] = self.outputs
+        (jobdir / "out").mkdir()
+        (jobdir / "job.json").write_text(json.dumps(job, indent=2) + "\n", encoding="utf-8")
+        return PreparedJob(jobdir, job, list(self.mounts), list(self.created))
+
+
+def link_mounts(prepared: PreparedJob) -> None:
+    """The local realisation of mounts: symbolic links inside the job directory."""
+    for mount in prepared.mounts:
+        link = prepared.jobdir / mount.target
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(mount.source, target_is_directory=mount.source.is_dir())
+
+
+def make_mountpoints(prepared: PreparedJob) -> None:
+    """Empty folders where bind mounts land (the job directory itself is mounted read-only)."""
+    for mount in prepared.mounts:
+        (prepared.jobdir / mount.target).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,48 @@
+"""Which image runs which package: tags derive from the package version, framework and variant."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from dlpk import __version__
+
+ImageFramework = Literal["pytorch", "tensorflow", "onnx"]
+Variant = Literal["cpu", "gpu"]
+IMAGE_FRAMEWORKS: Final[tuple[ImageFramework, ...]] = ("pytorch", "tensorflow", "onnx")
+VARIANTS: Final[tuple[Variant, ...]] = ("cpu", "gpu")
+BASE_IMAGE_TAG: Final = "dlpk-base:bookworm"
+DEFAULT_BASE_IMAGE: Final = "python:3.11-slim"
+
+#: .emd Framework -> the image able to run it. arcgis.learn packages are PyTorch underneath.
+_BY_EMD_FRAMEWORK: Final[dict[str, ImageFramework]] = {
+    "PyTorch": "pytorch",
+    "TorchScript": "pytorch",
+    "arcgis.learn.models._inferencing": "pytorch",
+    "TensorFlow": "tensorflow",
+    "Keras": "tensorflow",
+    "ONNX": "onnx",
+}
+#: Image used for jobs with no model (chip export) or with a package naming no Framework.
+DEFAULT_FRAMEWORK: Final[ImageFramework] = "onnx"
+#: What each image can import, to refuse a package the chosen image cannot run.
+IMAGE_PROVIDES: Final[dict[ImageFramework, frozenset[str]]] = {
+    "pytorch": frozenset({"PyTorch", "TorchScript", "arcgis.learn.models._inferencing"}),
+    "tensorflow": frozenset({"TensorFlow", "Keras"}),
+    "onnx": frozenset({"ONNX"}),
+}
+
+
+def image_tag(framework: ImageFramework, variant: Variant = "cpu") -> str:
+    return f"dlpk-runner-{framework}:{__version__}-{variant}"
+
+
+def framework_for(emd_framework: str | None) -> ImageFramework:
+    if emd_framework is None:
+        return DEFAULT_FRAMEWORK
+    return _BY_EMD_FRAMEWORK.get(emd_framework, DEFAULT_FRAMEWORK)
+
+
+def build_command(framework: ImageFramework, variant: Variant = "cpu") -> str:
+    """The exact command that builds a missing image (shown in errors)."""
+    gpu = " --gpu" if variant == "gpu" else ""
+    return f"dlpk images build --framework {framework}{gpu}"

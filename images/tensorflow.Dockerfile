@@ -1,0 +1,36 @@
+# dlpk runner for TensorFlow and Keras packages (SavedModel, frozen graphs, .keras/.h5).
+# Built by `dlpk images build --framework tensorflow [--gpu] [--base IMAGE] [--wheelhouse DIR]`,
+# which assembles the build context: requirements.txt (dlpk's dependencies pinned to the
+# versions installed beside the building dlpk, so containers compute what the host computes),
+# dist/ (the dlpk wheel) and wheelhouse/ (optional local wheels, e.g.
+# tensorflow-cpu, so the image builds with only a package index).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
+ARG DLPK_VERSION=0.0.0
+ARG VARIANT=cpu
+ARG TENSORFLOW_VERSION=2.21.0
+LABEL org.opencontainers.image.title="dlpk-runner-tensorflow" \
+      org.opencontainers.image.version="${DLPK_VERSION}" \
+      dlpk.version="${DLPK_VERSION}" \
+      dlpk.framework="tensorflow" \
+      dlpk.framework.version="tensorflow ${TENSORFLOW_VERSION}" \
+      dlpk.variant="${VARIANT}"
+ENV VIRTUAL_ENV=/opt/dlpk PATH=/opt/dlpk/bin:$PATH \
+    PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
+COPY requirements.txt /tmp/requirements.txt
+COPY wheelhouse/ /tmp/wheelhouse/
+RUN python3 -m venv /opt/dlpk \
+ && if [ "$VARIANT" = gpu ]; then spec="tensorflow[and-cuda]==${TENSORFLOW_VERSION}"; else spec="tensorflow-cpu==${TENSORFLOW_VERSION}"; fi \
+ && pip install --find-links /tmp/wheelhouse "$spec" -r /tmp/requirements.txt \
+ && rm -rf /tmp/wheelhouse /tmp/requirements.txt /root/.cache \
+ && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin runner
+# The package itself last, so a code change rebuilds only this layer; the label records which
+# sources it was built from (declared here: a changed build argument would void the cache above).
+ARG SOURCE_DIGEST=unknown
+LABEL dlpk.source="${SOURCE_DIGEST}"
+COPY dist/ /tmp/dist/
+RUN pip install --no-deps /tmp/dist/*.whl && rm -rf /tmp/dist /root/.cache
+USER 10001
+WORKDIR /job
+ENTRYPOINT ["python", "-m", "dlpk.runners"]
+CMD ["/job"]

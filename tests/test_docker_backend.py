@@ -1,0 +1,242 @@
+"""The Docker backend: the exact container request, and real runs equal to the local backend."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dlpk.cli import main
+from dlpk.errors import DlpkError
+from dlpk.runners.backends import docker as docker_backend
+from dlpk.runners.backends.docker import (
+    ContainerError,
+    DockerOptions,
+    container_config,
+    device_requests,
+)
+from dlpk.runners.backends.docker_client import DockerUnavailableError
+from dlpk.runners.backends.launch import JobBuilder
+from dlpk.runners.images.catalog import image_tag
+
+
+def test_cpu_sends_no_device_request() -> None:
+    assert device_requests("cpu", None, {"nvidia", "runc"}) == []
+
+
+def test_gpu_requests_all_gpus_like_docker_run_gpus_all() -> None:
+    assert device_requests("gpu", None, {"nvidia", "runc"}) == [
+        {"Driver": "", "Capabilities": [["gpu"]], "Count": -1}
+    ]
+
+
+def test_gpu_ids_are_passed_through() -> None:
+    assert device_requests("gpu", "0, 1", {"nvidia"}) == [
+        {"Driver": "", "Capabilities": [["gpu"]], "DeviceIDs": ["0", "1"], "Count": 0}
+    ]
+
+
+def test_gpu_without_nvidia_runtime_names_the_toolkit() -> None:
+    with pytest.raises(ContainerError) as caught:
+        device_requests("gpu", None, {"runc"})
+    assert "nvidia-container-toolkit" in str(caught.value)
+
+
+def test_auto_falls_back_to_cpu_without_nvidia_runtime() -> None:
+    assert device_requests("auto", None, {"runc"}) == []
+    assert device_requests("auto", None, {"nvidia"})[0]["Count"] == -1
+
+
+def _prepared(tmp_path: Path) -> Any:
+    raster = tmp_path / "data" / "scene.tif"
+    raster.parent.mkdir()
+    raster.write_bytes(b"x")
+    builder = JobBuilder("export_chips")
+    builder.add_input("in_raster", raster)
+    builder.add_output_folder("out_folder", tmp_path / "chips", "out/chips")
+    return builder.write()
+
+
+def test_container_is_hardened(tmp_path: Path) -> None:
+    prepared = _prepared(tmp_path)
+    options = DockerOptions(image="img", memory="2g", cpus=1.5, user="1000:1000")
+    config = container_config(prepared, options, [])
+    host = config["HostConfig"]
+    assert config["User"] == "1000:1000" and config["NetworkDisabled"] is True
+    assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
+    assert "/tmp" in host["Tmpfs"]
+    assert host["Memory"] == 2 * 1024**3 and host["NanoCpus"] == 1_500_000_000
+    mounts = {m["Target"]: (m["Source"], m["ReadOnly"]) for m in host["Mounts"]}
+    assert mounts["/job"] == (str(prepared.jobdir), True)
+    assert mounts["/job/out"] == (str(prepared.jobdir / "out"), False)
+    assert mounts["/job/in/0"] == (str((tmp_path / "data").resolve()), True)
+    assert mounts["/job/out/chips"] == (str((tmp_path / "chips").resolve()), False)
+    assert "DeviceRequests" not in host
+    prepared.cleanup(False)
+    assert not prepared.jobdir.exists() and not (tmp_path / "chips").exists()
+
+
+class FakeClient:
+    """Records what would be sent to the Docker API; the daemon here has the NVIDIA runtime."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, Any] = {}
+        self.removed = False
+        self.images = self
+        self.api = self
+        self.labels: dict[str, str] = {"dlpk.framework": "onnx"}
+
+    def get(self, tag: str) -> FakeClient:
+        return self
+
+    def info(self) -> dict[str, Any]:
+        return {"Runtimes": {"nvidia": {}, "runc": {}}}
+
+    def create_container(self, **kwargs: Any) -> dict[str, str]:
+        self.created = kwargs
+        return {"Id": "abc"}
+
+    def start(self, container_id: str) -> None:
+        return None
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        return {"State": {"Running": False, "ExitCode": 0, "OOMKilled": False}}
+
+    def remove_container(self, container_id: str, force: bool) -> None:
+        self.removed = force
+
+
+def test_device_gpu_sends_the_device_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeClient()
+    monkeypatch.setattr(docker_backend, "docker_client", lambda: fake)
+    prepared = _prepared(tmp_path)
+    options = DockerOptions(image=image_tag("onnx", "gpu"), device="gpu", gpus="1")
+    assert docker_backend.run_docker(prepared, options, "ONNX") == 0
+    host = fake.created["host_config"]
+    assert host["DeviceRequests"] == [
+        {"Driver": "", "Capabilities": [["gpu"]], "DeviceIDs": ["1"], "Count": 0}
+    ]
+    assert fake.created["image"] == "dlpk-runner-onnx:" + image_tag("onnx", "gpu").split(":")[1]
+    assert fake.removed
+
+
+def test_image_lacking_the_framework_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeClient()
+    monkeypatch.setattr(docker_backend, "docker_client", lambda: fake)
+    with pytest.raises(ContainerError, match="cannot run TensorFlow"):
+        docker_backend.run_docker(_prepared(tmp_path), DockerOptions(image="x"), "TensorFlow")
+
+
+def test_daemon_not_running_suggests_local(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    status = main(["images", "list"])
+    err = capsys.readouterr().err
+    assert status == DockerUnavailableError.exit_code
+    assert "not running" in err and "--backend local" in err
+
+
+# -- real containers ------------------------------------------------------------------------------
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.usefixtures("docker_ready")
+@pytest.mark.parametrize("metadata_format", ["Classified_Tiles", "PASCAL_VOC_rectangles"])
+def test_export_chips_in_docker_equals_local(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    rgb_raster: Path,
+    labels_gpkg: Path,
+    metadata_format: str,
+) -> None:
+    common = [
+        "export-chips", "--raster", str(rgb_raster), "--labels", str(labels_gpkg),
+        "--format", metadata_format, "--tile-size", "64", "--stride", "64", "--workers", "1",
+    ]  # fmt: skip
+    local, container = tmp_path / "local", tmp_path / "docker"
+    assert main([*common, "-o", str(local)]) == 0
+    assert main([*common, "-o", str(container), "--backend", "docker"]) == 0, (
+        capsys.readouterr().err
+    )
+    files = _tree(local)
+    assert len(files) > 4
+    assert _tree(container) == files
+
+
+@pytest.mark.usefixtures("docker_ready")
+def test_bad_input_in_docker_is_reported_with_user_paths(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, labels_gpkg: Path
+) -> None:
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"not a raster")
+    out = tmp_path / "o"
+    status = main(
+        ["export-chips", "--raster", str(bad), "--labels", str(labels_gpkg), "--tile-size", "64",
+         "-o", str(out), "--backend", "docker"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 3
+    assert f"dlpk: error: cannot read raster {bad}" in err.replace("'", "")
+    assert "/job/" not in err
+    assert not out.exists()
+
+
+@pytest.mark.usefixtures("docker_ready")
+def test_missing_image_prints_the_build_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rgb_raster: Path
+) -> None:
+    status = main(
+        ["export-chips", "--raster", str(rgb_raster), "--format", "Export_Tiles", "--all-tiles",
+         "-o", str(tmp_path / "o"), "--backend", "docker", "--image", "dlpk-runner-onnx:0.0.0-cpu"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "dlpk images build --framework onnx" in err
+
+
+@pytest.mark.usefixtures("docker_ready")
+def test_memory_kill_is_reported(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rgb_raster: Path
+) -> None:
+    status = main(
+        ["export-chips", "--raster", str(rgb_raster), "--format", "Export_Tiles", "--all-tiles",
+         "-o", str(tmp_path / "o"), "--backend", "docker", "--memory", "24m"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "memory" in err
+
+
+@pytest.mark.usefixtures("docker_ready")
+def test_timeout_stops_the_container_and_leaves_no_result(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from tests.rasters import write_raster
+
+    big = write_raster(tmp_path / "big.tif", np.zeros((3, 2048, 2048), dtype=np.uint8))
+    status = main(
+        ["export-chips", "--raster", str(big), "--format", "Export_Tiles", "--all-tiles",
+         "--tile-size", "16", "--stride", "16", "--workers", "1",
+         "-o", str(tmp_path / "o"), "--backend", "docker", "--timeout", "2"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == DlpkError.exit_code
+    assert "--timeout" in err
+    assert not list((tmp_path / "o").rglob("*.part"))
