@@ -46,5 +46,7 @@ test: dev-venv images
 schemas: venv
 	for name in emd job result; do $(BIN)/dlpk schema $$name > dlpk/spec/schemas/$$name.schema.json; done
 
-bench: dev-venv
+bench: dev-venv images
 	$(BIN)/python benchmarks/bench_lint.py
+	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/python benchmarks/bench_docker.py

@@ -16,12 +16,8 @@ benchmarks/RESULTS.md (replacing an older "## Lint" section).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import random
-import shlex
 import shutil
 import statistics
 import sys
@@ -35,9 +31,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import RESULTS, run_line, write_section  # noqa: E402
 from dlpk.validator.lint import LintOptions, lint_package, lint_paths  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Lint"
 HEADER = """# Benchmarks
 
@@ -322,31 +318,6 @@ def bench_package_sizes(max_gb: float, repeat: int) -> tuple[list[str], dict[str
 # -- report --------------------------------------------------------------------------------------
 
 
-def _command() -> str:
-    """The command line as typed from the repository root (interpreter shown relative)."""
-
-    def shown(path: Path, fallback: str) -> str:
-        return os.path.relpath(path, ROOT) if path.is_relative_to(ROOT) else fallback
-
-    script = Path(sys.argv[0]).resolve()
-    return shlex.join(
-        [shown(Path(sys.executable), "python"), shown(script, str(script)), *sys.argv[1:]]
-    )
-
-
-def write_section(body: list[str], results: Path) -> None:
-    text = results.read_text(encoding="utf-8") if results.exists() else HEADER
-    start = text.find(f"\n{SECTION}\n")
-    if start == -1:
-        before, after = text.rstrip("\n") + "\n", ""
-    else:
-        before = text[:start].rstrip("\n") + "\n"
-        following = text.find("\n## ", start + len(SECTION) + 2)
-        after = text[following + 1 :] if following != -1 else ""
-    section = "\n".join([SECTION, "", *body]).rstrip("\n") + "\n"
-    results.write_text(before + "\n" + section + ("\n" + after if after else ""), "utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--files", type=int, default=2000, help=".emd files to generate")
@@ -356,11 +327,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
 
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = (
-        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs"
-    )
     print(f"(a) linting {args.files} .emd files ...", flush=True)
     throughput, _ = bench_throughput(args.files, args.repeat)
     print("\n".join(throughput), flush=True)
@@ -369,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(sizes), flush=True)
 
     body = [
-        f"Run `{_command()}` on {when} ({machine}).",
+        run_line(),
         "",
         "### .emd throughput",
         "",
@@ -380,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         *sizes,
     ]
     if not args.no_write:
-        write_section(body, args.results)
+        write_section(SECTION, body, HEADER, args.results)
         print(f"\nwrote the {SECTION!r} section of {args.results}")
     return 0
 
