@@ -49,3 +49,15 @@ class PackageError(DlpkError, ValueError):
     """A .dlpk or model folder is unusable (for example it lints with errors)."""
 
     exit_code = 1
+
+
+class BadInputError(DlpkError, ValueError):
+    """An input raster or feature file cannot be used with this model (bands, size, format)."""
+
+    exit_code = 3
+
+
+class ModelError(DlpkError, RuntimeError):
+    """The model cannot be loaded or run: corrupt file, framework missing, unexpected outputs."""
+
+    exit_code = 4

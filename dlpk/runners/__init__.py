@@ -1,0 +1,1 @@
+"""Running models and jobs over imagery."""
