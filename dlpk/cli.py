@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dlpk import __version__
 from dlpk.errors import DlpkError, InputNotFoundError, UsageError
+from dlpk.runners.inference.commands import register as register_inference
 from dlpk.validator.diagnostics import Diagnostic, Severity
 
 Handler = Callable[[argparse.Namespace], int]
@@ -304,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("codes", nargs="*", metavar="CODE")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.set_defaults(func=cmd_rules)
+    register_inference(commands)
     return parser
 
 

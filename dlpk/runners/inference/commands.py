@@ -1,0 +1,98 @@
+"""Command-line wiring for the inference tasks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dlpk.errors import UsageError
+from dlpk.runners.inference.summary import TaskSummary
+
+Task = Callable[..., TaskSummary]
+
+
+def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
+    """`--arg name=value` options as a dict; the last of a repeated name wins."""
+    arguments: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--arg {pair!r}: expected name=value, e.g. padding=64")
+        arguments[name.strip()] = value.strip()
+    return arguments
+
+
+class _Progress:
+    """A one-line progress report on a terminal; silent otherwise."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.live = bool(getattr(stream, "isatty", lambda: False)())
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.live:
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\r{stage}: {done}/{total} tiles{end}")
+            self.stream.flush()
+
+
+def _run(task: Task, args: argparse.Namespace) -> int:
+    summary = task(
+        Path(args.model),
+        Path(args.raster),
+        Path(args.output),
+        parse_pairs(args.arg),
+        args.device,
+        _Progress(sys.stderr),
+        overwrite=args.overwrite,
+        trust_code=args.trust_code,
+    )
+    for warning in summary.warnings:
+        print(f"dlpk: warning: {warning}", file=sys.stderr)
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.counts.items())
+    print(
+        f"wrote {summary.output} ({summary.tiles} tiles, {summary.pixels} pixels, {counts}; "
+        f"{summary.seconds:.2f} s on {summary.device})"
+    )
+    return 0
+
+
+def cmd_classify_pixels(args: argparse.Namespace) -> int:
+    from dlpk.runners.inference.classify_pixels import classify_pixels
+
+    return _run(classify_pixels, args)
+
+
+def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
+    parser.add_argument("--model", required=True, metavar="MODEL", help=".dlpk or .emd")
+    parser.add_argument("--raster", required=True, metavar="IMAGE", help="input raster")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help)
+    parser.add_argument(
+        "--arg",
+        action="append",
+        metavar="NAME=VALUE",
+        help="model argument as in ArcGIS (padding, batch_size, tile_size, ...); repeatable",
+    )
+    parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--trust-code", action="store_true", help="allow unpickling a full PyTorch module"
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add the inference commands to the main parser's subcommands."""
+    epilog = "Exit status: 0 done, 1 lint errors, 2 usage, 3 bad input, 4 model error."
+    pixels = subparsers.add_parser(
+        "classify-pixels",
+        help="classify every pixel of a raster with a pixel classifier",
+        description="Write a tiled deflate COG of class Values with a colour map and a raster "
+        "attribute table (.aux.xml). Arguments: padding, batch_size, tile_size, edge_fill "
+        "(zero|reflect), predict_background.",
+        epilog=epilog,
+    )
+    _common(pixels, "output GeoTIFF (.tif)")
+    pixels.set_defaults(func=cmd_classify_pixels)
