@@ -1,4 +1,4 @@
-"""Command-line wiring for the inference tasks."""
+"""Command-line wiring for the inference tasks: `classify-pixels` and `detect-objects`."""
 
 from __future__ import annotations
 
@@ -66,6 +66,12 @@ def cmd_classify_pixels(args: argparse.Namespace) -> int:
     return _run(classify_pixels, args)
 
 
+def cmd_detect_objects(args: argparse.Namespace) -> int:
+    from dlpk.runners.inference.detect_objects import detect_objects
+
+    return _run(detect_objects, args)
+
+
 def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     parser.add_argument("--model", required=True, metavar="MODEL", help=".dlpk or .emd")
     parser.add_argument("--raster", required=True, metavar="IMAGE", help="input raster")
@@ -96,3 +102,14 @@ def register(subparsers: Any) -> None:
     )
     _common(pixels, "output GeoTIFF (.tif)")
     pixels.set_defaults(func=cmd_classify_pixels)
+
+    detect = subparsers.add_parser(
+        "detect-objects",
+        help="detect objects in a raster with an object detector",
+        description="Write polygons with Class, ClassValue and Confidence (0-100) fields; the "
+        "format follows the extension (.gpkg, .geojson, .shp, .gdb). Arguments: padding, "
+        "batch_size, tile_size, edge_fill, threshold (0-1), nms_overlap, exclude_pad_detections.",
+        epilog=epilog,
+    )
+    _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")
+    detect.set_defaults(func=cmd_detect_objects)

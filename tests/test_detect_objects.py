@@ -1,0 +1,154 @@
+"""detect-objects end to end with a TorchScript square detector, plus NMS on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+
+from dlpk.cli import main
+from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, parse_arguments
+from dlpk.runners.inference.detect_objects import detect_objects, tile_detections
+from dlpk.runners.inference.nms import class_aware_nms, nms, overlaps
+from dlpk.runners.inference.windows import TileGrid, plan_tiles
+from dlpk.spec.emd import EsriModelDefinition
+from tests.inference_models import TRANSFORM, emd, make_detector, package, write_raster
+
+torch = pytest.importorskip("torch")
+
+TILE, PADDING, SIZE = 32, 8, 6  # cores of 16 px: seams at multiples of 16
+
+
+def quiet(stage: str, done: int, total: int) -> None:
+    """Progress sink for tests."""
+
+
+@pytest.fixture
+def detector(tmp_path: Path) -> Path:
+    folder = tmp_path / "detector"
+    folder.mkdir()
+    torch.jit.script(make_detector()).save(str(folder / "model.pt"))
+    document = emd("model.pt", "TorchScript", "ObjectDetector", ExtractBands=[0], ImageHeight=TILE)
+    document["ImageWidth"] = TILE
+    return package(folder, document)
+
+
+def squares(shape: tuple[int, int], corners: list[tuple[int, int, float]]) -> np.ndarray:
+    """A 1-band float raster with SIZE x SIZE squares of the given value at (row, col)."""
+    data = np.zeros((1, *shape), dtype=np.float32)
+    for row, col, value in corners:
+        data[0, row : row + SIZE, col : col + SIZE] = value
+    return data
+
+
+def read_layer(path: Path) -> tuple[list[tuple[float, ...]], list[str], list[float], str | None]:
+    meta, _, geometry, fields = pyogrio.raw.read(path)
+    boxes = [tuple(shapely.from_wkb(g).bounds) for g in geometry]
+    names = list(meta["fields"])
+    return (
+        boxes,
+        list(fields[names.index("Class")]),
+        list(fields[names.index("Confidence")]),
+        meta["crs"],
+    )
+
+
+def to_map(col: float, row: float) -> tuple[float, float]:
+    x, y = TRANSFORM * (col, row)
+    return float(x), float(y)
+
+
+@pytest.mark.parametrize(
+    ("exclude", "overlap", "count"),
+    [
+        ("True", "1.0", 4),  # the core rule alone (NMS off: no overlap exceeds 1)
+        ("False", "0.1", 4),  # NMS alone
+        ("True", "0.1", 4),  # both, the default
+        ("False", "1.0", 12),  # neither: every tile that sees an object whole reports it
+    ],
+)
+def test_objects_on_seams_are_reported_once(
+    tmp_path: Path, detector: Path, exclude: str, overlap: str, count: int
+) -> None:
+    # Centres exactly on a vertical seam (col 16), on a horizontal one (row 32), on a corner
+    # where four tiles meet (32, 32), and one well inside a core, of the second class.
+    corners = [(4, 13, 1.0), (29, 3, 1.0), (29, 29, 1.0), (40, 40, 2.0)]
+    raster = write_raster(tmp_path / "in.tif", squares((60, 60), corners))
+    output = tmp_path / "out.gpkg"
+    args = {"padding": str(PADDING), "exclude_pad_detections": exclude, "batch_size": "5"}
+    args["nms_overlap"] = overlap
+    summary = detect_objects(detector, raster, output, args, "cpu", quiet)
+    boxes, classes, confidence, crs = read_layer(output)
+    assert summary.counts["detections"] == count == len(boxes)
+    if count != 4:
+        return
+    expected = []
+    for row, col, _ in corners:
+        x1, y2 = to_map(col, row + SIZE)
+        x2, y1 = to_map(col + SIZE, row)
+        expected.append((x1, y2, x2, y1))
+    assert sorted(boxes) == sorted(expected)
+    assert sorted(classes) == ["Forest", "Water", "Water", "Water"]
+    assert confidence == pytest.approx([90.0] * 4)
+    assert crs is not None and "32633" in crs
+
+
+def test_detections_in_nodata_are_dropped(tmp_path: Path, detector: Path) -> None:
+    data = squares((40, 40), [(4, 4, 1.0), (20, 20, 2.0)])
+    # nodata=1.0 flags the class-1 square's pixels: only the class-2 square may be detected.
+    raster = write_raster(tmp_path / "in.tif", data, nodata=1.0)
+    output = tmp_path / "out.gpkg"
+    detect_objects(detector, raster, output, {"padding": "8"}, "cpu", quiet)
+    assert read_layer(output)[1] == ["Forest"]
+
+
+def test_tile_detections_need_a_valid_centre_in_the_core() -> None:
+    tile = plan_tiles(64, 64, TileGrid(TILE, TILE, PADDING))[5]  # core rows 16-32, cols 16-32
+    boxes = np.array([[1.0, 1, 7, 7], [12, 12, 18, 18], [20, 20, 26, 26], [30, 30, 36, 36]])
+    scores, labels = np.array([0.9, 0.9, 0.9, 0.9]), np.array([1.0, 1, 1, 1])
+    valid = np.ones((TILE, TILE), dtype=bool)
+    valid[23, 23] = False  # the third box's centre pixel
+    args = parse_arguments({}, EsriModelDefinition(ImageHeight=TILE), DETECTOR_ARGUMENTS)
+    kept, _, _ = tile_detections(tile, boxes, scores, labels, valid, 2, args)
+    assert kept.tolist() == [[12 + 8, 12 + 8, 18 + 8, 18 + 8]]  # shifted to raster pixels
+
+
+def test_shapefile_and_pixel_space_without_crs(
+    tmp_path: Path, detector: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raster = write_raster(tmp_path / "in.tif", squares((30, 30), [(10, 12, 2.0)]), crs=None)
+    output = tmp_path / "out.shp"
+    argv = ["detect-objects", "--model", str(detector), "--raster", str(raster)]
+    argv += ["-o", str(output), "--device", "cpu"]
+    assert main(argv) == 0
+    assert "no CRS" in capsys.readouterr().err
+    boxes, classes, _, crs = read_layer(output)
+    assert boxes == [(12.0, 10.0, 18.0, 16.0)] and classes == ["Forest"] and crs is None
+    assert main(argv) == 2  # exists, no --overwrite
+    assert main([*argv, "--overwrite"]) == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out.")) == [
+        "out.cpg",
+        "out.dbf",
+        "out.shp",
+        "out.shx",
+    ]
+
+
+def test_nms_is_class_aware() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [50, 50, 60, 60]], float)
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    labels = np.array([1, 1, 2, 1])
+    assert class_aware_nms(boxes, scores, labels, 0.5).tolist() == [0, 2, 3]
+    assert nms(boxes, scores, 0.5).tolist() == [0, 3]
+    assert nms(boxes, scores, 0.9).tolist() == [0, 1, 3]
+
+
+def test_overlap_metrics() -> None:
+    inner = np.array([[2.0, 2.0, 4.0, 4.0]])
+    outer = np.array([0.0, 0.0, 10.0, 10.0])
+    assert overlaps(outer, inner, "iou")[0] == pytest.approx(0.04)
+    assert overlaps(outer, inner, "ios")[0] == pytest.approx(1.0)
