@@ -10,10 +10,12 @@ import pytest
 import shapely
 
 from dlpk.cli import main
+from dlpk.errors import OutputExistsError
 from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, parse_arguments
 from dlpk.runners.inference.detect_objects import detect_objects, tile_detections
 from dlpk.runners.inference.nms import class_aware_nms, nms, overlaps
 from dlpk.runners.inference.windows import TileGrid, plan_tiles
+from dlpk.runners.io.vectors import pixel_boxes_to_polygons, write_polygons
 from dlpk.spec.emd import EsriModelDefinition
 from tests.inference_models import TRANSFORM, emd, make_detector, package, write_raster
 
@@ -152,3 +154,26 @@ def test_overlap_metrics() -> None:
     outer = np.array([0.0, 0.0, 10.0, 10.0])
     assert overlaps(outer, inner, "iou")[0] == pytest.approx(0.04)
     assert overlaps(outer, inner, "ios")[0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("suffix", [".gdb", ".geojson", ".gpkg"])
+def test_writers_by_extension(tmp_path: Path, suffix: str) -> None:
+    boxes = np.array([[0.0, 0, 2, 3], [5, 5, 6, 6]])
+    polygons = pixel_boxes_to_polygons(boxes, TRANSFORM)
+    fields = {
+        "Class": np.array(["Water", "Forest"], dtype=object),
+        "ClassValue": np.array([1, 5], dtype=np.int32),
+        "Confidence": np.array([90.0, 80.0]),
+    }
+    target = tmp_path / f"out{suffix}"
+    write_polygons(target, polygons, fields, "EPSG:32633")
+    meta, _, geometry, values = pyogrio.raw.read(target)
+    assert list(meta["fields"]) == ["Class", "ClassValue", "Confidence"]
+    assert list(values[0]) == ["Water", "Forest"] and list(values[1]) == [1, 5]
+    first = shapely.from_wkb(geometry[0]).bounds
+    assert first == (500000.0, 4000000.0 - 30.0, 500020.0, 4000000.0)
+    with pytest.raises(OutputExistsError):
+        write_polygons(target, polygons, fields, "EPSG:32633")
+    write_polygons(target, polygons[:1], {k: v[:1] for k, v in fields.items()}, None, True)
+    assert len(pyogrio.raw.read(target)[2]) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import rasterio
 
 from dlpk.cli import main
 from tests.inference_models import (
@@ -178,3 +179,24 @@ def test_model_with_unexpected_channels(
     code, err = run(argv_for(dlpk_path, rgb, tmp_path / "out.tif"), capsys)
     assert code == 4 and len(err) == 1 and "7 channels for 2 classes" in err[0]
     assert_nothing_written(tmp_path)
+
+
+def test_raster_without_crs_runs_in_pixel_space(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raster = write_raster(tmp_path / "plain.tif", seeded_rgb(20, 20), crs=None)
+    output = tmp_path / "out.tif"
+    code, err = run(argv_for(model, raster, output), capsys)
+    assert code == 0 and any("no CRS" in line for line in err)
+    with rasterio.open(output) as result:
+        assert result.crs is None and result.read(1).shape == (20, 20)
+
+
+def test_configurations_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["configurations", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    pairs = {(c["framework"], c["name"]) for c in listed}
+    assert ("ONNX", "ObjectDetector") in pairs and ("TorchScript", "PixelClassifier") in pairs
+    assert all("NCHW" in c["inputs"] for c in listed)
+    assert main(["configurations"]) == 0
+    assert "x1, y1, x2, y2" in capsys.readouterr().out

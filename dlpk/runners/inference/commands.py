@@ -1,8 +1,10 @@
-"""Command-line wiring for the inference tasks: `classify-pixels` and `detect-objects`."""
+"""Command-line wiring for the inference tasks (`classify-pixels`, `detect-objects`) and the
+`configurations` listing."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +74,20 @@ def cmd_detect_objects(args: argparse.Namespace) -> int:
     return _run(detect_objects, args)
 
 
+def cmd_configurations(args: argparse.Namespace) -> int:
+    from dlpk.spec.configurations import CONFIGURATIONS
+
+    chosen = list(CONFIGURATIONS.values())
+    if args.format == "json":
+        sys.stdout.write(json.dumps([c.as_dict() for c in chosen], indent=2) + "\n")
+        return 0
+    for c in chosen:
+        print(f"{c.framework}/{c.name}  ({c.model_type}; dlpk {c.task}; {c.model_file})")
+        print(f"  outputs: {c.outputs}")
+    print(f"inputs, for all: {chosen[0].inputs}" if chosen else "")
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     parser.add_argument("--model", required=True, metavar="MODEL", help=".dlpk or .emd")
     parser.add_argument("--raster", required=True, metavar="IMAGE", help="input raster")
@@ -113,3 +129,9 @@ def register(subparsers: Any) -> None:
     )
     _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")
     detect.set_defaults(func=cmd_detect_objects)
+
+    configurations = subparsers.add_parser(
+        "configurations", help="list the runnable model configurations and their contracts"
+    )
+    configurations.add_argument("--format", choices=("text", "json"), default="text")
+    configurations.set_defaults(func=cmd_configurations)
