@@ -10,6 +10,7 @@ pass; `reflect` mirrors the raster into the missing part instead.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from numpy.typing import NDArray
-from rasterio.errors import RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window as RioWindow
 
 from dlpk.errors import BadInputError, InputNotFoundError
@@ -174,7 +175,9 @@ def open_source(path: Path, emd: EsriModelDefinition) -> Iterator[RasterSource]:
         raise InputNotFoundError(f"{path}: no such file")
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         try:
-            dataset = rasterio.open(path)
+            with warnings.catch_warnings():  # no CRS: the task says so in its own words
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                dataset = rasterio.open(path)
         except RasterioIOError as exc:
             raise BadInputError(f"{path} is not a readable raster ({exc})") from exc
         with dataset:

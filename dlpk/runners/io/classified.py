@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 from numpy.typing import NDArray
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window as RioWindow
 
 from dlpk.atomic import atomic_path
@@ -97,7 +99,9 @@ class ClassifiedRasterWriter:
             "blockysize": BLOCK,
             "BIGTIFF": "IF_SAFER",
         }
-        self.dataset: Any = rasterio.open(self.scratch, "w", **profile)
+        with warnings.catch_warnings():  # no CRS: the task has already said so, once
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            self.dataset: Any = rasterio.open(self.scratch, "w", **profile)
 
     def write(self, window: Window, values: NDArray[np.generic]) -> None:
         rio = RioWindow(window.col, window.row, window.width, window.height)
