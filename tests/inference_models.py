@@ -143,3 +143,18 @@ def package(folder: Path, document: dict[str, Any], model: Path | None = None) -
     output = folder.with_suffix(".dlpk")
     pack_folder(folder, output)
     return output
+
+
+def save_onnx_detector(module: Any, path: Path, tile: int) -> Path:
+    """The detector as ONNX, with a fixed batch of 1 and a fixed tile size."""
+    import torch
+
+    torch.onnx.export(
+        module,
+        (torch.zeros(1, 1, tile, tile),),
+        str(path),
+        input_names=["image"],
+        output_names=["boxes", "scores", "labels"],
+        dynamo=False,
+    )
+    return path

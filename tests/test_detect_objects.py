@@ -10,14 +10,21 @@ import pytest
 import shapely
 
 from dlpk.cli import main
-from dlpk.errors import OutputExistsError
+from dlpk.errors import ModelError, OutputExistsError
 from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, parse_arguments
 from dlpk.runners.inference.detect_objects import detect_objects, tile_detections
 from dlpk.runners.inference.nms import class_aware_nms, nms, overlaps
 from dlpk.runners.inference.windows import TileGrid, plan_tiles
 from dlpk.runners.io.vectors import pixel_boxes_to_polygons, write_polygons
 from dlpk.spec.emd import EsriModelDefinition
-from tests.inference_models import TRANSFORM, emd, make_detector, package, write_raster
+from tests.inference_models import (
+    TRANSFORM,
+    emd,
+    make_detector,
+    package,
+    save_onnx_detector,
+    write_raster,
+)
 
 torch = pytest.importorskip("torch")
 
@@ -177,3 +184,22 @@ def test_writers_by_extension(tmp_path: Path, suffix: str) -> None:
     write_polygons(target, polygons[:1], {k: v[:1] for k, v in fields.items()}, None, True)
     assert len(pyogrio.raw.read(target)[2]) == 1
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_onnx_detector_with_fixed_batch_and_size(tmp_path: Path) -> None:
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    save_onnx_detector(make_detector(), folder / "model.onnx", TILE)
+    document = emd("model.onnx", "ONNX", "ObjectDetector", ExtractBands=[0], ImageHeight=TILE)
+    document["ImageWidth"] = TILE
+    dlpk_path = package(folder, document)
+    corners = [(4, 13, 1.0), (29, 29, 1.0), (40, 40, 2.0)]
+    raster = write_raster(tmp_path / "in.tif", squares((60, 60), corners))
+    output = tmp_path / "out.gpkg"
+    # batch_size 3 against a graph fixed at batch 1: batches are cut to fit.
+    args = {"padding": str(PADDING), "batch_size": "3"}
+    summary = detect_objects(dlpk_path, raster, output, args, "cpu", quiet)
+    assert summary.counts["detections"] == 3
+    assert sorted(read_layer(output)[1]) == ["Forest", "Water", "Water"]
+    with pytest.raises(ModelError, match="tiles of 32 rows, not 48"):
+        detect_objects(dlpk_path, raster, output, {"tile_size": "48"}, "cpu", quiet, True)
