@@ -1,5 +1,5 @@
-"""Command-line wiring for the inference tasks (`classify-pixels`, `detect-objects`) and the
-`configurations` listing."""
+"""Command-line wiring for the inference tasks (`classify-pixels`, `detect-objects`,
+`classify-objects`) and the `configurations` listing."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class _Progress:
             self.stream.flush()
 
 
-def _run(task: Task, args: argparse.Namespace) -> int:
+def _run(task: Task, args: argparse.Namespace, **extra: Any) -> int:
     summary = task(
         Path(args.model),
         Path(args.raster),
@@ -51,6 +51,7 @@ def _run(task: Task, args: argparse.Namespace) -> int:
         _Progress(sys.stderr),
         overwrite=args.overwrite,
         trust_code=args.trust_code,
+        **extra,
     )
     for warning in summary.warnings:
         print(f"dlpk: warning: {warning}", file=sys.stderr)
@@ -72,6 +73,12 @@ def cmd_detect_objects(args: argparse.Namespace) -> int:
     from dlpk.runners.inference.detect_objects import detect_objects
 
     return _run(detect_objects, args)
+
+
+def cmd_classify_objects(args: argparse.Namespace) -> int:
+    from dlpk.runners.inference.classify_objects import classify_objects
+
+    return _run(classify_objects, args, features=Path(args.features))
 
 
 def cmd_configurations(args: argparse.Namespace) -> int:
@@ -129,6 +136,21 @@ def register(subparsers: Any) -> None:
     )
     _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")
     detect.set_defaults(func=cmd_detect_objects)
+
+    objects = subparsers.add_parser(
+        "classify-objects",
+        help="label each feature of a layer from its chip of a raster",
+        description="Write the input features with ClassLabel, ClassValue and Confidence "
+        "(0-100) added; one ImageHeight x ImageWidth chip per feature, centred on it "
+        "(BlackenAroundFeature in the .emd masks pixels outside polygons). Arguments: "
+        "batch_size.",
+        epilog=epilog,
+    )
+    _common(objects, "output layer (.gpkg, .geojson, .shp or .gdb)")
+    objects.add_argument(
+        "--features", required=True, metavar="LAYER", help="points, lines or polygons"
+    )
+    objects.set_defaults(func=cmd_classify_objects)
 
     configurations = subparsers.add_parser(
         "configurations", help="list the runnable model configurations and their contracts"

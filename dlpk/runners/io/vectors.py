@@ -68,6 +68,19 @@ def write_polygons(
     overwrite: bool = False,
 ) -> None:
     """Write one polygon layer named after the file, with `fields` as attribute columns."""
+    wkb = np.asarray(shapely.to_wkb(polygons), dtype=object)
+    write_layer(target, wkb, "Polygon", fields, crs_wkt, overwrite)
+
+
+def write_layer(
+    target: Path,
+    wkb: NDArray[np.object_],
+    geometry_type: str,
+    fields: dict[str, NDArray[Any]],
+    crs_wkt: str | None,
+    overwrite: bool = False,
+) -> None:
+    """Write one layer of WKB geometries named after the file, `fields` as attribute columns."""
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} already exists", "pass --overwrite to replace it")
     driver = DRIVERS[target.suffix.lower()]
@@ -77,12 +90,12 @@ def write_polygons(
         written = folder / target.name
         pyogrio.raw.write(
             str(written),
-            geometry=np.asarray(shapely.to_wkb(polygons), dtype=object),
+            geometry=wkb,
             field_data=list(fields.values()),
             fields=list(fields),
             layer=target.stem,
             driver=driver,
-            geometry_type="Polygon",
+            geometry_type=geometry_type,
             crs=crs_wkt,
         )
         _publish(written, target, overwrite)
