@@ -8,6 +8,8 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dlpk.cli import main
 from dlpk.errors import ModelError, OutputExistsError
@@ -203,3 +205,44 @@ def test_onnx_detector_with_fixed_batch_and_size(tmp_path: Path) -> None:
     assert sorted(read_layer(output)[1]) == ["Forest", "Water", "Water"]
     with pytest.raises(ModelError, match="tiles of 32 rows, not 48"):
         detect_objects(dlpk_path, raster, output, {"tile_size": "48"}, "cpu", quiet, True)
+
+
+@st.composite
+def scenes(draw: st.DrawFn) -> tuple[int, int, list[tuple[int, int]], int, int]:
+    height, width = draw(st.integers(12, 50)), draw(st.integers(12, 50))
+    tile = draw(st.integers(12, 28))
+    padding = draw(st.integers(3, (tile - 1) // 2))
+    corners: list[tuple[int, int]] = []
+    for _ in range(draw(st.integers(0, 4))):
+        row = draw(st.integers(0, height - SIZE))
+        col = draw(st.integers(0, width - SIZE))
+        # keep a gap of one pixel between squares, so each stays one uniform object
+        if all(abs(row - r) > SIZE or abs(col - c) > SIZE for r, c in corners):
+            corners.append((row, col))
+    return height, width, corners, tile, padding
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(scene=scenes(), exclude=st.sampled_from(["True", "False"]))
+def test_every_object_is_reported_once_whatever_the_tiling(
+    tmp_path: Path,
+    detector: Path,
+    scene: tuple[int, int, list[tuple[int, int]], int, int],
+    exclude: str,
+) -> None:
+    height, width, corners, tile, padding = scene
+    raster = write_raster(
+        tmp_path / "in.tif", squares((height, width), [(r, c, 1.0) for r, c in corners])
+    )
+    output = tmp_path / "out.gpkg"
+    args = {"tile_size": str(tile), "padding": str(padding), "exclude_pad_detections": exclude}
+    detect_objects(detector, raster, output, args, "cpu", quiet, overwrite=True)
+    boxes = read_layer(output)[0]
+    expected = []
+    for row, col in corners:
+        x1, y2 = to_map(col, row + SIZE)
+        x2, y1 = to_map(col + SIZE, row)
+        expected.append((x1, y2, x2, y1))
+    assert sorted(boxes) == sorted(expected)
