@@ -28,7 +28,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[
     return code, capsys.readouterr().err.strip().splitlines()
 
 
-def argv_for(model: Path, raster: Path, output: Path, *extra: str) -> list[str]:
+def argv_for(model: Path, raster: Path, output: Path) -> list[str]:
     return ["classify-pixels", "--model", str(model), "--raster", str(raster), "-o", str(output)]
 
 
@@ -200,3 +200,17 @@ def test_configurations_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert all("NCHW" in c["inputs"] for c in listed)
     assert main(["configurations"]) == 0
     assert "x1, y1, x2, y2" in capsys.readouterr().out
+
+
+def test_device_gpu_without_one_is_a_model_error(
+    tmp_path: Path, model: Path, rgb: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "out.tif"
+    code, err = run([*argv_for(model, rgb, output), "--device", "gpu"], capsys)
+    if torch.cuda.is_available():
+        assert code == 0 and output.exists()
+    else:
+        assert code == 4 and len(err) == 1 and "no CUDA device" in err[0]
+        assert_nothing_written(tmp_path)
+    code, _ = run([*argv_for(model, rgb, output), "--device", "auto", "--overwrite"], capsys)
+    assert code == 0
