@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dlpk import __version__
 from dlpk.errors import DlpkError, InputNotFoundError, UsageError
+from dlpk.runners.inference.commands import register as register_inference
 from dlpk.validator.diagnostics import Diagnostic, Severity
 
 Handler = Callable[[argparse.Namespace], int]
@@ -308,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     from dlpk.runners.commands import register as register_runner_commands
 
     register_runner_commands(commands)
+
+    register_inference(commands)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Inference tasks: classify pixels, detect objects, over any raster size in flat memory."""

@@ -1,0 +1,118 @@
+"""classify-pixels: a raster of class Values, one per pixel, from a PixelClassifier model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dlpk.errors import ModelError
+from dlpk.runners.inference.arguments import PIXEL_ARGUMENTS, parse_arguments
+from dlpk.runners.inference.classes import ChannelMap, channel_map, class_rows
+from dlpk.runners.inference.common import check_device, check_output, core_of, crs_warnings
+from dlpk.runners.inference.engine import Forward, Progress, run_tiles
+from dlpk.runners.inference.model import open_model
+from dlpk.runners.inference.source import RasterSource, open_source
+from dlpk.runners.inference.summary import TaskSummary
+from dlpk.runners.inference.windows import Tile, plan_tiles
+from dlpk.runners.io.classified import ClassifiedRasterWriter
+
+TASK = "classify-pixels"
+SUFFIXES = (".tif", ".tiff")
+
+
+def _scores(outputs: list[np.ndarray], count: int, height: int, width: int) -> np.ndarray:
+    if len(outputs) != 1 or outputs[0].ndim != 4:
+        shapes = [tuple(o.shape) for o in outputs]
+        raise ModelError(f"a PixelClassifier returns one [N, K, H, W] output; got {shapes}")
+    scores = outputs[0]
+    if scores.shape[0] != count or scores.shape[2:] != (height, width):
+        raise ModelError(
+            f"the model returned {tuple(scores.shape)} for a batch of {count} tiles of "
+            f"{height}x{width}; the output must keep the input's size"
+        )
+    return scores
+
+
+def classify_tiles(
+    source: RasterSource,
+    tiles: list[Tile],
+    forward: Forward,
+    mapping: ChannelMap,
+    writer: ClassifiedRasterWriter,
+    batch_size: int,
+    fill: str,
+    progress: Progress,
+) -> dict[str, int]:
+    """Run every tile, write each core's class Values (nodata where the input was nodata)."""
+    counts = {"nodata_pixels": 0}
+    for batch in run_tiles(source, tiles, forward, batch_size, fill, progress):
+        first = batch.tiles[0].read
+        scores = _scores(batch.outputs, len(batch.tiles), first.height, first.width)
+        values = mapping.classify(scores)
+        for number, tile in enumerate(batch.tiles):
+            core = core_of(tile, values[number])
+            valid = np.asarray(core_of(tile, batch.valid[number]), dtype=bool)
+            counts["nodata_pixels"] += int((~valid).sum())
+            writer.write(tile.core, np.where(valid, core, writer.nodata))
+    return counts
+
+
+def classify_pixels(
+    model: Path,
+    raster: Path,
+    output: Path,
+    arguments: dict[str, str],
+    device: str,
+    progress: Progress,
+    overwrite: bool = False,
+    trust_code: bool = False,
+) -> TaskSummary:
+    """Classify every pixel of `raster` with `model`; write a COG of class Values to `output`."""
+    started = time.perf_counter()
+    check_device(device)
+    check_output(output, overwrite, SUFFIXES)
+    with open_model(model, TASK) as opened:
+        args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
+        classes = opened.emd.Classes or []
+        if not classes:
+            raise ModelError("the model definition lists no Classes")
+        with open_source(raster, opened.emd) as source:
+            warnings = [*opened.warnings, *crs_warnings(source.dataset)]
+            adapter = opened.load(device, trust_code)
+            tiles = plan_tiles(source.height, source.width, args.grid)
+            channels = _probe_channels(adapter.forward, source, tiles[0], args.edge_fill)
+            mapping = channel_map(
+                classes, channels, args.predict_background, opened.emd.ignore_mapped_class
+            )
+            rows = class_rows(classes)
+            with ClassifiedRasterWriter(output, source.dataset, rows, overwrite) as writer:
+                counts = classify_tiles(
+                    source,
+                    tiles,
+                    adapter.forward,
+                    mapping,
+                    writer,
+                    args.batch_size,
+                    args.edge_fill,
+                    progress,
+                )
+    return TaskSummary(
+        task=TASK,
+        output=output,
+        tiles=len(tiles),
+        pixels=source.height * source.width,
+        seconds=round(time.perf_counter() - started, 3),
+        device=adapter.device,
+        arguments=args.resolved(),
+        counts=counts,
+        warnings=warnings,
+    )
+
+
+def _probe_channels(forward: Forward, source: RasterSource, tile: Tile, fill: str) -> int:
+    """Run the first tile once: the channel count fixes the class mapping before writing."""
+    pixels, _ = source.read_tile(tile.read, fill)
+    outputs = forward(pixels[np.newaxis])
+    return int(_scores(outputs, 1, pixels.shape[1], pixels.shape[2]).shape[1])

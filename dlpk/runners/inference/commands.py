@@ -1,0 +1,159 @@
+"""Command-line wiring for the inference tasks (`classify-pixels`, `detect-objects`,
+`classify-objects`) and the `configurations` listing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dlpk.errors import UsageError
+from dlpk.runners.inference.summary import TaskSummary
+
+Task = Callable[..., TaskSummary]
+
+
+def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
+    """`--arg name=value` options as a dict; the last of a repeated name wins."""
+    arguments: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--arg {pair!r}: expected name=value, e.g. padding=64")
+        arguments[name.strip()] = value.strip()
+    return arguments
+
+
+class _Progress:
+    """A one-line progress report on a terminal; silent otherwise."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.live = bool(getattr(stream, "isatty", lambda: False)())
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.live:
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\r{stage}: {done}/{total} tiles{end}")
+            self.stream.flush()
+
+
+def _run(task: Task, args: argparse.Namespace, **extra: Any) -> int:
+    summary = task(
+        Path(args.model),
+        Path(args.raster),
+        Path(args.output),
+        parse_pairs(args.arg),
+        args.device,
+        _Progress(sys.stderr),
+        overwrite=args.overwrite,
+        trust_code=args.trust_code,
+        **extra,
+    )
+    for warning in summary.warnings:
+        print(f"dlpk: warning: {warning}", file=sys.stderr)
+    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.counts.items())
+    print(
+        f"wrote {summary.output} ({summary.tiles} tiles, {summary.pixels} pixels, {counts}; "
+        f"{summary.seconds:.2f} s on {summary.device})"
+    )
+    return 0
+
+
+def cmd_classify_pixels(args: argparse.Namespace) -> int:
+    from dlpk.runners.inference.classify_pixels import classify_pixels
+
+    return _run(classify_pixels, args)
+
+
+def cmd_detect_objects(args: argparse.Namespace) -> int:
+    from dlpk.runners.inference.detect_objects import detect_objects
+
+    return _run(detect_objects, args)
+
+
+def cmd_classify_objects(args: argparse.Namespace) -> int:
+    from dlpk.runners.inference.classify_objects import classify_objects
+
+    return _run(classify_objects, args, features=Path(args.features))
+
+
+def cmd_configurations(args: argparse.Namespace) -> int:
+    from dlpk.spec.configurations import CONFIGURATIONS
+
+    chosen = list(CONFIGURATIONS.values())
+    if args.format == "json":
+        sys.stdout.write(json.dumps([c.as_dict() for c in chosen], indent=2) + "\n")
+        return 0
+    for c in chosen:
+        print(f"{c.framework}/{c.name}  ({c.model_type}; dlpk {c.task}; {c.model_file})")
+        print(f"  outputs: {c.outputs}")
+    print(f"inputs, for all: {chosen[0].inputs}" if chosen else "")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
+    parser.add_argument("--model", required=True, metavar="MODEL", help=".dlpk or .emd")
+    parser.add_argument("--raster", required=True, metavar="IMAGE", help="input raster")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help)
+    parser.add_argument(
+        "--arg",
+        action="append",
+        metavar="NAME=VALUE",
+        help="model argument as in ArcGIS (padding, batch_size, tile_size, ...); repeatable",
+    )
+    parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--trust-code", action="store_true", help="allow unpickling a full PyTorch module"
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add the inference commands to the main parser's subcommands."""
+    epilog = "Exit status: 0 done, 1 lint errors, 2 usage, 3 bad input, 4 model error."
+    pixels = subparsers.add_parser(
+        "classify-pixels",
+        help="classify every pixel of a raster with a pixel classifier",
+        description="Write a tiled deflate COG of class Values with a colour map and a raster "
+        "attribute table (.aux.xml). Arguments: padding, batch_size, tile_size, edge_fill "
+        "(zero|reflect), predict_background.",
+        epilog=epilog,
+    )
+    _common(pixels, "output GeoTIFF (.tif)")
+    pixels.set_defaults(func=cmd_classify_pixels)
+
+    detect = subparsers.add_parser(
+        "detect-objects",
+        help="detect objects in a raster with an object detector",
+        description="Write polygons with Class, ClassValue and Confidence (0-100) fields; the "
+        "format follows the extension (.gpkg, .geojson, .shp, .gdb). Arguments: padding, "
+        "batch_size, tile_size, edge_fill, threshold (0-1), nms_overlap, exclude_pad_detections.",
+        epilog=epilog,
+    )
+    _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")
+    detect.set_defaults(func=cmd_detect_objects)
+
+    objects = subparsers.add_parser(
+        "classify-objects",
+        help="label each feature of a layer from its chip of a raster",
+        description="Write the input features with ClassLabel, ClassValue and Confidence "
+        "(0-100) added; one ImageHeight x ImageWidth chip per feature, centred on it "
+        "(BlackenAroundFeature in the .emd masks pixels outside polygons). Arguments: "
+        "batch_size.",
+        epilog=epilog,
+    )
+    _common(objects, "output layer (.gpkg, .geojson, .shp or .gdb)")
+    objects.add_argument(
+        "--features", required=True, metavar="LAYER", help="points, lines or polygons"
+    )
+    objects.set_defaults(func=cmd_classify_objects)
+
+    configurations = subparsers.add_parser(
+        "configurations", help="list the runnable model configurations and their contracts"
+    )
+    configurations.add_argument("--format", choices=("text", "json"), default="text")
+    configurations.set_defaults(func=cmd_configurations)

@@ -1,0 +1,38 @@
+"""Steps every inference task shares: output checks, CRS warnings, cropping a tile to its core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dlpk.errors import OutputExistsError, UsageError
+from dlpk.runners.adapters.base import DEVICES
+from dlpk.runners.inference.windows import Tile
+
+
+def check_output(output: Path, overwrite: bool, suffixes: tuple[str, ...]) -> None:
+    """Refuse before any work: an existing output without overwrite, or an unknown format."""
+    if output.suffix.lower() not in suffixes:
+        raise UsageError(f"{output}: unsupported output format", f"use {', '.join(suffixes)}")
+    if output.exists() and not overwrite:
+        raise OutputExistsError(f"{output} already exists", "pass --overwrite to replace it")
+
+
+def check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise UsageError(f"device {device!r}: expected one of {', '.join(DEVICES)}")
+
+
+def crs_warnings(dataset: Any) -> list[str]:
+    if dataset.crs is None:
+        return [f"{dataset.name} has no CRS: the output is in pixel space (column, row)"]
+    return []
+
+
+def core_of(tile: Tile, array: NDArray[np.generic]) -> NDArray[np.generic]:
+    """The tile's core from a [..., H, W] array covering the whole tile."""
+    top, left = tile.core_offset
+    return array[..., top : top + tile.core.height, left : left + tile.core.width]

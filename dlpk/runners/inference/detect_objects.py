@@ -1,0 +1,171 @@
+"""detect-objects: boxes from an ObjectDetector model as polygons in the raster's CRS.
+
+Per tile, a detection is kept when its score reaches `threshold`, its centre is a valid (not
+nodata) pixel and, with `exclude_pad_detections` (default), its centre lies in the tile's core:
+cores partition the raster, so an object seen whole by two overlapping tiles is kept by one.
+Then class-aware NMS (`nms_overlap`, IoU) runs within each tile and once more over the whole
+raster. Fields: Class (name), ClassValue (Value), Confidence (0-100, as ArcGIS writes it for
+arcgis.learn models; `threshold` is 0-1).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dlpk.errors import ModelError
+from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, Arguments, parse_arguments
+from dlpk.runners.inference.common import check_device, check_output, crs_warnings
+from dlpk.runners.inference.engine import Forward, Progress, run_tiles
+from dlpk.runners.inference.model import open_model
+from dlpk.runners.inference.nms import class_aware_nms
+from dlpk.runners.inference.source import RasterSource, open_source
+from dlpk.runners.inference.summary import TaskSummary
+from dlpk.runners.inference.windows import Tile, plan_tiles
+from dlpk.runners.io.vectors import DRIVERS, pixel_boxes_to_polygons, write_polygons
+
+TASK = "detect-objects"
+
+
+@dataclass
+class Detections:
+    """Boxes in raster pixel-edge coordinates, with score (0-1) and 1-based label."""
+
+    boxes: list[NDArray[np.float64]] = field(default_factory=list)
+    scores: list[NDArray[np.float64]] = field(default_factory=list)
+    labels: list[NDArray[np.int64]] = field(default_factory=list)
+
+    def arrays(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        if not self.boxes:
+            return np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64)
+        return np.concatenate(self.boxes), np.concatenate(self.scores), np.concatenate(self.labels)
+
+
+def _split(outputs: list[NDArray[np.generic]], count: int) -> tuple[NDArray[np.float64], ...]:
+    if len(outputs) != 3:
+        raise ModelError(f"an ObjectDetector returns boxes, scores, labels; got {len(outputs)}")
+    boxes, scores, labels = (np.asarray(o, dtype=np.float64) for o in outputs)
+    m = boxes.shape[1] if boxes.ndim == 3 else -1
+    if boxes.shape != (count, m, 4) or scores.shape != (count, m) or labels.shape != (count, m):
+        shapes = [tuple(o.shape) for o in outputs]
+        raise ModelError(
+            f"detector outputs {shapes} for {count} tiles; expected [N, M, 4], [N, M], [N, M]"
+        )
+    return boxes, scores, labels
+
+
+def tile_detections(
+    tile: Tile,
+    boxes: NDArray[np.float64],
+    scores: NDArray[np.float64],
+    labels: NDArray[np.float64],
+    valid: NDArray[np.bool_],
+    classes: int,
+    args: Arguments,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """One tile's kept detections, shifted into raster pixel coordinates."""
+    keep = (labels >= 1) & (labels <= classes) & (scores >= args.threshold)
+    keep &= np.all(np.isfinite(boxes), axis=1)
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    col, row = np.floor(cx).astype(np.int64), np.floor(cy).astype(np.int64)
+    height, width = valid.shape
+    inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
+    keep &= inside
+    keep[keep] &= valid[row[keep], col[keep]]
+    if args.exclude_pad_detections:
+        top, left = tile.core_offset
+        keep &= (cy >= top) & (cy < top + tile.core.height)
+        keep &= (cx >= left) & (cx < left + tile.core.width)
+    kept_boxes = boxes[keep] + np.array([tile.read.col, tile.read.row] * 2, dtype=np.float64)
+    kept_scores = scores[keep]
+    kept_labels = np.asarray(labels[keep], dtype=np.int64)
+    chosen = class_aware_nms(kept_boxes, kept_scores, kept_labels, args.nms_overlap)
+    return kept_boxes[chosen], kept_scores[chosen], kept_labels[chosen]
+
+
+def detect_tiles(
+    source: RasterSource,
+    tiles: list[Tile],
+    forward: Forward,
+    classes: int,
+    args: Arguments,
+    progress: Progress,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Every tile's detections, merged across tiles by class-aware NMS, clipped to the raster."""
+    found = Detections()
+    for batch in run_tiles(source, tiles, forward, args.batch_size, args.edge_fill, progress):
+        boxes, scores, labels = _split(batch.outputs, len(batch.tiles))
+        for number, tile in enumerate(batch.tiles):
+            kept = tile_detections(
+                tile,
+                boxes[number],
+                scores[number],
+                labels[number],
+                batch.valid[number],
+                classes,
+                args,
+            )
+            found.boxes.append(kept[0])
+            found.scores.append(kept[1])
+            found.labels.append(kept[2])
+    all_boxes, all_scores, all_labels = found.arrays()
+    chosen = class_aware_nms(all_boxes, all_scores, all_labels, args.nms_overlap)
+    limits = np.array([source.width, source.height] * 2, dtype=np.float64)
+    clipped = np.clip(all_boxes[chosen], 0, limits)
+    return clipped, all_scores[chosen], all_labels[chosen]
+
+
+def detect_objects(
+    model: Path,
+    raster: Path,
+    output: Path,
+    arguments: dict[str, str],
+    device: str,
+    progress: Progress,
+    overwrite: bool = False,
+    trust_code: bool = False,
+) -> TaskSummary:
+    """Detect objects in `raster` with `model`; write polygons to `output` (.gpkg by default)."""
+    started = time.perf_counter()
+    check_device(device)
+    check_output(output, overwrite, tuple(DRIVERS))
+    with open_model(model, TASK) as opened:
+        args = parse_arguments(arguments, opened.emd, DETECTOR_ARGUMENTS)
+        classes = opened.emd.Classes or []
+        if not classes:
+            raise ModelError("the model definition lists no Classes")
+        with open_source(raster, opened.emd) as source:
+            warnings = [*opened.warnings, *crs_warnings(source.dataset)]
+            adapter = opened.load(device, trust_code)
+            tiles = plan_tiles(source.height, source.width, args.grid)
+            boxes, scores, labels = detect_tiles(
+                source, tiles, adapter.forward, len(classes), args, progress
+            )
+            polygons = pixel_boxes_to_polygons(boxes, source.dataset.transform)
+            crs = source.dataset.crs.to_wkt() if source.dataset.crs else None
+            size = (source.height, source.width)
+    names = np.array([classes[k - 1].Name for k in labels], dtype=object)
+    values = np.array([classes[k - 1].Value for k in labels], dtype=np.int32)
+    fields = {
+        "Class": names,
+        "ClassValue": values,
+        "Confidence": np.round(scores * 100, 4).astype(np.float64),
+    }
+    progress("write", 0, 1)
+    write_polygons(output, polygons, fields, crs, overwrite)
+    progress("write", 1, 1)
+    return TaskSummary(
+        task=TASK,
+        output=output,
+        tiles=len(tiles),
+        pixels=size[0] * size[1],
+        seconds=round(time.perf_counter() - started, 3),
+        device=adapter.device,
+        arguments=args.resolved(),
+        counts={"detections": len(labels)},
+        warnings=warnings,
+    )

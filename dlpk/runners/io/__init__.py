@@ -1,0 +1,1 @@
+"""Raster and vector output writers; every output appears atomically."""

@@ -1,0 +1,153 @@
+"""The classified raster: class Values written tile by tile, finished as a deflate COG with a
+colour map and a raster attribute table (Value, Class, Red, Green, Blue) in a GDAL .aux.xml.
+
+Tiles are written to an uncompressed tiled GeoTIFF beside the output (blocks rewritten in place,
+so windows in any alignment cost no file growth); finishing copies it through GDAL's COG driver,
+which compresses and lays the file out for range reads. The .aux.xml lands first, the .tif last:
+a .tif under the final name is always complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from xml.sax.saxutils import escape
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+from numpy.typing import NDArray
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.windows import Window as RioWindow
+
+from dlpk.atomic import atomic_path
+from dlpk.runners.inference.windows import Window
+
+BLOCK = 256
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    value: int
+    name: str
+    color: tuple[int, int, int]
+
+
+def output_dtype(values: list[int]) -> tuple[str, int]:
+    """The smallest pixel type holding every class Value plus a nodata value that is no class."""
+    low, high = min([0, *values]), max([0, *values])
+    if low >= 0 and high < 255:
+        return "uint8", 255
+    if low >= 0 and high < 65535:
+        return "uint16", 65535
+    return "int32", int(np.iinfo(np.int32).min)
+
+
+def rat_xml(rows: list[ClassRow]) -> str:
+    """A GDAL PAM document holding band 1's thematic raster attribute table."""
+    fields = [("Value", 0, 5), ("Class", 2, 2), ("Red", 0, 6), ("Green", 0, 7), ("Blue", 0, 8)]
+    lines = [
+        "<PAMDataset>",
+        '  <PAMRasterBand band="1">',
+        '    <GDALRasterAttributeTable tableType="thematic">',
+    ]
+    for index, (name, kind, usage) in enumerate(fields):
+        lines.append(
+            f'      <FieldDefn index="{index}"><Name>{name}</Name><Type>{kind}</Type>'
+            f"<Usage>{usage}</Usage></FieldDefn>"
+        )
+    for index, row in enumerate(rows):
+        cells = [str(row.value), escape(row.name), *(str(c) for c in row.color)]
+        joined = "".join(f"<F>{cell}</F>" for cell in cells)
+        lines.append(f'      <Row index="{index}">{joined}</Row>')
+    lines += ["    </GDALRasterAttributeTable>", "  </PAMRasterBand>", "</PAMDataset>", ""]
+    return "\n".join(lines)
+
+
+class ClassifiedRasterWriter:
+    """Write core windows of class Values in any order; `finish` publishes the output."""
+
+    def __init__(
+        self, target: Path, like: Any, rows: list[ClassRow], overwrite: bool = False
+    ) -> None:
+        self.target = target
+        self.rows = rows
+        self.overwrite = overwrite
+        self.dtype, self.nodata = output_dtype([row.value for row in rows])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".part.tif", dir=target.parent
+        )
+        os.close(handle)
+        self.scratch = Path(name)
+        profile = {
+            "driver": "GTiff",
+            "width": like.width,
+            "height": like.height,
+            "count": 1,
+            "dtype": self.dtype,
+            "nodata": self.nodata,
+            "crs": like.crs,
+            "transform": like.transform,
+            "tiled": True,
+            "blockxsize": BLOCK,
+            "blockysize": BLOCK,
+            "BIGTIFF": "IF_SAFER",
+        }
+        with warnings.catch_warnings():  # no CRS: the task has already said so, once
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            self.dataset: Any = rasterio.open(self.scratch, "w", **profile)
+
+    def write(self, window: Window, values: NDArray[np.generic]) -> None:
+        rio = RioWindow(window.col, window.row, window.width, window.height)
+        self.dataset.write(values.astype(self.dtype)[np.newaxis], window=rio)
+
+    def _colormap(self) -> dict[int, tuple[int, int, int, int]]:
+        return {row.value: (*row.color, 255) for row in self.rows if 0 <= row.value < 65535}
+
+    def finish(self) -> None:
+        if self.dtype in ("uint8", "uint16"):
+            self.dataset.write_colormap(1, self._colormap())
+        self.dataset.close()
+        aux = self.target.with_name(self.target.name + ".aux.xml")
+        with atomic_path(self.target, self.overwrite) as cog:
+            cog.unlink()
+            rasterio.shutil.copy(
+                self.scratch,
+                cog,
+                driver="COG",
+                COMPRESS="DEFLATE",
+                PREDICTOR="2" if self.dtype != "uint8" else "1",
+                BLOCKSIZE=str(BLOCK),
+                OVERVIEW_RESAMPLING="NEAREST",
+                BIGTIFF="IF_SAFER",
+            )
+            stray = cog.with_name(cog.name + ".aux.xml")
+            stray.unlink(missing_ok=True)
+            with atomic_path(aux, overwrite=True) as temporary:
+                temporary.write_text(rat_xml(self.rows), encoding="utf-8")
+
+    def abort(self) -> None:
+        if not self.dataset.closed:
+            self.dataset.close()
+        self.scratch.unlink(missing_ok=True)
+
+    def __enter__(self) -> ClassifiedRasterWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if kind is None:
+                self.finish()
+        finally:
+            self.abort()

@@ -1,0 +1,160 @@
+"""Tiny real models and rasters for the inference tests, built at test time from fixed seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from numpy.typing import NDArray
+from rasterio.transform import from_origin
+
+from dlpk.packaging.pack import pack_folder
+
+CRS = "EPSG:32633"
+TRANSFORM = from_origin(500000.0, 4000000.0, 10.0, 10.0)
+CLASSES = [
+    {"Value": 1, "Name": "Water", "Color": [0, 0, 255]},
+    {"Value": 5, "Name": "Forest", "Color": [0, 128, 0]},
+]
+
+
+def write_raster(
+    path: Path,
+    data: NDArray[Any],
+    crs: str | None = CRS,
+    nodata: float | None = None,
+    descriptions: list[str] | None = None,
+) -> Path:
+    """A GeoTIFF holding `data` [bands, rows, cols] with an explicit profile."""
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "count": data.shape[0],
+        "height": data.shape[1],
+        "width": data.shape[2],
+        "dtype": data.dtype.name,
+        "nodata": nodata,
+    }
+    if crs is not None:
+        profile.update(crs=crs, transform=TRANSFORM)
+    with rasterio.open(path, "w", **profile) as dataset:
+        dataset.write(data)
+        for index, text in enumerate(descriptions or []):
+            dataset.set_band_description(index + 1, text)
+    return path
+
+
+def seeded_rgb(rows: int, cols: int, seed: int = 0) -> NDArray[np.uint8]:
+    return np.random.default_rng(seed).integers(0, 256, (3, rows, cols), dtype=np.uint8)
+
+
+def conv_stack(bands: int, channels: int, seed: int = 0) -> Any:
+    """Two 3x3 convolutions with zero padding: fully convolutional, receptive radius 2."""
+    import torch
+
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(bands, 6, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(6, channels, 3, padding=1),
+    ).eval()
+
+
+def save_torchscript(module: Any, path: Path) -> Path:
+    import torch
+
+    torch.jit.script(module).save(str(path))
+    return path
+
+
+def save_onnx(module: Any, path: Path, bands: int) -> Path:
+    import torch
+
+    example = torch.zeros(1, bands, 16, 16)
+    torch.onnx.export(
+        module,
+        (example,),
+        str(path),
+        input_names=["image"],
+        output_names=["scores"],
+        dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "scores": {0: "n", 2: "h", 3: "w"}},
+        dynamo=False,
+    )
+    return path
+
+
+def make_detector() -> Any:
+    """Finds s x s squares of value 1 (class 1) or 2 (class 2) on a zero background in band 1:
+    a box where an s x s window is uniformly 1 or 2, score 0.9; up to 8 boxes per tile."""
+    import torch
+
+    class SquareDetector(torch.nn.Module):
+        def __init__(self, size: int) -> None:
+            super().__init__()
+            self.size = size
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            s = self.size
+            band = x[:, :1]
+            mean = torch.nn.functional.avg_pool2d(band, s, stride=1)
+            low = -torch.nn.functional.max_pool2d(-band, s, stride=1)
+            uniform = (mean == low) & ((mean == 1.0) | (mean == 2.0))
+            labels_map = torch.where(uniform, mean, torch.zeros_like(mean))
+            n, _, h, w = labels_map.shape
+            flat = labels_map.reshape(n, h * w)
+            top = torch.topk(flat, 8, dim=1)
+            rows = torch.div(top.indices, w, rounding_mode="floor").to(torch.float32)
+            cols = (top.indices % w).to(torch.float32)
+            boxes = torch.stack([cols, rows, cols + s, rows + s], dim=2)
+            labels = top.values.to(torch.int64)
+            scores = torch.where(labels > 0, torch.full_like(top.values, 0.9), top.values * 0)
+            return boxes, scores, labels
+
+    return SquareDetector(6).eval()
+
+
+def emd(model_file: str, framework: str, configuration: str, **extra: Any) -> dict[str, Any]:
+    model_type = {
+        "PixelClassifier": "ImageClassification",
+        "ObjectDetector": "ObjectDetection",
+    }[configuration]
+    document: dict[str, Any] = {
+        "Framework": framework,
+        "ModelConfiguration": configuration,
+        "ModelType": model_type,
+        "ModelFile": model_file,
+        "ImageHeight": 32,
+        "ImageWidth": 32,
+        "ExtractBands": [0, 1, 2],
+        "Classes": CLASSES,
+    }
+    document.update(extra)
+    return document
+
+
+def package(folder: Path, document: dict[str, Any], model: Path | None = None) -> Path:
+    """Pack `folder` (holding the model file) with `document` as its .emd into a .dlpk."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.emd").write_text(json.dumps(document, indent=2))
+    if model is not None and model.parent != folder:
+        (folder / model.name).write_bytes(model.read_bytes())
+    output = folder.with_suffix(".dlpk")
+    pack_folder(folder, output)
+    return output
+
+
+def save_onnx_detector(module: Any, path: Path, tile: int) -> Path:
+    """The detector as ONNX, with a fixed batch of 1 and a fixed tile size."""
+    import torch
+
+    torch.onnx.export(
+        module,
+        (torch.zeros(1, 1, tile, tile),),
+        str(path),
+        input_names=["image"],
+        output_names=["boxes", "scores", "labels"],
+        dynamo=False,
+    )
+    return path

@@ -1,0 +1,141 @@
+"""classify-objects end to end: a TorchScript chip classifier, points and polygons, CRSs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyogrio.raw
+import pytest
+import shapely
+from pyproj import Transformer
+
+from dlpk.cli import main
+from dlpk.runners.inference.classify_objects import classify_objects, confidences
+from tests.inference_models import TRANSFORM, emd, package, write_raster
+
+torch = pytest.importorskip("torch")
+
+
+def quiet(stage: str, done: int, total: int) -> None:
+    """Progress sink for tests."""
+
+
+class Brightness(torch.nn.Module):
+    """Scores [m, -m] with m the chip's mean: bright chips are class 1, dark ones class 2."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = x.mean(dim=(1, 2, 3))
+        return torch.stack([m, -m], dim=1)
+
+
+def classifier(tmp_path: Path, **extra: Any) -> Path:
+    folder = tmp_path / "classifier"
+    folder.mkdir()
+    torch.jit.script(Brightness()).save(str(folder / "model.pt"))
+    document = emd("model.pt", "TorchScript", "PixelClassifier", ImageHeight=16, ImageWidth=16)
+    document.update(ModelConfiguration="ObjectClassifier", ModelType="ObjectClassification")
+    document.update(extra)
+    return package(folder, document)
+
+
+def at(row: float, col: float) -> tuple[float, float]:
+    x, y = TRANSFORM * (col, row)
+    return float(x), float(y)
+
+
+def pixel_box(row1: int, col1: int, row2: int, col2: int) -> Any:
+    (x1, y1), (x2, y2) = at(row1, col1), at(row2, col2)
+    return shapely.box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+
+
+def write_layer(path: Path, geometries: list[Any], names: list[str], crs: str) -> Path:
+    pyogrio.raw.write(
+        str(path),
+        geometry=np.asarray(shapely.to_wkb(geometries), dtype=object),
+        field_data=[np.asarray(names, dtype=object)],
+        fields=["name"],
+        driver="GPKG",
+        geometry_type="Unknown",
+        crs=crs,
+    )
+    return path
+
+
+def halves(tmp_path: Path) -> Path:
+    data = np.full((3, 60, 80), 10, dtype=np.uint8)
+    data[:, :, :40] = 250
+    return write_raster(tmp_path / "halves.tif", data)
+
+
+def read(path: Path) -> dict[str, list[Any]]:
+    meta, _, _, fields = pyogrio.raw.read(path)
+    return {name: list(values) for name, values in zip(meta["fields"], fields, strict=True)}
+
+
+def test_points_and_polygons_get_labels(tmp_path: Path) -> None:
+    features = write_layer(
+        tmp_path / "f.gpkg",
+        [shapely.Point(at(30, 10)), pixel_box(20, 60, 30, 70), shapely.Point(at(-500, -500))],
+        ["bright point", "dark box", "far away"],
+        "EPSG:32633",
+    )
+    output = tmp_path / "out.gpkg"
+    summary = classify_objects(
+        classifier(tmp_path), halves(tmp_path), output, {}, "cpu", quiet, features=features
+    )
+    table = read(output)
+    assert table["name"] == ["bright point", "dark box", "far away"]
+    assert table["ClassLabel"] == ["Water", "Forest", None]
+    assert table["ClassValue"][:2] == [1, 5]
+    assert 50 < table["Confidence"][0] <= 100 and np.isnan(table["Confidence"][2])
+    assert summary.counts == {"features": 3, "labelled": 2}
+
+
+def test_features_in_another_crs_are_reprojected(tmp_path: Path) -> None:
+    to_wgs84 = Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
+    points = [to_wgs84.transform(*at(30, 10)), to_wgs84.transform(*at(30, 70))]
+    features = write_layer(
+        tmp_path / "f.gpkg", [shapely.Point(p) for p in points], ["a", "b"], "EPSG:4326"
+    )
+    output = tmp_path / "out.geojson"
+    argv = ["classify-objects", "--model", str(classifier(tmp_path)), "--raster"]
+    argv += [str(halves(tmp_path)), "--features", str(features), "-o", str(output)]
+    assert main(argv) == 0
+    assert read(output)["ClassLabel"] == ["Water", "Forest"]
+    written = json.loads(output.read_text())["features"][0]["geometry"]["coordinates"]
+    assert written == pytest.approx(list(points[0]))  # the input geometry, in its own CRS
+
+
+@pytest.mark.parametrize(("blacken", "label"), [(0, "Forest"), (1, "Water")])
+def test_blacken_around_feature(tmp_path: Path, blacken: int, label: str) -> None:
+    data = np.full((3, 40, 40), 10, dtype=np.uint8)
+    data[:, 18:22, 18:22] = 250
+    raster = write_raster(tmp_path / "spot.tif", data)
+    features = write_layer(tmp_path / "f.gpkg", [pixel_box(18, 18, 22, 22)], ["spot"], "EPSG:32633")
+    output = tmp_path / "out.gpkg"
+    model = classifier(tmp_path, BlackenAroundFeature=blacken)
+    classify_objects(model, raster, output, {}, "cpu", quiet, features=features)
+    assert read(output)["ClassLabel"] == [label]
+
+
+def test_confidences() -> None:
+    probabilities = np.array([[0.2, 0.8], [1.0, 0.0]])
+    assert confidences(probabilities) is probabilities
+    logits = confidences(np.array([[0.0, np.log(3.0)]]))
+    assert logits == pytest.approx(np.array([[0.25, 0.75]]))
+
+
+def test_features_are_required_and_readable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, raster = classifier(tmp_path), halves(tmp_path)
+    (tmp_path / "junk.gpkg").write_text("not a layer")
+    argv = ["classify-objects", "--model", str(model), "--raster", str(raster)]
+    argv += ["--features", str(tmp_path / "junk.gpkg"), "-o", str(tmp_path / "out.gpkg")]
+    assert main(argv) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a readable feature layer" in err[0]
+    assert not (tmp_path / "out.gpkg").exists()
