@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import shapely
 
-from dlpk.runners.images.catalog import image_tag
+from dlpk.runners.images.catalog import ImageFramework, image_tag
 from tests.corpus.packages import EMD
 from tests.rasters import HEIGHT, WIDTH, pixel_box, write_features, write_raster
 
@@ -74,25 +74,34 @@ def labels_gpkg(tmp_path: Path, buildings: tuple[list[shapely.Geometry], list[in
     return write_features(tmp_path / "buildings.gpkg", geoms, values)
 
 
-def _docker_reason() -> str | None:
+def _docker_reason(framework: ImageFramework) -> str | None:
     """Why Docker tests cannot run here, or None when they can."""
     try:
         from dlpk.runners.images.build import is_current
 
-        if not is_current(image_tag("onnx")):
-            return f"{image_tag('onnx')} is missing or stale: run `make images`"
+        if not is_current(image_tag(framework)):
+            return f"{image_tag(framework)} is missing or stale: run `make images`"
     except Exception as exc:
         return f"Docker is unavailable ({exc})"
     return None
 
 
-@pytest.fixture(scope="session")
-def docker_ready() -> None:
+def require_image(framework: ImageFramework) -> None:
     """Docker tests run for real in CI (DLPK_REQUIRE_DOCKER=1, set by .ci/run) and fail there
     when Docker is missing; on a laptop without Docker they are skipped with the reason."""
-    reason = _docker_reason()
+    reason = _docker_reason(framework)
     if reason is None:
         return
     if os.environ.get("DLPK_REQUIRE_DOCKER"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+@pytest.fixture
+def docker_ready() -> None:
+    require_image("onnx")
+
+
+@pytest.fixture
+def docker_pytorch() -> None:
+    require_image("pytorch")

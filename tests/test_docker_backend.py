@@ -240,3 +240,58 @@ def test_timeout_stops_the_container_and_leaves_no_result(
     assert status == DlpkError.exit_code
     assert "--timeout" in err
     assert not list((tmp_path / "o").rglob("*.part"))
+
+
+def _same_bytes(first: Path, second: Path) -> None:
+    """Two outputs of one job: every file of the output (sidecars included) byte-identical."""
+    mine = sorted(first.parent.glob(f"{first.stem}.*"))
+    theirs = sorted(second.parent.glob(f"{second.stem}.*"))
+    assert [p.name for p in mine] == [p.name for p in theirs] and mine
+    for a, b in zip(mine, theirs, strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+@pytest.mark.usefixtures("docker_ready")
+def test_classify_pixels_in_docker_equals_local(tmp_path: Path) -> None:
+    from tests.inference_models import conv_stack, emd, package, save_onnx, seeded_rgb, write_raster
+
+    folder = tmp_path / "pixels"
+    folder.mkdir()
+    save_onnx(conv_stack(3, 3), folder / "model.onnx", 3)
+    model = package(folder, emd("model.onnx", "ONNX", "PixelClassifier", ModelPadding=4))
+    raster = write_raster(tmp_path / "scene.tif", seeded_rgb(80, 70))
+    argv = ["classify-pixels", "--model", str(model), "--raster", str(raster)]
+    assert main([*argv, "-o", str(tmp_path / "local" / "classes.tif")]) == 0
+    docker_out = tmp_path / "docker" / "classes.tif"
+    assert main([*argv, "-o", str(docker_out), "--backend", "docker"]) == 0
+    _same_bytes(tmp_path / "local" / "classes.tif", docker_out)
+    assert not list((tmp_path / "docker").glob(".*"))  # no staging folder left behind
+
+
+@pytest.mark.usefixtures("docker_pytorch")
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson"])
+def test_detect_objects_in_docker_equals_local(tmp_path: Path, suffix: str) -> None:
+    import numpy as np
+    import torch
+
+    from tests.inference_models import make_detector, write_raster
+
+    folder = tmp_path / "detector"
+    folder.mkdir()
+    torch.jit.script(make_detector()).save(str(folder / "model.pt"))
+    from tests.inference_models import emd, package
+
+    document = emd("model.pt", "TorchScript", "ObjectDetector", ExtractBands=[0], ModelPadding=8)
+    model = package(folder, document)
+    data = np.zeros((1, 90, 90), dtype=np.float32)
+    data[0, 20:26, 20:26] = 1
+    data[0, 21:27, 37:43] = 2  # across a tile seam
+    raster = write_raster(tmp_path / "scene.tif", data)
+    argv = ["detect-objects", "--model", str(model), "--raster", str(raster)]
+    assert main([*argv, "-o", str(tmp_path / "local" / f"boxes{suffix}")]) == 0
+    docker_out = tmp_path / "docker" / f"boxes{suffix}"
+    assert main([*argv, "-o", str(docker_out), "--backend", "docker"]) == 0
+    _same_bytes(tmp_path / "local" / f"boxes{suffix}", docker_out)
+    import pyogrio
+
+    assert len(pyogrio.raw.read(docker_out)[2]) == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import zipfile
 from pathlib import Path
 
@@ -114,7 +113,11 @@ def test_missing_framework_names_the_extra(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    # The job runs in a fresh process: make `import torch` fail there.
+    shadow = tmp_path / "shadow" / "torch"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('No module named torch')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
     code, err = run(argv_for(model, rgb, tmp_path / "out.tif"), capsys)
     assert code == 4 and len(err) == 1
     assert "pip install 'dlpk[torch]'" in err[0]

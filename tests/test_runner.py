@@ -80,3 +80,36 @@ def test_unknown_task_exits_2(tmp_path: Path) -> None:
     (job / "job.json").write_text('{"task": "train", "inputs": {}}')
     assert run_local(job) == 2
     assert load_result(job).error is not None
+
+
+def test_hand_written_inference_job_runs(tmp_path: Path) -> None:
+    """A job.json written by hand (model folder and inputs inside the job) runs with `dlpk run`."""
+    from dlpk.cli import main
+    from tests.inference_models import conv_stack, emd, save_torchscript, seeded_rgb, write_raster
+
+    jobdir = tmp_path / "job"
+    (jobdir / "model").mkdir(parents=True)
+    (jobdir / "in").mkdir()
+    save_torchscript(conv_stack(3, 3), jobdir / "model" / "model.pt")
+    document = emd("model.pt", "TorchScript", "PixelClassifier")
+    (jobdir / "model" / "model.emd").write_text(json.dumps(document))
+    write_raster(jobdir / "in" / "scene.tif", seeded_rgb(40, 50))
+    job = {
+        "apiVersion": "dlpk/v1",
+        "task": "classify_pixels",
+        "model": "model",
+        "inputs": {"in_raster": "in/scene.tif"},
+        "parameters": {"arguments": {"padding": "4"}, "device": "cpu"},
+    }
+    (jobdir / "job.json").write_text(json.dumps(job))
+    assert main(["run", str(jobdir)]) == 0
+    result = json.loads((jobdir / "out" / "result.json").read_text())
+    assert result["status"] == "done" and result["task"] == "classify_pixels"
+    paths = {o["path"] for o in result["outputs"]}
+    assert "out/classified.tif" in paths
+    assert (jobdir / "out" / "classified.tif").stat().st_size > 0
+    shutil.rmtree(jobdir / "out")
+    job["parameters"]["arguments"] = {"padding": "40"}  # leaves no tile core: a usage error
+    (jobdir / "job.json").write_text(json.dumps(job))
+    assert main(["run", str(jobdir)]) == 2
+    assert json.loads((jobdir / "out" / "result.json").read_text())["status"] == "failed"

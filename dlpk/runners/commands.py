@@ -129,10 +129,10 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
         builder.add_input("in_class_data", args.labels)
     builder.parameters = params.model_dump(exclude_defaults=True)
     builder.add_output_folder("out_folder", args.out, "out/chips")
-    return _run_and_report(builder.write(), args, None)
+    return run_and_report(builder.write(), args, None)
 
 
-def _run_and_report(prepared: PreparedJob, args: argparse.Namespace, framework: str | None) -> int:
+def run_and_report(prepared: PreparedJob, args: argparse.Namespace, framework: str | None) -> int:
     """Run a prepared job with the chosen backend; print its summary or its error."""
     succeeded = False
     try:
@@ -147,6 +147,8 @@ def _run_and_report(prepared: PreparedJob, args: argparse.Namespace, framework: 
             print(f"dlpk: error: the job stopped without a result (exit {code})", file=sys.stderr)
             return code or 1
         result = Result.model_validate_json(result_path.read_text(encoding="utf-8"))
+        for warning in result.warnings:
+            print(f"dlpk: warning: {prepared.host_paths(warning)}", file=sys.stderr)
         if result.error is not None:
             print(f"dlpk: error: {prepared.host_paths(result.error.message)}", file=sys.stderr)
             return code
@@ -181,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     (jobdir / "out").mkdir(exist_ok=True)
     prepared = PreparedJob(jobdir, job, owned=False)
-    return _run_and_report(prepared, args, _job_framework(jobdir, job))
+    return run_and_report(prepared, args, _job_framework(jobdir, job))
 
 
 def _job_framework(jobdir: Path, job: dict[str, Any]) -> str | None:

@@ -23,7 +23,7 @@ from dlpk.atomic import write_text_atomic
 from dlpk.errors import DlpkError, InvalidJobError
 from dlpk.runners.progress import JsonlProgress
 from dlpk.runners.tasks import TASKS
-from dlpk.spec.job import ExportChipsJob, OutputFile, Result, ResultError
+from dlpk.spec.job import JOB, Job, OutputFile, Result, ResultError
 
 log = logging.getLogger("dlpk.runners")
 #: Set by the backends: the launching CLI prints the job's error itself, with the user's paths.
@@ -46,7 +46,7 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
-def load_job(jobdir: Path) -> ExportChipsJob:
+def load_job(jobdir: Path) -> Job:
     path = jobdir / "job.json"
     if not path.is_file():
         raise InvalidJobError(f"{path} not found")
@@ -58,7 +58,7 @@ def load_job(jobdir: Path) -> ExportChipsJob:
     if task not in TASKS:
         raise InvalidJobError(f"{path}: unknown task {task!r}", hint=f"known: {', '.join(TASKS)}")
     try:
-        return ExportChipsJob.model_validate(raw)
+        return JOB.validate_python(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -96,6 +96,7 @@ def run_job(jobdir: Path) -> int:
             timings=report.timings,
             parameters=report.parameters,
             software=software_versions(),
+            warnings=report.warnings,
             started=started,
             finished=_now(),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 API_VERSION = "dlpk/v1"
 
@@ -98,7 +98,83 @@ class ExportChipsJob(_Strict):
     outputs: ExportChipsOutputs = Field(default_factory=ExportChipsOutputs)
 
 
-Job = ExportChipsJob  # becomes a union discriminated on `task` as tasks are added
+Device = Literal["cpu", "gpu", "auto"]
+
+
+class InferenceParameters(_Strict):
+    """Parameters shared by the inference tasks."""
+
+    arguments: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model arguments as in ArcGIS (padding, batch_size, threshold, ...)",
+    )
+    device: Device = "cpu"
+    trust_code: bool = Field(
+        default=False,
+        description="Allow unpickling full PyTorch modules (implied inside a container)",
+    )
+
+
+class RasterInputs(_Strict):
+    in_raster: RelPath
+
+
+class FeatureInputs(_Strict):
+    in_raster: RelPath
+    in_features: RelPath = Field(description="One output feature per input feature")
+
+
+class ClassifyPixelsOutputs(_Strict):
+    out_classified_raster: OutPath = "out/classified.tif"
+
+
+class DetectObjectsOutputs(_Strict):
+    out_detected_objects: OutPath = Field(
+        default="out/detections.gpkg", description="Format follows the extension"
+    )
+
+
+class ClassifyObjectsOutputs(_Strict):
+    out_classified_objects: OutPath = Field(
+        default="out/classified.gpkg", description="Format follows the extension"
+    )
+
+
+class _InferenceJob(_Strict):
+    apiVersion: Literal["dlpk/v1"] = "dlpk/v1"
+    model: RelPath = Field(description="The .emd (or the folder holding it) of the unpacked model")
+    parameters: InferenceParameters = Field(default_factory=lambda: InferenceParameters())
+
+
+class ClassifyPixelsJob(_InferenceJob):
+    """job.json for classify_pixels: a classified GeoTIFF of class Values."""
+
+    task: Literal["classify_pixels"]
+    inputs: RasterInputs
+    outputs: ClassifyPixelsOutputs = Field(default_factory=ClassifyPixelsOutputs)
+
+
+class DetectObjectsJob(_InferenceJob):
+    """job.json for detect_objects: polygons with Class, ClassValue and Confidence."""
+
+    task: Literal["detect_objects"]
+    inputs: RasterInputs
+    outputs: DetectObjectsOutputs = Field(default_factory=DetectObjectsOutputs)
+
+
+class ClassifyObjectsJob(_InferenceJob):
+    """job.json for classify_objects: the input features with ClassLabel and Confidence."""
+
+    task: Literal["classify_objects"]
+    inputs: FeatureInputs
+    outputs: ClassifyObjectsOutputs = Field(default_factory=ClassifyObjectsOutputs)
+
+
+Job = Annotated[
+    ExportChipsJob | ClassifyPixelsJob | DetectObjectsJob | ClassifyObjectsJob,
+    Field(discriminator="task"),
+]
+JOB = TypeAdapter(Job)
 
 
 class OutputFile(_Strict):
@@ -127,6 +203,7 @@ class Result(_Strict):
         default_factory=dict, description="Parameters after defaults were resolved"
     )
     software: dict[str, str] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list, description="Not failures: e.g. no CRS")
     started: str = Field(description="ISO 8601, UTC")
     finished: str = Field(description="ISO 8601, UTC")
 

@@ -10,17 +10,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from dlpk.spec.emd import EsriModelDefinition
-from dlpk.spec.job import ExportChipsJob, Result
+from dlpk.spec.job import JOB, Result
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
 
-def model_schema(model: type[BaseModel], name: str, title: str, description: str) -> dict[str, Any]:
-    body = model.model_json_schema(by_alias=True, mode="validation")
+def model_schema(
+    model: type[BaseModel] | TypeAdapter[Any], name: str, title: str, description: str
+) -> dict[str, Any]:
+    if isinstance(model, TypeAdapter):
+        body = model.json_schema(by_alias=True, mode="validation")
+    else:
+        body = model.model_json_schema(by_alias=True, mode="validation")
     header = {
         "$schema": DIALECT,
         "$id": f"urn:dlpk:schema:{name}",
@@ -44,11 +49,12 @@ def emd_schema() -> dict[str, Any]:
 
 def job_schema() -> dict[str, Any]:
     return model_schema(
-        ExportChipsJob,
+        JOB,
         "job",
         "dlpk job (job.json)",
-        "A job directory's job.json: task, model, inputs, parameters and outputs; every path is "
-        "relative to the job directory.",
+        "A job directory's job.json: task (export_chips, classify_pixels, detect_objects or "
+        "classify_objects), model, inputs, parameters and outputs; every path is relative to "
+        "the job directory.",
     )
 
 

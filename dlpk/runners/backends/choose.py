@@ -22,7 +22,10 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--image", help="runner image (default: chosen from the .emd Framework)")
     group.add_argument(
-        "--device", choices=("cpu", "gpu", "auto"), default="cpu", help="where the model runs"
+        "--device",
+        choices=("cpu", "gpu", "auto"),
+        default="auto",
+        help="where the model runs (auto: a GPU when one is usable)",
     )
     group.add_argument("--gpus", help="GPU ids for --device gpu/auto, e.g. 0,1 (default: all)")
     group.add_argument("--memory", help="container memory limit, e.g. 8g (docker)")

@@ -155,7 +155,7 @@ def run_docker(
     check_image(client, options.image, emd_framework)
     runtimes = set((client.info().get("Runtimes") or {}).keys())
     requests = device_requests(options.device, options.gpus, runtimes)
-    if options.device == "auto" and not requests:
+    if options.device == "auto" and not requests and emd_framework is not None:
         notice("no NVIDIA runtime in the Docker daemon: running on the CPU")
     make_mountpoints(prepared)
     config = container_config(prepared, options, requests)

@@ -8,11 +8,14 @@ directory; the Docker backend as a bind mount (read-only for inputs and the mode
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from dlpk.errors import OutputExistsError
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,15 @@ class JobBuilder:
         """Reference `path` through a read-only mount of its folder (sidecar files come along)."""
         self.inputs[name] = f"{self._mount_folder(path.parent)}/{path.name}"
 
-    def set_model(self, folder: Path) -> None:
-        self.model = "model"
+    def set_model(self, folder: Path, emd_name: str | None = None) -> None:
+        """Mount the unpacked model read-only; job.model names its .emd (or the folder)."""
+        self.model = f"model/{emd_name}" if emd_name else "model"
         self.mounts.append(Mount(folder.resolve(), "model", read_only=True))
+
+    def add_output(self, name: str, staging: Path, filename: str) -> None:
+        """An output file written into `staging` (mounted as out/result) as `filename`."""
+        self.outputs[name] = f"out/result/{filename}"
+        self.mounts.append(Mount(staging.resolve(), "out/result", read_only=False))
 
     def add_output_folder(self, name: str, folder: Path, target: str) -> None:
         if not folder.exists():
@@ -110,3 +119,25 @@ def make_mountpoints(prepared: PreparedJob) -> None:
     """Empty folders where bind mounts land (the job directory itself is mounted read-only)."""
     for mount in prepared.mounts:
         (prepared.jobdir / mount.target).mkdir(parents=True, exist_ok=True)
+
+
+def staging_folder(output: Path) -> Path:
+    """A fresh hidden folder beside `output`: same file system, so delivery is a rename."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".dlpk", dir=output.parent))
+
+
+def deliver(staging: Path, output: Path, overwrite: bool) -> None:
+    """Rename what the job wrote into place: sidecars first, the named output last, so the
+    output's presence means it is complete."""
+    entries = sorted(staging.iterdir(), key=lambda p: p.name == output.name)
+    for entry in entries:
+        target = output.parent / entry.name
+        if target.exists():
+            if entry.name == output.name and not overwrite:
+                raise OutputExistsError(
+                    f"{output} already exists", "pass --overwrite to replace it"
+                )
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+        os.replace(entry, target)

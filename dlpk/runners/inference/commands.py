@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dlpk.errors import UsageError
-from dlpk.runners.inference.summary import TaskSummary
-
-Task = Callable[..., TaskSummary]
+from dlpk.errors import BadInputError, UsageError
+from dlpk.runners.backends.choose import add_backend_options
+from dlpk.runners.backends.launch import JobBuilder, deliver, staging_folder
+from dlpk.runners.commands import run_and_report
+from dlpk.runners.inference.common import check_output
+from dlpk.runners.inference.prepare import prepared_model
+from dlpk.runners.io.vectors import DRIVERS
 
 
 def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
@@ -27,58 +30,63 @@ def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
     return arguments
 
 
-class _Progress:
-    """A one-line progress report on a terminal; silent otherwise."""
+def _run(task: str, args: argparse.Namespace, suffixes: tuple[str, ...]) -> int:
+    """Lint the model, build the job, run it with the chosen backend, deliver the output.
 
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.live = bool(getattr(stream, "isatty", lambda: False)())
+    The output is written into a hidden staging folder beside its destination (the only place a
+    container may write) and renamed into place once the job succeeded.
+    """
+    output = Path(args.output)
+    check_output(output, args.overwrite, suffixes)
+    raster = Path(args.raster)
+    if not raster.exists():
+        raise BadInputError(f"raster not found: {raster}")
+    with prepared_model(Path(args.model)) as model:
+        builder = JobBuilder(task)
+        builder.set_model(model.folder, model.emd_name)
+        builder.add_input("in_raster", raster)
+        if getattr(args, "features", None):
+            features = Path(args.features)
+            if not features.exists():
+                raise BadInputError(f"features not found: {features}")
+            builder.add_input("in_features", features)
+        builder.parameters = {
+            "arguments": parse_pairs(args.arg),
+            "device": args.device,
+            # a container is the sandbox: code and pickles run there without --trust-code
+            "trust_code": bool(args.trust_code or args.backend == "docker"),
+        }
+        staging = staging_folder(output)
+        try:
+            builder.add_output(OUTPUT_KEYS[task], staging, output.name)
+            code = run_and_report(builder.write(), args, model.framework)
+            if code == 0:
+                deliver(staging, output, args.overwrite)
+                print(f"wrote {output}")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return code
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.live:
-            end = "\n" if done >= total else ""
-            self.stream.write(f"\r{stage}: {done}/{total} tiles{end}")
-            self.stream.flush()
 
-
-def _run(task: Task, args: argparse.Namespace, **extra: Any) -> int:
-    summary = task(
-        Path(args.model),
-        Path(args.raster),
-        Path(args.output),
-        parse_pairs(args.arg),
-        args.device,
-        _Progress(sys.stderr),
-        overwrite=args.overwrite,
-        trust_code=args.trust_code,
-        **extra,
-    )
-    for warning in summary.warnings:
-        print(f"dlpk: warning: {warning}", file=sys.stderr)
-    counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.counts.items())
-    print(
-        f"wrote {summary.output} ({summary.tiles} tiles, {summary.pixels} pixels, {counts}; "
-        f"{summary.seconds:.2f} s on {summary.device})"
-    )
-    return 0
+OUTPUT_KEYS = {
+    "classify_pixels": "out_classified_raster",
+    "detect_objects": "out_detected_objects",
+    "classify_objects": "out_classified_objects",
+}
 
 
 def cmd_classify_pixels(args: argparse.Namespace) -> int:
-    from dlpk.runners.inference.classify_pixels import classify_pixels
+    from dlpk.runners.inference.classify_pixels import SUFFIXES
 
-    return _run(classify_pixels, args)
+    return _run("classify_pixels", args, SUFFIXES)
 
 
 def cmd_detect_objects(args: argparse.Namespace) -> int:
-    from dlpk.runners.inference.detect_objects import detect_objects
-
-    return _run(detect_objects, args)
+    return _run("detect_objects", args, tuple(DRIVERS))
 
 
 def cmd_classify_objects(args: argparse.Namespace) -> int:
-    from dlpk.runners.inference.classify_objects import classify_objects
-
-    return _run(classify_objects, args, features=Path(args.features))
+    return _run("classify_objects", args, tuple(DRIVERS))
 
 
 def cmd_configurations(args: argparse.Namespace) -> int:
@@ -105,11 +113,13 @@ def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
         metavar="NAME=VALUE",
         help="model argument as in ArcGIS (padding, batch_size, tile_size, ...); repeatable",
     )
-    parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="auto")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument(
-        "--trust-code", action="store_true", help="allow unpickling a full PyTorch module"
+        "--trust-code",
+        action="store_true",
+        help="allow unpickling a full PyTorch module outside a container",
     )
+    add_backend_options(parser)
 
 
 def register(subparsers: Any) -> None:

@@ -46,7 +46,7 @@ class OpenedModel:
         return load_adapter(self.configuration.framework, path, device, trust_code)
 
 
-def _stop_on_errors(diagnostics: list[Diagnostic], where: Path) -> list[str]:
+def stop_on_errors(diagnostics: list[Diagnostic], where: Path) -> list[str]:
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     if errors:
         shown = "; ".join(f"{d.code} {d.message}" for d in errors[:5])
@@ -75,7 +75,7 @@ def _configuration(emd: EsriModelDefinition, task: str) -> Configuration:
     return found
 
 
-def _parse(emd_path: Path) -> EsriModelDefinition:
+def parse_emd(emd_path: Path) -> EsriModelDefinition:
     try:
         return EsriModelDefinition.model_validate(json.loads(emd_path.read_text("utf-8")))
     except (ValidationError, ValueError) as exc:
@@ -88,11 +88,11 @@ def open_model(path: Path, task: str) -> Iterator[OpenedModel]:
     if not path.exists():
         raise InputNotFoundError(f"{path}: no such file")
     if path.suffix.lower() not in (".dlpk", ".zip"):
-        warnings = _stop_on_errors(lint_emd_file(path, LintOptions()), path)
-        emd = _parse(path)
+        warnings = stop_on_errors(lint_emd_file(path, LintOptions()), path)
+        emd = parse_emd(path)
         yield OpenedModel(emd, path.parent, _configuration(emd, task), warnings)
         return
-    warnings = _stop_on_errors(lint_package(path, LintOptions()), path)
+    warnings = stop_on_errors(lint_package(path, LintOptions()), path)
     with tempfile.TemporaryDirectory(prefix="dlpk-model-") as tmp:
         root = Path(tmp) / "model"
         with zipfile.ZipFile(path) as archive:
@@ -101,5 +101,5 @@ def open_model(path: Path, task: str) -> Iterator[OpenedModel]:
                 raise PackageError(f"{path} holds no usable .emd", f"run `dlpk lint {path}`")
             extract_all(archive, root)
         emd_path = root.joinpath(*location.member.split("/"))
-        emd = _parse(emd_path)
+        emd = parse_emd(emd_path)
         yield OpenedModel(emd, emd_path.parent, _configuration(emd, task), warnings)

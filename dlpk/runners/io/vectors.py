@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyogrio
 import pyogrio.raw
 import shapely
 from numpy.typing import NDArray
 
 from dlpk.errors import OutputExistsError
 
+REPRODUCIBLE_DATE = "2000-01-01T00:00:00.000Z"
 DRIVERS = {
     ".gpkg": "GPKG",
     ".geojson": "GeoJSON",
@@ -86,6 +88,9 @@ def write_layer(
     driver = DRIVERS[target.suffix.lower()]
     target.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    # A fixed modification date (GeoPackage records one): the same job gives the same bytes.
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": REPRODUCIBLE_DATE})
     try:
         written = folder / target.name
         pyogrio.raw.write(
@@ -100,4 +105,5 @@ def write_layer(
         )
         _publish(written, target, overwrite)
     finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
         shutil.rmtree(folder, ignore_errors=True)

@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from dlpk.runners.progress import Progress
-from dlpk.runners.tasks import export_chips
+from dlpk.runners.tasks import export_chips, inference
+from dlpk.runners.tasks.report import TaskReport
 
-TaskFn = Callable[[Any, Path, Progress], export_chips.ExportReport]
+TaskFn = Callable[[Any, Path, Progress], TaskReport]
 
 TASKS: dict[str, TaskFn] = {
     "export_chips": export_chips.run_job,
+    "classify_pixels": inference.run_classify_pixels,
+    "detect_objects": inference.run_detect_objects,
+    "classify_objects": inference.run_classify_objects,
 }

@@ -13,7 +13,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from dlpk.runners.chips.worker import (
 )
 from dlpk.runners.progress import Progress, no_progress
 from dlpk.runners.raster import RasterInfo, open_raster_info, read_chip
+from dlpk.runners.tasks.report import TaskReport
 from dlpk.runners.tiling import ChipWindow, plan_windows
 from dlpk.runners.vectors import Features, features_in_window, is_vector, read_features
 from dlpk.spec.job import ExportChipsJob, ExportChipsParameters
@@ -47,12 +47,7 @@ OWNED = ("images", "labels", "images2", STATE_FILE, *ROOT_FILES)
 BATCH = 8  # plan items per worker task: contiguous, so a worker's reads share source blocks
 
 
-@dataclass
-class ExportReport:
-    files: list[tuple[str, int, str]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    parameters: dict[str, Any] = field(default_factory=dict)
+ExportReport = TaskReport
 
 
 def resolve(params: ExportChipsParameters) -> ExportChipsParameters:
