@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   - creates .venv, installs dlpk, lints and inspects the bundled sample packages
+#   make demo   - creates .venv, installs dlpk, lints and inspects the bundled sample package,
+#                 exports training chips from the bundled scene and classifies its pixels
 #   make test   - creates .venv with the dev extras, runs ruff, mypy and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 venv: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[onnx]'
 
 dev-venv: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -23,6 +24,10 @@ dev-venv: $(BIN)/python
 demo: venv
 	$(BIN)/dlpk lint examples/landcover.dlpk
 	$(BIN)/dlpk inspect examples/landcover.dlpk
+	$(BIN)/dlpk export-chips --raster examples/scene.tif --labels examples/buildings.geojson \
+		--format Classified_Tiles --tile-size 128 --stride 64 --overwrite -o demo-output/chips
+	$(BIN)/dlpk classify-pixels --model examples/landcover.dlpk --raster examples/scene.tif \
+		--overwrite -o demo-output/landcover.tif
 	@echo "--- the example from Esri's documentation (expected to fail lint):"
 	-$(BIN)/dlpk lint examples/esri-doc-example.dlpk
 
