@@ -295,3 +295,31 @@ def test_detect_objects_in_docker_equals_local(tmp_path: Path, suffix: str) -> N
     import pyogrio
 
     assert len(pyogrio.raw.read(docker_out)[2]) == 2
+
+
+@pytest.mark.usefixtures("docker_pytorch")
+def test_classify_objects_in_docker_equals_local(tmp_path: Path) -> None:
+    from tests.test_classify_objects import classifier, halves, pixel_box, write_layer
+
+    model = classifier(tmp_path)
+    raster = halves(tmp_path)
+    boxes = [pixel_box(10, 5, 30, 25), pixel_box(20, 50, 40, 70)]
+    features = write_layer(tmp_path / "roofs.gpkg", boxes, ["a", "b"], "EPSG:32633")
+    argv = ["classify-objects", "--model", str(model), "--raster", str(raster)]
+    argv += ["--features", str(features)]
+    assert main([*argv, "-o", str(tmp_path / "local" / "labels.gpkg")]) == 0
+    docker_out = tmp_path / "docker" / "labels.gpkg"
+    assert main([*argv, "-o", str(docker_out), "--backend", "docker"]) == 0
+    _same_bytes(tmp_path / "local" / "labels.gpkg", docker_out)
+
+
+def test_default_image_follows_framework_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dlpk.runners.images.catalog import default_image
+
+    monkeypatch.delenv("DLPK_DEFAULT_IMAGE", raising=False)
+    assert default_image("TorchScript", "cpu") == image_tag("pytorch", "cpu")
+    assert default_image("Keras", "gpu") == image_tag("tensorflow", "gpu")
+    assert default_image(None, "cpu") == image_tag("onnx", "cpu")
+    monkeypatch.setenv("DLPK_DEFAULT_IMAGE", "site/runner:7")
+    assert default_image(None, "cpu") == "site/runner:7"
+    assert default_image("ONNX", "cpu") == image_tag("onnx", "cpu")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dlpk.runners.backends.docker import DockerOptions, run_docker
 from dlpk.runners.backends.launch import PreparedJob, link_mounts
 from dlpk.runners.backends.local import OnProgress, run_local
-from dlpk.runners.images.catalog import framework_for, image_tag
+from dlpk.runners.images.catalog import default_image
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +20,11 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         default="local",
         help="run in a local process (default) or in the framework's runner image",
     )
-    group.add_argument("--image", help="runner image (default: chosen from the .emd Framework)")
+    group.add_argument(
+        "--image",
+        help="runner image (default: by the .emd Framework; $DLPK_DEFAULT_IMAGE for packages "
+        "naming none and jobs without a model)",
+    )
     group.add_argument(
         "--device",
         choices=("cpu", "gpu", "auto"),
@@ -43,7 +47,7 @@ def run_prepared(
     if args.backend == "docker":
         gpu = args.device == "gpu"
         options = DockerOptions(
-            image=args.image or image_tag(framework_for(emd_framework), "gpu" if gpu else "cpu"),
+            image=args.image or default_image(emd_framework, "gpu" if gpu else "cpu"),
             device=args.device,
             gpus=args.gpus,
             memory=args.memory,

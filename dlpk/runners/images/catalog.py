@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Final, Literal
 
 from dlpk import __version__
@@ -12,6 +13,7 @@ IMAGE_FRAMEWORKS: Final[tuple[ImageFramework, ...]] = ("pytorch", "tensorflow", 
 VARIANTS: Final[tuple[Variant, ...]] = ("cpu", "gpu")
 BASE_IMAGE_TAG: Final = "dlpk-base:bookworm"
 DEFAULT_BASE_IMAGE: Final = "python:3.11-slim"
+DEFAULT_IMAGE_ENV: Final = "DLPK_DEFAULT_IMAGE"
 
 #: .emd Framework -> the image able to run it. arcgis.learn packages are PyTorch underneath.
 _BY_EMD_FRAMEWORK: Final[dict[str, ImageFramework]] = {
@@ -40,6 +42,15 @@ def framework_for(emd_framework: str | None) -> ImageFramework:
     if emd_framework is None:
         return DEFAULT_FRAMEWORK
     return _BY_EMD_FRAMEWORK.get(emd_framework, DEFAULT_FRAMEWORK)
+
+
+def default_image(emd_framework: str | None, variant: Variant) -> str:
+    """The image for a package: by its Framework; packages naming none (a Python raster
+    function alone) and jobs without a model use $DLPK_DEFAULT_IMAGE when set."""
+    configured = os.environ.get(DEFAULT_IMAGE_ENV)
+    if configured and emd_framework not in _BY_EMD_FRAMEWORK:
+        return configured
+    return image_tag(framework_for(emd_framework), variant)
 
 
 def build_command(framework: ImageFramework, variant: Variant = "cpu") -> str:
