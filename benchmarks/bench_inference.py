@@ -37,6 +37,7 @@ import rasterio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_section  # noqa: E402
 from dlpk.packaging.pack import pack_folder  # noqa: E402
 from dlpk.runners.inference.classify_pixels import classify_pixels  # noqa: E402
 from dlpk.runners.inference.windows import TileGrid, plan_tiles  # noqa: E402
@@ -142,19 +143,6 @@ def peak_memory(package: Path, raster: Path, output: Path, args: dict[str, str])
     return int(done.stdout.strip().splitlines()[-1]) / 1024
 
 
-def write_section(body: list[str], results: Path) -> None:
-    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmarks\n"
-    start = text.find(f"\n{SECTION}\n")
-    if start == -1:
-        before, after = text.rstrip("\n") + "\n", ""
-    else:
-        before = text[:start].rstrip("\n") + "\n"
-        following = text.find("\n## ", start + len(SECTION) + 2)
-        after = text[following + 1 :] if following != -1 else ""
-    section = "\n".join([SECTION, "", *body]).rstrip("\n") + "\n"
-    results.write_text(before + "\n" + section + ("\n" + after if after else ""), "utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=1536)
@@ -217,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     if memory_rows:
         body += ["", "| raster | peak RSS (MiB) |", "|---|---:|", *memory_rows]
     print("\n".join(body))
-    write_section(body, options.results)
+    write_section(SECTION, body, "# Benchmarks\n", options.results)
     return 0
 
 

@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import tempfile
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from dlpk.errors import InputNotFoundError, ModelError, PackageError
+from dlpk.errors import ModelError, PackageError
 from dlpk.runners.adapters import Adapter, load_adapter
 from dlpk.spec.configurations import CONFIGURATIONS, Configuration
 from dlpk.spec.emd import EsriModelDefinition
 from dlpk.validator.diagnostics import Diagnostic, Severity
-from dlpk.validator.lint import LintOptions, lint_emd_file, lint_package
-from dlpk.validator.package_rules import locate_emd
-from dlpk.validator.safezip import extract_all, member_infos
 
 
 @dataclass
@@ -85,21 +80,8 @@ def parse_emd(emd_path: Path) -> EsriModelDefinition:
 @contextlib.contextmanager
 def open_model(path: Path, task: str) -> Iterator[OpenedModel]:
     """Lint `path` (.dlpk or .emd), unpack a package to a temporary folder, and yield the model."""
-    if not path.exists():
-        raise InputNotFoundError(f"{path}: no such file")
-    if path.suffix.lower() not in (".dlpk", ".zip"):
-        warnings = stop_on_errors(lint_emd_file(path, LintOptions()), path)
-        emd = parse_emd(path)
-        yield OpenedModel(emd, path.parent, _configuration(emd, task), warnings)
-        return
-    warnings = stop_on_errors(lint_package(path, LintOptions()), path)
-    with tempfile.TemporaryDirectory(prefix="dlpk-model-") as tmp:
-        root = Path(tmp) / "model"
-        with zipfile.ZipFile(path) as archive:
-            location, _ = locate_emd(member_infos(archive), str(path))
-            if location is None:
-                raise PackageError(f"{path} holds no usable .emd", f"run `dlpk lint {path}`")
-            extract_all(archive, root)
-        emd_path = root.joinpath(*location.member.split("/"))
-        emd = parse_emd(emd_path)
-        yield OpenedModel(emd, emd_path.parent, _configuration(emd, task), warnings)
+    from dlpk.runners.inference.prepare import prepared_model
+
+    with prepared_model(path) as prepared:
+        emd = parse_emd(prepared.folder / prepared.emd_name)
+        yield OpenedModel(emd, prepared.folder, _configuration(emd, task), prepared.warnings)

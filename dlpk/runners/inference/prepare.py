@@ -26,6 +26,7 @@ class PreparedModel:
     folder: Path  # holds the .emd and the files it references
     emd_name: str  # relative to folder
     framework: str | None
+    warnings: list[str]  # lint warnings: shown, not fatal
 
 
 @contextlib.contextmanager
@@ -33,10 +34,10 @@ def prepared_model(path: Path) -> Iterator[PreparedModel]:
     if not path.exists():
         raise InputNotFoundError(f"{path}: no such file")
     if path.suffix.lower() not in (".dlpk", ".zip"):
-        stop_on_errors(lint_emd_file(path, LintOptions()), path)
-        yield PreparedModel(path.parent, path.name, parse_emd(path).Framework)
+        warnings = stop_on_errors(lint_emd_file(path, LintOptions()), path)
+        yield PreparedModel(path.parent, path.name, parse_emd(path).Framework, warnings)
         return
-    stop_on_errors(lint_package(path, LintOptions()), path)
+    warnings = stop_on_errors(lint_package(path, LintOptions()), path)
     with tempfile.TemporaryDirectory(prefix="dlpk-model-") as scratch:
         root = Path(scratch) / "model"
         with zipfile.ZipFile(path) as archive:
@@ -45,4 +46,5 @@ def prepared_model(path: Path) -> Iterator[PreparedModel]:
                 raise PackageError(f"{path} holds no usable .emd", f"run `dlpk lint {path}`")
             extract_all(archive, root)
         emd_path = root.joinpath(*location.member.split("/"))
-        yield PreparedModel(emd_path.parent, emd_path.name, parse_emd(emd_path).Framework)
+        framework = parse_emd(emd_path).Framework
+        yield PreparedModel(emd_path.parent, emd_path.name, framework, warnings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from dlpk.errors import InvalidJobError
@@ -34,40 +35,39 @@ def _report(jobdir: Path, output: Path, summary: TaskSummary) -> TaskReport:
     )
 
 
+def _run(
+    task: Callable[..., TaskSummary],
+    job: ClassifyPixelsJob | DetectObjectsJob | ClassifyObjectsJob,
+    jobdir: Path,
+    output_path: str,
+    progress: Progress,
+    **extra: Path,
+) -> TaskReport:
+    output = jobdir / output_path
+    output.parent.mkdir(parents=True, exist_ok=True)
+    p = job.parameters
+    model, raster = _model(jobdir, job.model), jobdir / job.inputs.in_raster
+    summary = task(
+        model, raster, output, p.arguments, p.device, progress, trust_code=p.trust_code, **extra
+    )
+    return _report(jobdir, output, summary)
+
+
 def run_classify_pixels(job: ClassifyPixelsJob, jobdir: Path, progress: Progress) -> TaskReport:
     from dlpk.runners.inference.classify_pixels import classify_pixels
 
-    output = jobdir / job.outputs.out_classified_raster
-    output.parent.mkdir(parents=True, exist_ok=True)
-    p = job.parameters
-    summary = classify_pixels(
-        _model(jobdir, job.model), jobdir / job.inputs.in_raster, output, p.arguments, p.device,
-        progress, trust_code=p.trust_code,
-    )  # fmt: skip
-    return _report(jobdir, output, summary)
+    return _run(classify_pixels, job, jobdir, job.outputs.out_classified_raster, progress)
 
 
 def run_detect_objects(job: DetectObjectsJob, jobdir: Path, progress: Progress) -> TaskReport:
     from dlpk.runners.inference.detect_objects import detect_objects
 
-    output = jobdir / job.outputs.out_detected_objects
-    output.parent.mkdir(parents=True, exist_ok=True)
-    p = job.parameters
-    summary = detect_objects(
-        _model(jobdir, job.model), jobdir / job.inputs.in_raster, output, p.arguments, p.device,
-        progress, trust_code=p.trust_code,
-    )  # fmt: skip
-    return _report(jobdir, output, summary)
+    return _run(detect_objects, job, jobdir, job.outputs.out_detected_objects, progress)
 
 
 def run_classify_objects(job: ClassifyObjectsJob, jobdir: Path, progress: Progress) -> TaskReport:
     from dlpk.runners.inference.classify_objects import classify_objects
 
-    output = jobdir / job.outputs.out_classified_objects
-    output.parent.mkdir(parents=True, exist_ok=True)
-    p = job.parameters
-    summary = classify_objects(
-        _model(jobdir, job.model), jobdir / job.inputs.in_raster, output, p.arguments, p.device,
-        progress, trust_code=p.trust_code, features=jobdir / job.inputs.in_features,
-    )  # fmt: skip
-    return _report(jobdir, output, summary)
+    features = jobdir / job.inputs.in_features
+    output = job.outputs.out_classified_objects
+    return _run(classify_objects, job, jobdir, output, progress, features=features)
