@@ -223,23 +223,30 @@ def test_memory_kill_is_reported(
 
 
 @pytest.mark.usefixtures("docker_ready")
-def test_timeout_stops_the_container_and_leaves_no_result(
+def test_timeout_stops_the_container_and_resume_finishes(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     import numpy as np
+    import rasterio
 
     from tests.rasters import write_raster
 
-    big = write_raster(tmp_path / "big.tif", np.zeros((3, 2048, 2048), dtype=np.uint8))
-    status = main(
-        ["export-chips", "--raster", str(big), "--format", "Export_Tiles", "--all-tiles",
-         "--tile-size", "16", "--stride", "16", "--workers", "1",
-         "-o", str(tmp_path / "o"), "--backend", "docker", "--timeout", "2"]
-    )  # fmt: skip
+    big = write_raster(tmp_path / "big.tif", np.zeros((3, 1536, 1536), dtype=np.uint8))
+    out = tmp_path / "o"
+    argv = ["export-chips", "--raster", str(big), "--format", "Export_Tiles", "--all-tiles",
+            "--tile-size", "32", "--stride", "32", "--workers", "1", "-o", str(out)]  # fmt: skip
+    status = main([*argv, "--backend", "docker", "--timeout", "1.5"])
     err = capsys.readouterr().err
-    assert status == DlpkError.exit_code
-    assert "--timeout" in err
-    assert not list((tmp_path / "o").rglob("*.part"))
+    assert status == DlpkError.exit_code and "--timeout" in err
+    assert not (out / "map.txt").exists()  # root files come last: the export does not look done
+    finished = sorted((out / "images").glob("*.tif"))
+    assert 0 < len(finished) < 48 * 48
+    for chip in finished:  # every chip under its final name is complete
+        with rasterio.open(chip) as dataset:
+            assert dataset.read().shape == (3, 32, 32)
+    assert main([*argv, "--resume"]) == 0
+    assert len(list((out / "images").glob("*.tif"))) == 48 * 48
+    assert not list(out.rglob("*.part"))
 
 
 def _same_bytes(first: Path, second: Path) -> None:
