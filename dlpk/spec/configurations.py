@@ -78,3 +78,59 @@ CONFIGURATIONS: Final[dict[tuple[str, str], Configuration]] = {
 
 #: pip extra that provides each framework.
 FRAMEWORK_EXTRAS: Final[dict[str, str]] = {"ONNX": "onnx", "TorchScript": "torch"}
+
+#: The name under which packages with an InferenceFunction .py are listed.
+RASTER_FUNCTION: Final = "InferenceFunction"
+FUNCTION_INPUTS: Final = (
+    "the package's InferenceFunction .py (its class named like the file) is imported and driven "
+    "as ArcGIS drives it (reference §3): initialize(model=<.emd path>, device=<-1 cpu, 0 gpu>), "
+    "getParameterInfo() (each parameter that is not a raster, model or device becomes an --arg, "
+    "its `value` the default; values arrive as strings), getConfiguration(**scalars). From the "
+    "configuration: extractBands (0-based; default all bands), padding (default 0), tx and ty "
+    "(default the .emd's ImageWidth/ImageHeight less 2 x padding, else 256), fixedTileSize (1: "
+    "every block is tx x ty, edge blocks filled past the raster; 0: edge blocks are cut to the "
+    "raster), inputMask (deliver raster_mask, uint8 bands x rows x cols, 1 = valid), dataRange "
+    "(each band rescaled linearly from the raster's min..max statistics to [low, high], as "
+    "float32), batch_size (reported; blocks go one at a time, as ArcGIS calls the function). "
+    "Blocks: raster_pixels, bands x (ty + 2 x padding) x (tx + 2 x padding), the raster's own "
+    "pixel type, zero past the raster edge. Python code from a package runs only in a "
+    "container (--backend docker) or with --trust-code; `[Functions]...` paths name functions "
+    "installed with ArcGIS Pro and do not run."
+)
+FUNCTION_PIXEL_OUTPUTS: Final = (
+    "updatePixels(tlc, shape, props, **pixelBlocks) per block: tlc = map (x, y) of the un-padded "
+    "block's top-left corner; shape = (1, rows, cols) of the un-padded block; props = extent, "
+    "pixelType (the output's numpy code: u1, u2 or i4, chosen from the Classes Values), "
+    "spatialReference (EPSG code, else WKT), cellSize, width, height, noData. Returns "
+    "pixelBlocks with output_pixels of `shape` (or rows x cols) holding class Values, and "
+    "optionally output_mask (0 = nodata). Written to the classified COG; pixels past the "
+    "raster, with input mask 0 or output mask 0 are nodata."
+)
+FUNCTION_DETECTOR_OUTPUTS: Final = (
+    "vectorize(**pixelBlocks) per block returns {'output_vectors': JSON text of "
+    "{'features': [{'attributes': {...}, 'geometry': {'rings': [[[x, y], ...], ...]}}]}}, "
+    "rings in pixel coordinates of the un-padded block (x = column, y = row, origin at its "
+    "top-left corner). Rings combine by the even-odd rule (holes, several parts). getFields() "
+    "(JSON text {'fields': [{'name', 'type'}]}) decides the output fields: string, integer and "
+    "double types are written, OID and geometry fields are not; attributes not declared are "
+    "dropped. getGeometryType() must be polygon (4) when defined. A feature is kept by the "
+    "block whose un-padded part holds its centroid, so an object seen by two overlapping "
+    "blocks is written once; rings are mapped to the raster's CRS."
+)
+
+#: Python raster function packages, by the task that runs them.
+FUNCTION_CONFIGURATIONS: Final[dict[str, Configuration]] = {
+    task: Configuration(
+        "(any)",
+        RASTER_FUNCTION,
+        model_type,
+        task,
+        "a Python raster function .py in the package, named by InferenceFunction",
+        FUNCTION_INPUTS,
+        outputs,
+    )
+    for task, model_type, outputs in (
+        ("classify-pixels", "ImageClassification", FUNCTION_PIXEL_OUTPUTS),
+        ("detect-objects", "ObjectDetection", FUNCTION_DETECTOR_OUTPUTS),
+    )
+}

@@ -74,6 +74,12 @@ def classify_pixels(
     check_device(device)
     check_output(output, overwrite, SUFFIXES)
     with open_model(model, TASK) as opened:
+        if opened.runs_function:
+            from dlpk.runners.inference.function_tasks import classify_with_function
+
+            return classify_with_function(
+                opened, raster, output, arguments, device, progress, overwrite, trust_code
+            )
         args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
         classes = opened.emd.Classes or []
         if not classes:

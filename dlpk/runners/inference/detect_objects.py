@@ -134,6 +134,12 @@ def detect_objects(
     check_device(device)
     check_output(output, overwrite, tuple(DRIVERS))
     with open_model(model, TASK) as opened:
+        if opened.runs_function:
+            from dlpk.runners.inference.function_tasks import detect_with_function
+
+            return detect_with_function(
+                opened, raster, output, arguments, device, progress, overwrite, trust_code
+            )
         args = parse_arguments(arguments, opened.emd, DETECTOR_ARGUMENTS)
         classes = opened.emd.Classes or []
         if not classes:
