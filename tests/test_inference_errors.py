@@ -200,7 +200,12 @@ def test_configurations_listing(capsys: pytest.CaptureFixture[str]) -> None:
     listed = json.loads(capsys.readouterr().out)
     pairs = {(c["framework"], c["name"]) for c in listed}
     assert ("ONNX", "ObjectDetector") in pairs and ("TorchScript", "PixelClassifier") in pairs
-    assert all("NCHW" in c["inputs"] for c in listed if c["name"] != "InferenceFunction")
+    assert all(
+        "NCHW" in c["inputs"] or "NHWC" in c["inputs"]
+        for c in listed
+        if c["name"] != "InferenceFunction"
+    )
+    assert ("Keras", "PixelClassifier") in pairs and ("TensorFlow", "DeepLab") in pairs
     functions = {c["task"] for c in listed if c["name"] == "InferenceFunction"}
     assert functions == {"classify-pixels", "detect-objects"}
     assert main(["configurations"]) == 0

@@ -34,6 +34,7 @@ class Configuration:
     model_file: str
     inputs: str
     outputs: str
+    normalised: bool = True  # False: the model takes raw pixel values
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,16 +69,69 @@ _KINDS: Final = (
     ("ObjectClassifier", "ObjectClassification", "classify-objects", CLASSIFIER_OUTPUTS),
 )
 
-CONFIGURATIONS: Final[dict[tuple[str, str], Configuration]] = {
-    (framework, name): Configuration(
-        framework, name, model_type, task, model_file, INPUT_CONTRACT, outputs
-    )
-    for framework, model_file in _FILES.items()
-    for name, model_type, task, outputs in _KINDS
-}
+KERAS_INPUTS: Final = (
+    "as the shared input contract, but NHWC (channels last), as Keras models take it: the "
+    "runner transposes the normalised float32 batch to [N, H, W, C]."
+)
+KERAS_PIXEL_OUTPUTS: Final = (
+    "one output, float32 [N, H, W, K] (channels last; the runner transposes it to [N, K, H, W]), "
+    "then as the PixelClassifier contract."
+)
+TF_RAW_INPUTS: Final = (
+    "one input, uint8, NHWC: N tiles of ImageHeight x ImageWidth x len(ExtractBands) raw pixel "
+    "values (no normalisation; clipped to 0..255), zero past the raster and at nodata. A "
+    "SavedModel (ModelFile names its folder or its saved_model.pb; the serving_default "
+    "signature is called) or a frozen GraphDef .pb (tensors looked up by name)."
+)
+OBJECT_DETECTION_API_OUTPUTS: Final = (
+    "input tensor `image_tensor`; outputs `detection_boxes` float [N, M, 4] as ymin, xmin, ymax, "
+    "xmax in 0..1 of the tile, `detection_scores` [N, M] in 0..1, `detection_classes` [N, M] "
+    "1-based (class k is Classes[k-1]), `num_detections` [N] (rows past it are ignored). The "
+    "runner scales the boxes to tile pixels and goes on as the ObjectDetector contract."
+)
+DEEPLAB_OUTPUTS: Final = (
+    "input tensor `ImageTensor`; output `SemanticPredictions` int [N, H, W]: 0 is background "
+    "(Value 0), i is Classes[i-1]. The runner turns it into one-hot [N, len(Classes) + 1, H, W] "
+    "scores and goes on as the PixelClassifier contract."
+)
+
+
+def _built_in() -> dict[tuple[str, str], Configuration]:
+    found = {
+        (framework, name): Configuration(
+            framework, name, model_type, task, model_file, INPUT_CONTRACT, outputs
+        )
+        for framework, model_file in _FILES.items()
+        for name, model_type, task, outputs in _KINDS
+    }
+    keras_file = "a .keras or .h5 Keras model (Lambda layers only with --trust-code)"
+    for name, model_type, task, outputs in (
+        ("PixelClassifier", "ImageClassification", "classify-pixels", KERAS_PIXEL_OUTPUTS),
+        ("ObjectClassifier", "ObjectClassification", "classify-objects", CLASSIFIER_OUTPUTS),
+    ):
+        found[("Keras", name)] = Configuration(
+            "Keras", name, model_type, task, keras_file, KERAS_INPUTS, outputs
+        )
+    tf_file = "a TensorFlow SavedModel or frozen graph (.pb)"
+    for name, model_type, task, outputs in (
+        ("ObjectDetectionAPI", "ObjectDetection", "detect-objects", OBJECT_DETECTION_API_OUTPUTS),
+        ("DeepLab", "ImageClassification", "classify-pixels", DEEPLAB_OUTPUTS),
+    ):
+        found[("TensorFlow", name)] = Configuration(
+            "TensorFlow", name, model_type, task, tf_file, TF_RAW_INPUTS, outputs, False
+        )
+    return found
+
+
+CONFIGURATIONS: Final[dict[tuple[str, str], Configuration]] = _built_in()
 
 #: pip extra that provides each framework.
-FRAMEWORK_EXTRAS: Final[dict[str, str]] = {"ONNX": "onnx", "TorchScript": "torch"}
+FRAMEWORK_EXTRAS: Final[dict[str, str]] = {
+    "ONNX": "onnx",
+    "TorchScript": "torch",
+    "TensorFlow": "tensorflow",
+    "Keras": "tensorflow",
+}
 
 #: The name under which packages with an InferenceFunction .py are listed.
 RASTER_FUNCTION: Final = "InferenceFunction"

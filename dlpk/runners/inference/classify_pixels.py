@@ -84,7 +84,7 @@ def classify_pixels(
         classes = opened.emd.Classes or []
         if not classes:
             raise ModelError("the model definition lists no Classes")
-        with open_source(raster, opened.emd) as source:
+        with open_source(raster, opened.emd, opened.configuration.normalised) as source:
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
             adapter = opened.load(device, trust_code)
             tiles = plan_tiles(source.height, source.width, args.grid)

@@ -57,9 +57,16 @@ class OpenedModel:
 
     def load(self, device: str, trust_code: bool) -> Adapter:
         path = self.model_path
-        if not path.is_file():
+        if not self.emd.ModelFile or not path.exists():
             raise ModelError(f"{self.emd.ModelFile} is not in the package")
-        return load_adapter(self.configuration.framework, path, device, trust_code)
+        return load_adapter(
+            self.configuration.framework,
+            path,
+            device,
+            trust_code,
+            self.configuration.name,
+            len(self.emd.Classes or []),
+        )
 
 
 def stop_on_errors(diagnostics: list[Diagnostic], where: Path) -> list[str]:

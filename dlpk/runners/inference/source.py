@@ -185,12 +185,21 @@ def open_raster(path: Path) -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def open_source(path: Path, emd: EsriModelDefinition) -> Iterator[RasterSource]:
-    """The raster at `path` delivering the .emd's bands, normalised."""
+def open_source(
+    path: Path, emd: EsriModelDefinition, normalised: bool = True
+) -> Iterator[RasterSource]:
+    """The raster at `path` delivering the .emd's bands, normalised unless the model takes raw
+    pixel values (TensorFlow's predefined configurations)."""
     with open_raster(path) as dataset:
         bands = resolve_bands(emd.ExtractBands, dataset.count, _band_names(dataset))
         dtype = str(dataset.dtypes[bands[0]])
-        yield RasterSource(dataset, bands, normaliser_for(emd, bands, dtype))
+        zeros, ones = np.zeros(len(bands), np.float32), np.ones(len(bands), np.float32)
+        normalise = (
+            normaliser_for(emd, bands, dtype)
+            if normalised
+            else Normaliser(zeros, ones, zeros, ones)
+        )
+        yield RasterSource(dataset, bands, normalise)
 
 
 def read_block(
