@@ -105,3 +105,8 @@ def docker_ready() -> None:
 @pytest.fixture
 def docker_pytorch() -> None:
     require_image("pytorch")
+
+
+@pytest.fixture
+def docker_tensorflow() -> None:
+    require_image("tensorflow")

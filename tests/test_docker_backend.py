@@ -330,3 +330,53 @@ def test_default_image_follows_framework_and_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("DLPK_DEFAULT_IMAGE", "site/runner:7")
     assert default_image(None, "cpu") == "site/runner:7"
     assert default_image("ONNX", "cpu") == image_tag("onnx", "cpu")
+
+
+@pytest.mark.usefixtures("docker_ready")
+def test_raster_function_runs_in_docker_without_trust_code(tmp_path: Path) -> None:
+    import pyogrio
+
+    from tests.raster_functions import BLOBS_PRF, function_package
+    from tests.test_raster_functions import blob_raster
+
+    model = function_package(tmp_path / "Blobs", "Blobs", BLOBS_PRF, "ObjectDetection")
+    argv = ["detect-objects", "--model", str(model), "--raster", str(blob_raster(tmp_path))]
+    local = tmp_path / "local" / "blobs.gpkg"
+    assert main([*argv, "-o", str(local)]) == 4  # package code: refused outside a container
+    assert main([*argv, "-o", str(local), "--trust-code"]) == 0
+    docker_out = tmp_path / "docker" / "blobs.gpkg"
+    assert main([*argv, "-o", str(docker_out), "--backend", "docker"]) == 0
+    _same_bytes(local, docker_out)
+    assert len(pyogrio.raw.read(docker_out)[2]) == 6
+
+
+@pytest.mark.usefixtures("docker_tensorflow")
+def test_tensorflow_deeplab_in_docker_equals_local(tmp_path: Path) -> None:
+    import numpy as np
+
+    from tests.inference_models import CLASSES, package, write_raster
+    from tests.tensorflow_models import deeplab_frozen_graph
+
+    pytest.importorskip("tensorflow")
+    folder = tmp_path / "deeplab"
+    folder.mkdir()
+    deeplab_frozen_graph(folder / "graph.pb")
+    document = {
+        "Framework": "TensorFlow",
+        "ModelConfiguration": "DeepLab",
+        "ModelType": "ImageClassification",
+        "ModelFile": "graph.pb",
+        "ImageHeight": 32,
+        "ImageWidth": 32,
+        "ExtractBands": [0, 1, 2],
+        "Classes": CLASSES,
+    }
+    model = package(folder, document)
+    data = np.random.default_rng(2).integers(0, 256, (3, 50, 40), dtype=np.uint8)
+    raster = write_raster(tmp_path / "scene.tif", data)
+    argv = ["classify-pixels", "--model", str(model), "--raster", str(raster)]
+    argv += ["--arg", "predict_background=True"]
+    assert main([*argv, "-o", str(tmp_path / "local" / "classes.tif")]) == 0
+    docker_out = tmp_path / "docker" / "classes.tif"
+    assert main([*argv, "-o", str(docker_out), "--backend", "docker"]) == 0
+    _same_bytes(tmp_path / "local" / "classes.tif", docker_out)

@@ -145,7 +145,7 @@ def test_wrong_task_and_inference_function(
     (folder / "infer.py").write_text("class ChildImageClassifier: pass\n")
     document = emd("model.pt", "TorchScript", "PixelClassifier", InferenceFunction="infer.py")
     code, err = run(argv_for(package(folder, document), rgb, tmp_path / "out.tif"), capsys)
-    assert code == 4 and len(err) == 1 and "InferenceFunction" in err[0]
+    assert code == 4 and len(err) == 1 and "--trust-code" in err[0]
     detector = tmp_path / "det"
     detector.mkdir()
     save_torchscript(conv_stack(3, 3), detector / "model.pt")
@@ -200,7 +200,14 @@ def test_configurations_listing(capsys: pytest.CaptureFixture[str]) -> None:
     listed = json.loads(capsys.readouterr().out)
     pairs = {(c["framework"], c["name"]) for c in listed}
     assert ("ONNX", "ObjectDetector") in pairs and ("TorchScript", "PixelClassifier") in pairs
-    assert all("NCHW" in c["inputs"] for c in listed)
+    assert all(
+        "NCHW" in c["inputs"] or "NHWC" in c["inputs"]
+        for c in listed
+        if c["name"] != "InferenceFunction"
+    )
+    assert ("Keras", "PixelClassifier") in pairs and ("TensorFlow", "DeepLab") in pairs
+    functions = {c["task"] for c in listed if c["name"] == "InferenceFunction"}
+    assert functions == {"classify-pixels", "detect-objects"}
     assert main(["configurations"]) == 0
     assert "x1, y1, x2, y2" in capsys.readouterr().out
 

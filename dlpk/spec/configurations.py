@@ -34,6 +34,7 @@ class Configuration:
     model_file: str
     inputs: str
     outputs: str
+    normalised: bool = True  # False: the model takes raw pixel values
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,13 +69,122 @@ _KINDS: Final = (
     ("ObjectClassifier", "ObjectClassification", "classify-objects", CLASSIFIER_OUTPUTS),
 )
 
-CONFIGURATIONS: Final[dict[tuple[str, str], Configuration]] = {
-    (framework, name): Configuration(
-        framework, name, model_type, task, model_file, INPUT_CONTRACT, outputs
-    )
-    for framework, model_file in _FILES.items()
-    for name, model_type, task, outputs in _KINDS
-}
+KERAS_INPUTS: Final = (
+    "as the shared input contract, but NHWC (channels last), as Keras models take it: the "
+    "runner transposes the normalised float32 batch to [N, H, W, C]."
+)
+KERAS_PIXEL_OUTPUTS: Final = (
+    "one output, float32 [N, H, W, K] (channels last; the runner transposes it to [N, K, H, W]), "
+    "then as the PixelClassifier contract."
+)
+TF_RAW_INPUTS: Final = (
+    "one input, uint8, NHWC: N tiles of ImageHeight x ImageWidth x len(ExtractBands) raw pixel "
+    "values (no normalisation; clipped to 0..255), zero past the raster and at nodata. A "
+    "SavedModel (ModelFile names its folder or its saved_model.pb; the serving_default "
+    "signature is called) or a frozen GraphDef .pb (tensors looked up by name)."
+)
+OBJECT_DETECTION_API_OUTPUTS: Final = (
+    "input tensor `image_tensor`; outputs `detection_boxes` float [N, M, 4] as ymin, xmin, ymax, "
+    "xmax in 0..1 of the tile, `detection_scores` [N, M] in 0..1, `detection_classes` [N, M] "
+    "1-based (class k is Classes[k-1]), `num_detections` [N] (rows past it are ignored). The "
+    "runner scales the boxes to tile pixels and goes on as the ObjectDetector contract."
+)
+DEEPLAB_OUTPUTS: Final = (
+    "input tensor `ImageTensor`; output `SemanticPredictions` int [N, H, W]: 0 is background "
+    "(Value 0), i is Classes[i-1]. The runner turns it into one-hot [N, len(Classes) + 1, H, W] "
+    "scores and goes on as the PixelClassifier contract."
+)
+
+
+def _built_in() -> dict[tuple[str, str], Configuration]:
+    found = {
+        (framework, name): Configuration(
+            framework, name, model_type, task, model_file, INPUT_CONTRACT, outputs
+        )
+        for framework, model_file in _FILES.items()
+        for name, model_type, task, outputs in _KINDS
+    }
+    keras_file = "a .keras or .h5 Keras model (Lambda layers only with --trust-code)"
+    for name, model_type, task, outputs in (
+        ("PixelClassifier", "ImageClassification", "classify-pixels", KERAS_PIXEL_OUTPUTS),
+        ("ObjectClassifier", "ObjectClassification", "classify-objects", CLASSIFIER_OUTPUTS),
+    ):
+        found[("Keras", name)] = Configuration(
+            "Keras", name, model_type, task, keras_file, KERAS_INPUTS, outputs
+        )
+    tf_file = "a TensorFlow SavedModel or frozen graph (.pb)"
+    for name, model_type, task, outputs in (
+        ("ObjectDetectionAPI", "ObjectDetection", "detect-objects", OBJECT_DETECTION_API_OUTPUTS),
+        ("DeepLab", "ImageClassification", "classify-pixels", DEEPLAB_OUTPUTS),
+    ):
+        found[("TensorFlow", name)] = Configuration(
+            "TensorFlow", name, model_type, task, tf_file, TF_RAW_INPUTS, outputs, False
+        )
+    return found
+
+
+CONFIGURATIONS: Final[dict[tuple[str, str], Configuration]] = _built_in()
 
 #: pip extra that provides each framework.
-FRAMEWORK_EXTRAS: Final[dict[str, str]] = {"ONNX": "onnx", "TorchScript": "torch"}
+FRAMEWORK_EXTRAS: Final[dict[str, str]] = {
+    "ONNX": "onnx",
+    "TorchScript": "torch",
+    "TensorFlow": "tensorflow",
+    "Keras": "tensorflow",
+}
+
+#: The name under which packages with an InferenceFunction .py are listed.
+RASTER_FUNCTION: Final = "InferenceFunction"
+FUNCTION_INPUTS: Final = (
+    "the package's InferenceFunction .py (its class named like the file) is imported and driven "
+    "as ArcGIS drives it (reference §3): initialize(model=<.emd path>, device=<-1 cpu, 0 gpu>), "
+    "getParameterInfo() (each parameter that is not a raster, model or device becomes an --arg, "
+    "its `value` the default; values arrive as strings), getConfiguration(**scalars). From the "
+    "configuration: extractBands (0-based; default all bands), padding (default 0), tx and ty "
+    "(default the .emd's ImageWidth/ImageHeight less 2 x padding, else 256), fixedTileSize (1: "
+    "every block is tx x ty, edge blocks filled past the raster; 0: edge blocks are cut to the "
+    "raster), inputMask (deliver raster_mask, uint8 bands x rows x cols, 1 = valid), dataRange "
+    "(each band rescaled linearly from the raster's min..max statistics to [low, high], as "
+    "float32), batch_size (reported; blocks go one at a time, as ArcGIS calls the function). "
+    "Blocks: raster_pixels, bands x (ty + 2 x padding) x (tx + 2 x padding), the raster's own "
+    "pixel type, zero past the raster edge. Python code from a package runs only in a "
+    "container (--backend docker) or with --trust-code; `[Functions]...` paths name functions "
+    "installed with ArcGIS Pro and do not run."
+)
+FUNCTION_PIXEL_OUTPUTS: Final = (
+    "updatePixels(tlc, shape, props, **pixelBlocks) per block: tlc = map (x, y) of the un-padded "
+    "block's top-left corner; shape = (1, rows, cols) of the un-padded block; props = extent, "
+    "pixelType (the output's numpy code: u1, u2 or i4, chosen from the Classes Values), "
+    "spatialReference (EPSG code, else WKT), cellSize, width, height, noData. Returns "
+    "pixelBlocks with output_pixels of `shape` (or rows x cols) holding class Values, and "
+    "optionally output_mask (0 = nodata). Written to the classified COG; pixels past the "
+    "raster, with input mask 0 or output mask 0 are nodata."
+)
+FUNCTION_DETECTOR_OUTPUTS: Final = (
+    "vectorize(**pixelBlocks) per block returns {'output_vectors': JSON text of "
+    "{'features': [{'attributes': {...}, 'geometry': {'rings': [[[x, y], ...], ...]}}]}}, "
+    "rings in pixel coordinates of the un-padded block (x = column, y = row, origin at its "
+    "top-left corner). Rings combine by the even-odd rule (holes, several parts). getFields() "
+    "(JSON text {'fields': [{'name', 'type'}]}) decides the output fields: string, integer and "
+    "double types are written, OID and geometry fields are not; attributes not declared are "
+    "dropped. getGeometryType() must be polygon (4) when defined. A feature is kept by the "
+    "block whose un-padded part holds its centroid, so an object seen by two overlapping "
+    "blocks is written once; rings are mapped to the raster's CRS."
+)
+
+#: Python raster function packages, by the task that runs them.
+FUNCTION_CONFIGURATIONS: Final[dict[str, Configuration]] = {
+    task: Configuration(
+        "(any)",
+        RASTER_FUNCTION,
+        model_type,
+        task,
+        "a Python raster function .py in the package, named by InferenceFunction",
+        FUNCTION_INPUTS,
+        outputs,
+    )
+    for task, model_type, outputs in (
+        ("classify-pixels", "ImageClassification", FUNCTION_PIXEL_OUTPUTS),
+        ("detect-objects", "ObjectDetection", FUNCTION_DETECTOR_OUTPUTS),
+    )
+}

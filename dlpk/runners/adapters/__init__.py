@@ -15,8 +15,16 @@ from dlpk.spec.configurations import FRAMEWORK_EXTRAS
 __all__ = ["Adapter", "import_framework", "load_adapter"]
 
 
-def load_adapter(framework: str, path: Path, device: str, trust_code: bool = False) -> Adapter:
-    """The adapter for `framework`, with the model at `path` loaded on `device` (cpu|gpu|auto)."""
+def load_adapter(
+    framework: str,
+    path: Path,
+    device: str,
+    trust_code: bool = False,
+    configuration: str = "",
+    classes: int = 0,
+) -> Adapter:
+    """The adapter for `framework`, with the model at `path` loaded on `device` (cpu|gpu|auto);
+    TensorFlow needs the configuration name (its tensors) and the class count (DeepLab)."""
     if framework == "ONNX":
         from dlpk.runners.adapters.onnx import OnnxAdapter
 
@@ -25,5 +33,13 @@ def load_adapter(framework: str, path: Path, device: str, trust_code: bool = Fal
         from dlpk.runners.adapters.torchscript import TorchScriptAdapter
 
         return TorchScriptAdapter.load(path, device, trust_code)
+    if framework == "Keras":
+        from dlpk.runners.adapters.keras import KerasAdapter
+
+        return KerasAdapter.load(path, device, trust_code)
+    if framework == "TensorFlow":
+        from dlpk.runners.adapters.tensorflow import TensorFlowAdapter
+
+        return TensorFlowAdapter.load(path, device, configuration, classes)
     known = ", ".join(sorted(FRAMEWORK_EXTRAS))
     raise ModelError(f"no runner for Framework {framework!r}", f"runnable frameworks: {known}")

@@ -147,7 +147,7 @@ def classify_objects(
             raise ModelError("the model definition lists no Classes")
         height, width = args.grid.tile_height, args.grid.tile_width
         blacken = opened.emd.BlackenAroundFeature == 1
-        with open_source(raster, opened.emd) as source:
+        with open_source(raster, opened.emd, opened.configuration.normalised) as source:
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
             adapter = opened.load(device, trust_code)
             local = to_raster_crs(geometries, meta.get("crs"), source.dataset.crs)

@@ -90,16 +90,22 @@ def cmd_classify_objects(args: argparse.Namespace) -> int:
 
 
 def cmd_configurations(args: argparse.Namespace) -> int:
-    from dlpk.spec.configurations import CONFIGURATIONS
+    from dlpk.spec.configurations import (
+        CONFIGURATIONS,
+        FUNCTION_CONFIGURATIONS,
+        INPUT_CONTRACT,
+    )
 
-    chosen = list(CONFIGURATIONS.values())
+    chosen = [*CONFIGURATIONS.values(), *FUNCTION_CONFIGURATIONS.values()]
     if args.format == "json":
         sys.stdout.write(json.dumps([c.as_dict() for c in chosen], indent=2) + "\n")
         return 0
     for c in chosen:
         print(f"{c.framework}/{c.name}  ({c.model_type}; dlpk {c.task}; {c.model_file})")
+        if c.inputs != INPUT_CONTRACT:
+            print(f"  inputs: {c.inputs}")
         print(f"  outputs: {c.outputs}")
-    print(f"inputs, for all: {chosen[0].inputs}" if chosen else "")
+    print(f"inputs, unless given above: {INPUT_CONTRACT}")
     return 0
 
 
@@ -117,7 +123,8 @@ def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     parser.add_argument(
         "--trust-code",
         action="store_true",
-        help="allow unpickling a full PyTorch module outside a container",
+        help="allow running code from the package outside a container: a Python raster "
+        "function (InferenceFunction) or a fully pickled PyTorch module",
     )
     add_backend_options(parser)
 

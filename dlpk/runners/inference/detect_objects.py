@@ -134,11 +134,17 @@ def detect_objects(
     check_device(device)
     check_output(output, overwrite, tuple(DRIVERS))
     with open_model(model, TASK) as opened:
+        if opened.runs_function:
+            from dlpk.runners.inference.function_tasks import detect_with_function
+
+            return detect_with_function(
+                opened, raster, output, arguments, device, progress, overwrite, trust_code
+            )
         args = parse_arguments(arguments, opened.emd, DETECTOR_ARGUMENTS)
         classes = opened.emd.Classes or []
         if not classes:
             raise ModelError("the model definition lists no Classes")
-        with open_source(raster, opened.emd) as source:
+        with open_source(raster, opened.emd, opened.configuration.normalised) as source:
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
             adapter = opened.load(device, trust_code)
             tiles = plan_tiles(source.height, source.width, args.grid)

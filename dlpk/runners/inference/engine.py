@@ -6,9 +6,10 @@ yielded in plan order so a single writer can consume them without reordering.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +18,8 @@ from dlpk.runners.inference.source import RasterSource
 from dlpk.runners.inference.windows import Tile, batched
 
 Progress = Callable[[str, int, int], None]
+Item = TypeVar("Item")
+Read = TypeVar("Read")
 Forward = Callable[[NDArray[np.float32]], list[NDArray[np.generic]]]
 
 
@@ -36,6 +39,19 @@ def _read(
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
+def read_ahead(items: Sequence[Item], read: Callable[[Item], Read]) -> Iterator[tuple[Item, Read]]:
+    """Yield each item with what `read` gave for it, in order, reading item k+1 while the
+    caller works on item k (one reader thread)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlpk-read") as reader:
+        pending: Future[Read] | None = reader.submit(read, items[0]) if items else None
+        for number, item in enumerate(items):
+            assert pending is not None
+            result = pending.result()
+            following = number + 1
+            pending = reader.submit(read, items[following]) if following < len(items) else None
+            yield item, result
+
+
 def run_tiles(
     source: RasterSource,
     tiles: list[Tile],
@@ -45,23 +61,12 @@ def run_tiles(
     progress: Progress,
 ) -> Iterator[Batch]:
     """Yield each batch's outputs in plan order, reading batch k+1 while batch k runs."""
-    groups = batched(tiles, batch_size)
     done = 0
     progress("infer", 0, len(tiles))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlpk-read") as reader:
-        pending: Future[tuple[NDArray[np.float32], NDArray[np.bool_]]] | None = None
-        if groups:
-            pending = reader.submit(_read, source, groups[0], fill)
-        for number, group in enumerate(groups):
-            assert pending is not None
-            pixels, valid = pending.result()
-            following = number + 1
-            pending = (
-                reader.submit(_read, source, groups[following], fill)
-                if following < len(groups)
-                else None
-            )
-            outputs = forward(pixels)
-            yield Batch(group, outputs, valid)
-            done += len(group)
-            progress("infer", done, len(tiles))
+    for group, (pixels, valid) in read_ahead(
+        batched(tiles, batch_size), lambda group: _read(source, group, fill)
+    ):
+        outputs = forward(pixels)
+        yield Batch(group, outputs, valid)
+        done += len(group)
+        progress("infer", done, len(tiles))

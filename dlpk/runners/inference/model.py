@@ -16,9 +16,15 @@ from pydantic import ValidationError
 
 from dlpk.errors import ModelError, PackageError
 from dlpk.runners.adapters import Adapter, load_adapter
-from dlpk.spec.configurations import CONFIGURATIONS, Configuration
+from dlpk.spec.configurations import (
+    CONFIGURATIONS,
+    FUNCTION_CONFIGURATIONS,
+    RASTER_FUNCTION,
+    Configuration,
+)
 from dlpk.spec.emd import EsriModelDefinition
 from dlpk.validator.diagnostics import Diagnostic, Severity
+from dlpk.validator.files import ARCGIS_FUNCTIONS_PREFIX
 
 
 @dataclass
@@ -29,6 +35,16 @@ class OpenedModel:
     folder: Path
     configuration: Configuration
     warnings: list[str]
+    emd_name: str = ""
+
+    @property
+    def runs_function(self) -> bool:
+        """True when the package's InferenceFunction .py does the work (reference §3)."""
+        return self.configuration.name == RASTER_FUNCTION
+
+    @property
+    def emd_path(self) -> Path:
+        return self.folder / self.emd_name
 
     @property
     def model_path(self) -> Path:
@@ -36,9 +52,16 @@ class OpenedModel:
 
     def load(self, device: str, trust_code: bool) -> Adapter:
         path = self.model_path
-        if not path.is_file():
+        if not self.emd.ModelFile or not path.exists():
             raise ModelError(f"{self.emd.ModelFile} is not in the package")
-        return load_adapter(self.configuration.framework, path, device, trust_code)
+        return load_adapter(
+            self.configuration.framework,
+            path,
+            device,
+            trust_code,
+            self.configuration.name,
+            len(self.emd.Classes or []),
+        )
 
 
 def stop_on_errors(diagnostics: list[Diagnostic], where: Path) -> list[str]:
@@ -50,13 +73,39 @@ def stop_on_errors(diagnostics: list[Diagnostic], where: Path) -> list[str]:
     return [f"{d.code} {d.message}" for d in diagnostics if d.severity is Severity.WARNING]
 
 
+#: ModelType -> the task whose tool runs it in ArcGIS (reference §1.4).
+_TASK_OF_TYPE = {
+    "ImageClassification": "classify-pixels",
+    "ObjectDetection": "detect-objects",
+    "InstanceDetection": "detect-objects",
+    "ObjectClassification": "classify-objects",
+}
+
+
+def _function_configuration(emd: EsriModelDefinition, task: str) -> Configuration:
+    function = emd.InferenceFunction or ""
+    if function.startswith(ARCGIS_FUNCTIONS_PREFIX):
+        raise ModelError(
+            f"InferenceFunction {function} is a raster function installed with ArcGIS Pro; "
+            "it runs only inside ArcGIS",
+            "package the function's .py beside the .emd and name it by its file name",
+        )
+    wanted = _TASK_OF_TYPE.get(str(emd.ModelType or ""))
+    if wanted is not None and wanted != task:
+        raise ModelError(f"{emd.ModelType} models run with `dlpk {wanted}`, not {task}")
+    found = FUNCTION_CONFIGURATIONS.get(task)
+    if found is None:
+        runnable = ", ".join(f"dlpk {t}" for t in FUNCTION_CONFIGURATIONS)
+        raise ModelError(
+            f"dlpk does not run Python raster functions with {task} yet",
+            f"they run with {runnable}",
+        )
+    return found
+
+
 def _configuration(emd: EsriModelDefinition, task: str) -> Configuration:
     if emd.InferenceFunction:
-        raise ModelError(
-            f"this model runs through its InferenceFunction {emd.InferenceFunction}, "
-            "which dlpk does not run yet",
-            "use a TorchScript or ONNX configuration (see dlpk/spec/configurations.py)",
-        )
+        return _function_configuration(emd, task)
     key = (emd.Framework or "", emd.configuration_name or "")
     found = CONFIGURATIONS.get(key)
     if found is None:
@@ -84,4 +133,5 @@ def open_model(path: Path, task: str) -> Iterator[OpenedModel]:
 
     with prepared_model(path) as prepared:
         emd = parse_emd(prepared.folder / prepared.emd_name)
-        yield OpenedModel(emd, prepared.folder, _configuration(emd, task), prepared.warnings)
+        configuration = _configuration(emd, task)
+        yield OpenedModel(emd, prepared.folder, configuration, prepared.warnings, prepared.emd_name)

@@ -169,7 +169,7 @@ class RasterSource:
 
 
 @contextlib.contextmanager
-def open_source(path: Path, emd: EsriModelDefinition) -> Iterator[RasterSource]:
+def open_raster(path: Path) -> Iterator[Any]:
     """Open `path` with a block cache large enough that halos are decoded once."""
     if not path.exists():
         raise InputNotFoundError(f"{path}: no such file")
@@ -181,6 +181,42 @@ def open_source(path: Path, emd: EsriModelDefinition) -> Iterator[RasterSource]:
         except RasterioIOError as exc:
             raise BadInputError(f"{path} is not a readable raster ({exc})") from exc
         with dataset:
-            bands = resolve_bands(emd.ExtractBands, dataset.count, _band_names(dataset))
-            dtype = str(dataset.dtypes[bands[0]])
-            yield RasterSource(dataset, bands, normaliser_for(emd, bands, dtype))
+            yield dataset
+
+
+@contextlib.contextmanager
+def open_source(
+    path: Path, emd: EsriModelDefinition, normalised: bool = True
+) -> Iterator[RasterSource]:
+    """The raster at `path` delivering the .emd's bands, normalised unless the model takes raw
+    pixel values (TensorFlow's predefined configurations)."""
+    with open_raster(path) as dataset:
+        bands = resolve_bands(emd.ExtractBands, dataset.count, _band_names(dataset))
+        dtype = str(dataset.dtypes[bands[0]])
+        zeros, ones = np.zeros(len(bands), np.float32), np.ones(len(bands), np.float32)
+        normalise = (
+            normaliser_for(emd, bands, dtype)
+            if normalised
+            else Normaliser(zeros, ones, zeros, ones)
+        )
+        yield RasterSource(dataset, bands, normalise)
+
+
+def read_block(
+    dataset: Any, bands: list[int], window: Window
+) -> tuple[NDArray[np.generic], NDArray[np.uint8]]:
+    """Raw pixels [bands, H, W] in the raster's own type, and their mask (1 valid, 0 not);
+    the part of `window` outside the raster is 0 and masked."""
+    dtype = np.dtype(dataset.dtypes[bands[0]])
+    pixels = np.zeros((len(bands), window.height, window.width), dtype=dtype)
+    mask = np.zeros(pixels.shape, dtype=np.uint8)
+    inside = window.intersection(Window(0, 0, int(dataset.height), int(dataset.width)))
+    if inside is None:
+        return pixels, mask
+    indexes = [b + 1 for b in bands]
+    rio = RioWindow(inside.col, inside.row, inside.width, inside.height)
+    top, left = inside.row - window.row, inside.col - window.col
+    rows, cols = slice(top, top + inside.height), slice(left, left + inside.width)
+    pixels[:, rows, cols] = dataset.read(indexes, window=rio)
+    mask[:, rows, cols] = dataset.read_masks(indexes, window=rio) > 0
+    return pixels, mask

@@ -81,8 +81,10 @@ def write_layer(
     fields: dict[str, NDArray[Any]],
     crs_wkt: str | None,
     overwrite: bool = False,
+    nulls: dict[str, NDArray[np.bool_]] | None = None,
 ) -> None:
-    """Write one layer of WKB geometries named after the file, `fields` as attribute columns."""
+    """Write one layer of WKB geometries named after the file, `fields` as attribute columns
+    (`nulls`: where a column's value is null)."""
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} already exists", "pass --overwrite to replace it")
     driver = DRIVERS[target.suffix.lower()]
@@ -98,6 +100,7 @@ def write_layer(
             geometry=wkb,
             field_data=list(fields.values()),
             fields=list(fields),
+            field_mask=[(nulls or {}).get(name) for name in fields] if nulls else None,
             layer=target.stem,
             driver=driver,
             geometry_type=geometry_type,

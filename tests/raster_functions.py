@@ -1,0 +1,160 @@
+"""Tiny Python raster function packages, written at test time, and what they should compute.
+
+The functions are pure numpy and check what the runner hands them (block shapes, dtype, the
+initialize arguments), raising when it is wrong, so a runner that breaks the contract fails the
+tests rather than producing plausible output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tests.inference_models import CLASSES, package
+
+#: Classify pixels: Value 5 where the 3x3 maximum of band 2 exceeds `threshold`, else 1.
+THRESHOLD_PRF = """
+import json
+import numpy as np
+
+
+class Threshold:
+    def __init__(self):
+        self.name = "Threshold"
+        self.description = "3x3 maximum above a threshold"
+
+    def initialize(self, **kwargs):
+        if not kwargs["model"].endswith(".emd") or kwargs["device"] != -1:
+            raise ValueError(f"bad initialize arguments {kwargs}")
+        with open(kwargs["model"]) as handle:
+            self.json_info = json.load(handle)
+
+    def getParameterInfo(self):
+        return [
+            {"name": "raster", "dataType": "raster", "value": None, "required": True},
+            {"name": "model", "dataType": "string", "value": None, "required": True},
+            {"name": "device", "dataType": "numeric", "value": None, "required": False},
+            {"name": "threshold", "dataType": "numeric", "value": 100, "required": False},
+            {"name": "padding", "dataType": "numeric", "value": 2, "required": False},
+        ]
+
+    def getConfiguration(self, **scalars):
+        if not isinstance(scalars["threshold"], str):
+            raise TypeError("scalars arrive as strings")
+        self.threshold = float(scalars["threshold"])
+        self.padding = int(scalars["padding"])
+        self.tx, self.ty = 13, 11
+        return {
+            "extractBands": (1,),
+            "padding": self.padding,
+            "tx": self.tx,
+            "ty": self.ty,
+            "fixedTileSize": 1,
+            "inputMask": True,
+        }
+
+    def updatePixels(self, tlc, shape, props, **pixelBlocks):
+        pixels = pixelBlocks["raster_pixels"]
+        p = self.padding
+        expected = (1, self.ty + 2 * p, self.tx + 2 * p)
+        if pixels.shape != expected or pixels.dtype != np.uint16 or shape != (1, self.ty, self.tx):
+            raise ValueError(f"block {pixels.shape} {pixels.dtype} shape {shape}")
+        if pixelBlocks["raster_mask"].shape != pixels.shape:
+            raise ValueError("the mask has the pixels' shape")
+        band = np.where(pixelBlocks["raster_mask"][0] > 0, pixels[0], 0).astype(np.int64)
+        h, w = band.shape
+        framed = np.pad(band, 1)
+        biggest = np.max(
+            [framed[r : r + h, c : c + w] for r in range(3) for c in range(3)], axis=0
+        )
+        classes = np.where(biggest > self.threshold, 5, 1)
+        pixelBlocks["output_pixels"] = classes[p : p + self.ty, p : p + self.tx].astype(
+            props["pixelType"]
+        )
+        return pixelBlocks
+"""
+
+#: Detect objects: one box per distinct non-zero value of band 1 in the block.
+BLOBS_PRF = """
+import json
+import numpy as np
+
+
+class Blobs:
+    def initialize(self, **kwargs):
+        self.emd = kwargs["model"]
+
+    def getParameterInfo(self):
+        return [
+            {"name": "raster", "dataType": "raster", "value": None},
+            {"name": "model", "dataType": "string", "value": None},
+            {"name": "padding", "dataType": "numeric", "value": 6},
+            {"name": "score", "dataType": "numeric", "value": 0.75},
+        ]
+
+    def getConfiguration(self, **scalars):
+        self.padding = int(scalars["padding"])
+        self.score = float(scalars["score"])
+        return {"extractBands": (0,), "padding": self.padding, "tx": 16, "ty": 16,
+                "inputMask": True}
+
+    def getFields(self):
+        return json.dumps({"fields": [
+            {"name": "OID", "type": "esriFieldTypeOID", "alias": "OID"},
+            {"name": "Class", "type": "esriFieldTypeString", "alias": "Class"},
+            {"name": "Value", "type": "esriFieldTypeInteger", "alias": "Value"},
+            {"name": "Confidence", "type": "esriFieldTypeDouble", "alias": "Confidence"},
+            {"name": "Note", "type": "esriFieldTypeString", "alias": "Note"},
+            {"name": "Shape", "type": "esriFieldTypeGeometry", "alias": "Shape"},
+        ]})
+
+    def getGeometryType(self):
+        return 4
+
+    def vectorize(self, **pixelBlocks):
+        band = pixelBlocks["raster_pixels"][0]
+        p = self.padding
+        features = []
+        for value in np.unique(band[band > 0]):
+            rows, cols = np.nonzero(band == value)
+            y1, x1 = rows.min() - p, cols.min() - p
+            y2, x2 = rows.max() + 1 - p, cols.max() + 1 - p
+            ring = [[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]
+            features.append({
+                "attributes": {"Class": "blob", "Value": int(value), "Confidence": self.score,
+                               "Undeclared": 1},
+                "geometry": {"rings": [[[float(x), float(y)] for x, y in ring]]},
+            })
+        return {"output_vectors": json.dumps({"features": features})}
+"""
+
+
+def function_package(folder: Path, name: str, source: str, model_type: str, **extra: Any) -> Path:
+    """A .dlpk holding `name`.py and an .emd naming it as the InferenceFunction."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.py").write_text(source)
+    document: dict[str, Any] = {
+        "Framework": "PyTorch",
+        "ModelConfiguration": "Custom",
+        "ModelType": model_type,
+        "InferenceFunction": f"{name}.py",
+        "ImageHeight": 32,
+        "ImageWidth": 32,
+        "Classes": CLASSES,
+    }
+    document.update(extra)
+    (folder / "notes.json").write_text(json.dumps({"about": name}))
+    return package(folder, document)
+
+
+def threshold_expected(band: NDArray[Any], valid: NDArray[np.bool_], threshold: float) -> Any:
+    """What the Threshold function computes over the whole raster in one pass."""
+    values = np.where(valid, band, 0).astype(np.int64)
+    h, w = values.shape
+    framed = np.pad(values, 1)
+    biggest = np.max([framed[r : r + h, c : c + w] for r in range(3) for c in range(3)], axis=0)
+    return np.where(biggest > threshold, 5, 1)
