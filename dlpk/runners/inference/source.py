@@ -29,7 +29,8 @@ from dlpk.spec.emd import EsriModelDefinition
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_BANDS = (0, 1, 2)
-GDAL_CACHE_BYTES = 256 * 1024**2
+MIN_CACHE_BYTES = 64 * 1024**2
+MAX_CACHE_BYTES = 512 * 1024**2
 
 
 def resolve_bands(
@@ -168,20 +169,34 @@ class RasterSource:
         return tile, valid
 
 
+def cache_bytes(dataset: Any) -> int:
+    """A block cache that holds three rows of blocks across the raster (a tile row and its
+    halos, decoded once), but no more: a fixed size, so memory does not grow with the raster's
+    height, and at least MIN_CACHE_BYTES, which small rasters fill as well as large ones."""
+    block_rows = max(int(dataset.block_shapes[0][0]), 256)
+    itemsize = max(np.dtype(d).itemsize for d in dataset.dtypes)
+    row_band = 3 * block_rows * dataset.width * dataset.count * itemsize
+    return int(min(max(MIN_CACHE_BYTES, row_band), MAX_CACHE_BYTES))
+
+
+def _open(path: Path) -> Any:
+    try:
+        with warnings.catch_warnings():  # no CRS: the task says so in its own words
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except RasterioIOError as exc:
+        raise BadInputError(f"{path} is not a readable raster ({exc})") from exc
+
+
 @contextlib.contextmanager
 def open_raster(path: Path) -> Iterator[Any]:
-    """Open `path` with a block cache large enough that halos are decoded once."""
+    """Open `path` with a block cache sized so halos are decoded once (see `cache_bytes`)."""
     if not path.exists():
         raise InputNotFoundError(f"{path}: no such file")
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
-        try:
-            with warnings.catch_warnings():  # no CRS: the task says so in its own words
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                dataset = rasterio.open(path)
-        except RasterioIOError as exc:
-            raise BadInputError(f"{path} is not a readable raster ({exc})") from exc
-        with dataset:
-            yield dataset
+    with _open(path) as probe:
+        size = cache_bytes(probe)
+    with rasterio.Env(GDAL_CACHEMAX=size), _open(path) as dataset:
+        yield dataset
 
 
 @contextlib.contextmanager
