@@ -21,7 +21,13 @@ from rich.progress import Progress as RichProgress
 from dlpk.errors import DlpkError
 from dlpk.runners.backends.local import run_local
 from dlpk.runners.tasks.export_chips import export_chips
-from dlpk.spec.job import ChipFormat, ExportChipsParameters, MetadataFormat, ProgressRecord
+from dlpk.spec.job import (
+    ChipFormat,
+    ExportChipsParameters,
+    MetadataFormat,
+    ProgressRecord,
+    ReferenceSystem,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -33,6 +39,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--raster", required=True, type=Path, help="input raster (any GDAL format)")
     p.add_argument("--labels", type=Path, help="class data: vector features or a classified raster")
     p.add_argument("--class-field", help="class value field (default: value or classvalue)")
+    p.add_argument("--labels-layer", help="layer of a multi-layer --labels dataset (GeoPackage)")
+    p.add_argument(
+        "--raster2",
+        type=Path,
+        help="second raster, chips in images2/ (Classified_Tiles, Export_Tiles)",
+    )
+    p.add_argument(
+        "--mask-polygons", type=Path, help="only chips lying completely inside these polygons"
+    )
     p.add_argument(
         "--format",
         dest="metadata_format",
@@ -48,6 +63,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--all-tiles", action="store_true", help="also export tiles without features")
     p.add_argument("--buffer-radius", type=float, default=0.0, help="buffer for point labels")
     p.add_argument("--min-overlap", type=float, default=0.0, help="min polygon overlap ratio, 0-1")
+    p.add_argument(
+        "--rotation-angle",
+        type=float,
+        default=0.0,
+        help="also write chips rotated by every multiple of this angle, degrees (default: 0)",
+    )
+    p.add_argument(
+        "--reference-system",
+        default="MAP_SPACE",
+        choices=get_args(ReferenceSystem),
+        help="georeference chips in map or pixel space (default: %(default)s)",
+    )
     p.add_argument(
         "--pad-edges", action="store_true", help="pad edge tiles instead of shifting them"
     )
@@ -104,6 +131,9 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
             stride_y=args.stride_y,
             output_nofeature_tiles="ALL_TILES" if args.all_tiles else "ONLY_TILES_WITH_FEATURES",
             class_value_field=args.class_field,
+            class_data_layer=args.labels_layer,
+            rotation_angle=args.rotation_angle,
+            reference_system=args.reference_system,
             buffer_radius=args.buffer_radius,
             min_polygon_overlap_ratio=args.min_overlap,
             pad_edges=args.pad_edges,
@@ -116,7 +146,15 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
         return 2
     try:
         with _terminal_progress() as progress:
-            report = export_chips(args.raster, args.labels, args.out, params, progress)
+            report = export_chips(
+                args.raster,
+                args.labels,
+                args.out,
+                params,
+                progress,
+                raster2=args.raster2,
+                mask_polygons=args.mask_polygons,
+            )
     except DlpkError as exc:
         return _fail(exc)
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())

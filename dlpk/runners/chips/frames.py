@@ -26,15 +26,17 @@ def rotation_angles(step: float) -> list[float]:
 
 
 def chip_frame(window: ChipWindow, angle: float = 0.0) -> Affine:
-    """Chip pixel -> source pixel; `angle` in degrees, counter-clockwise as seen on the map."""
+    """Chip pixel -> source pixel. The chip shows the window's scene turned `angle` degrees
+    counter-clockwise (as an image viewer turns a picture), about the window centre."""
     if angle == 0:
         return Affine.translation(window.col_off, window.row_off)
     cx = window.col_off + window.width / 2
     cy = window.row_off + window.height / 2
-    # rows grow downwards, so a counter-clockwise turn on the map is a clockwise Affine rotation
+    # turning the picture one way means sampling the source along axes turned the other way;
+    # with rows growing downwards that is Affine.rotation(+angle)
     return (
         Affine.translation(cx, cy)
-        @ Affine.rotation(-angle)
+        @ Affine.rotation(angle)
         @ Affine.translation(-window.width / 2, -window.height / 2)
     )
 
