@@ -26,9 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -105,54 +103,81 @@ def dlpk_export(raster: Path, out: Path, workers: int) -> int:
     return export_chips(raster, None, out, params).counts["chips"]
 
 
+def run_child(raster: Path, out: Path, what: str) -> dict[str, float]:
+    """One timed run in a fresh interpreter (`what`: "raw" or a worker count), so runs share no
+    caches or imports. This process watches the run's workers (peak RSS, CPU time) from outside,
+    so the run itself has no extra thread (which would change how it starts its workers)."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", str(raster), str(out), what],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    peaks: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    while proc.poll() is None:
+        for pid in _descendants(proc.pid):
+            peaks[pid] = max(peaks.get(pid, 0), _peak_kib(pid))
+            cpu[pid] = max(cpu.get(pid, 0.0), _cpu_seconds(pid))
+        time.sleep(0.05)
+    stdout = proc.stdout.read() if proc.stdout else ""
+    if proc.returncode:
+        raise RuntimeError(f"benchmark run {what} failed ({proc.returncode})")
+    result: dict[str, float] = json.loads(stdout.strip().splitlines()[-1])
+    result["workers"] = max(peaks.values(), default=0) / 1024
+    result["cpu"] += sum(cpu.values())
+    cores = os.cpu_count() or 1
+    result["others"] = max(0.0, result["machine"] - result["cpu"] / result["seconds"] / cores)
+    if out.exists():
+        shutil.rmtree(out)
+    return result
+
+
 def bench_throughput(raster: Path, tmp: Path, rounds: int) -> list[str]:
-    runs: dict[str, Callable[[Path], int]] = {
-        "raw rasterio read + write, 1 process": lambda out: raw_read_write(raster, out),
-        "dlpk export-chips, 1 worker": lambda out: dlpk_export(raster, out, 1),
-        "dlpk export-chips, 2 workers": lambda out: dlpk_export(raster, out, 2),
+    runs = {
+        "raw rasterio read + write, 1 process": "raw",
+        "dlpk export-chips, 1 worker": "1",
+        "dlpk export-chips, 2 workers": "2",
     }
     names = list(runs)
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    chips = 0
+    got: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]  # rotate who goes first
         for name in order:
-            out = tmp / "out"
-            t = time.perf_counter()
-            chips = runs[name](out)
-            rates[name].append(chips / (time.perf_counter() - t))
-            shutil.rmtree(out)
-            print(f"  round {r + 1}: {name}: {rates[name][-1]:.0f} chips/s", flush=True)
+            m = run_child(raster, tmp / "out", runs[name])
+            got[name].append(m)
+            print(
+                f"  round {r + 1}: {name}: {m['chips'] / m['seconds']:.0f} chips/s, "
+                f"{m['cpu']:.2f} CPU s, machine {m['others']:.0%} busy with other work",
+                flush=True,
+            )
     mb = TILE * TILE * 3 / 1e6
     raw = names[0]
+    rate = {n: [m["chips"] / m["seconds"] for m in got[n]] for n in names}
     rows = [
-        "| run | chips | chips/s (median) | MB/s | ratio to raw (median) | ratio, each round |",
-        "|---|---:|---:|---:|---:|---|",
+        "| run | chips | chips/s (median) | MB/s | ratio to raw (median) | ratio, each round "
+        "| CPU s (median) | chips per CPU s |",
+        "|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for name in names:
-        med = statistics.median(rates[name])
-        ratios = [a / b for a, b in zip(rates[name], rates[raw], strict=True)]
-        each = ", ".join(f"{x:.2f}" for x in ratios)
+        med = statistics.median(rate[name])
+        ratios = [a / b for a, b in zip(rate[name], rate[raw], strict=True)]
+        cpu = statistics.median(m["cpu"] for m in got[name])
+        chips = int(got[name][0]["chips"])
         rows.append(
             f"| {name} | {chips} | {med:.0f} | {med * mb:.1f} | "
-            f"{statistics.median(ratios):.2f} | {each} |"
+            f"{statistics.median(ratios):.2f} | {', '.join(f'{x:.2f}' for x in ratios)} | "
+            f"{cpu:.2f} | {chips / cpu:.0f} |"
         )
-    one = statistics.median(rates[names[1]])
-    two = statistics.median(rates[names[2]])
-    rows += ["", f"Two workers / one worker: **{two / one:.2f}x** (medians)."]
+    one, two = statistics.median(rate[names[1]]), statistics.median(rate[names[2]])
+    each = [b / a for a, b in zip(rate[names[1]], rate[names[2]], strict=True)]
+    busy = statistics.median(m["others"] for n in names for m in got[n])
+    rows += [
+        "",
+        f"Two workers / one worker: **{two / one:.2f}x** (medians; each round "
+        f"{', '.join(f'{x:.2f}' for x in each)}). Other work kept the machine's CPUs "
+        f"{busy:.0%} busy during the runs (median), which the two-worker runs feel most.",
+    ]
     return rows
-
-
-def peak_memory(raster: Path, out: Path, workers: int) -> dict[str, float]:
-    """Run the export in a fresh interpreter; its peak RSS and its workers' (MiB)."""
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", str(raster), str(out), str(workers)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
 
 
 def _peak_kib(pid: int | str) -> int:
@@ -184,29 +209,36 @@ def _descendants(root: int) -> set[int]:
     return found
 
 
-def child(raster: Path, out: Path, workers: int) -> None:
-    """Export, watching the peak RSS of every worker process (they are not our direct children
-    under forkserver, so getrusage cannot see them)."""
-    peaks: dict[int, int] = {}
-    done = threading.Event()
+def _cpu_seconds(pid: int | str) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def watch() -> None:
-        while not done.wait(0.05):
-            for pid in _descendants(os.getpid()):
-                peaks[pid] = max(peaks.get(pid, 0), _peak_kib(pid))
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def child(raster: Path, out: Path, what: str) -> None:
+    """The timed run: wall time, own CPU time and peak RSS, and how busy the whole machine was."""
+    busy0, total0 = _machine_ticks()
+    cpu0 = _cpu_seconds("self")
     t = time.perf_counter()
-    chips = dlpk_export(raster, out, workers)
+    chips = raw_read_write(raster, out) if what == "raw" else dlpk_export(raster, out, int(what))
     seconds = time.perf_counter() - t
-    done.set()
-    watcher.join()
+    cpu = _cpu_seconds("self") - cpu0
+    busy1, total1 = _machine_ticks()
     report = {
         "chips": chips,
         "seconds": seconds,
+        "cpu": cpu,
+        "machine": (busy1 - busy0) / max(total1 - total0, 1),
         "self": _peak_kib("self") / 1024,
-        "workers": max(peaks.values(), default=0) / 1024,
     }
     print(json.dumps(report))
 
@@ -224,8 +256,7 @@ def bench_memory(tmp: Path, sizes: list[int]) -> list[str]:
         print(f"  raster {size}² built in {time.perf_counter() - t:.1f} s", flush=True)
         peaks[size] = {}
         for workers in (1, 2):
-            m = peak_memory(raster, tmp / "memout", workers)
-            shutil.rmtree(tmp / "memout")
+            m = run_child(raster, tmp / "memout", str(workers))
             peaks[size][workers] = m
             worker = f"{m['workers']:.0f}" if workers > 1 else "–"
             rows.append(
@@ -276,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.child:
-        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))
+        child(Path(args.child[0]), Path(args.child[1]), args.child[2])
         return 0
 
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -305,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Source: tiled (256 px blocks) deflate GeoTIFF; output: Export_Tiles, uncompressed "
         "GeoTIFF chips plus world files, stride = tile. dlpk also hashes every file it writes "
-        "(for result.json) and computes band statistics; raw does neither.",
+        "(for result.json) and computes band statistics; raw does neither. Each run is a fresh "
+        "process, timed from the call (imports excluded, worker start-up included); CPU s "
+        "counts the main process and every worker.",
         "",
         *throughput,
         "",

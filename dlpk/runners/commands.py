@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,7 +93,10 @@ def register(subparsers: Any) -> None:
 
 @contextmanager
 def _terminal_progress() -> Iterator[Callable[[str, int, int | None], None]]:
-    """A rich bar with ETA per stage on a terminal; silent otherwise."""
+    """A rich bar with ETA per stage on a terminal; silent otherwise.
+
+    Redrawn from the caller's thread (no refresh thread), so the export may fork its workers.
+    """
     console = Console(stderr=True)
     if not console.is_terminal:
         yield lambda stage, done, total: None
@@ -105,12 +109,18 @@ def _terminal_progress() -> Iterator[Callable[[str, int, int | None], None]]:
         TimeRemainingColumn(),
         console=console,
         transient=False,
+        auto_refresh=False,
     ) as rich_progress:
+        last = [0.0]
 
         def update(stage: str, done: int, total: int | None) -> None:
             if stage not in bars:
                 bars[stage] = rich_progress.add_task(stage, total=total)
             rich_progress.update(bars[stage], completed=done, total=total)
+            now = time.monotonic()
+            if now - last[0] >= 0.1 or done == total:
+                last[0] = now
+                rich_progress.refresh()
 
         yield update
 

@@ -11,6 +11,8 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -289,10 +291,14 @@ def _clamp(w: ChipWindow, info: RasterInfo) -> ChipWindow:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """forkserver where there is one: the server imports the worker code once and each worker is
-    forked from it ready to run, instead of every worker importing rasterio, shapely and pyproj
-    again (spawn). Nothing of this process (threads, open datasets) is inherited."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    """How to start workers. On Linux, from a process with no other thread, fork: workers start
+    at once with everything imported (spawn re-imports rasterio, shapely and pyproj in each,
+    about half a second of CPU apiece). Otherwise forkserver (the server imports the worker code
+    once and forks ready workers; nothing of this process is inherited), else spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["dlpk.runners.chips.worker"])
         return ctx
