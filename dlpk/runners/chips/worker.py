@@ -20,7 +20,6 @@ import rasterio
 import shapely
 from affine import Affine
 from rasterio.features import rasterize
-from rasterio.vrt import WarpedVRT
 
 from dlpk.atomic import sha256_file, write_bytes_atomic
 from dlpk.runners.chips.annotations import Box, kitti, pascal_voc
@@ -32,29 +31,15 @@ from dlpk.runners.chips.formats import (
     WORLD_EXT,
     chip_stem,
 )
-from dlpk.runners.chips.frames import chip_frame, sample, source_window
+from dlpk.runners.chips.frames import sample
+from dlpk.runners.chips.plan_item import PlanItem
+from dlpk.runners.chips.schedule import group_region
 from dlpk.runners.chips.stats import BandMoments
-from dlpk.runners.raster import RasterInfo, read_chip
-from dlpk.runners.tiling import ChipWindow
+from dlpk.runners.raster import RasterInfo, open_on_grid, read_chip
 from dlpk.runners.vectors import Features, features_in_frame
 
 # Source pixel y grows downwards; PIXEL_SPACE chips keep x = column and y = -row.
 PIXEL_SPACE = Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
-
-
-@dataclass(frozen=True)
-class PlanItem:
-    """A chip to write: its running index, its window, rotation and, for per-feature tiles, its
-    feature."""
-
-    index: int
-    window: ChipWindow
-    focus: int = -1
-    angle: float = 0.0
-
-    @property
-    def frame(self) -> Affine:
-        return chip_frame(self.window, self.angle)
 
 
 @dataclass(frozen=True)
@@ -95,40 +80,10 @@ class GroupResult:
     bands2: BandMoments | None = None
 
 
-# A group's region is read in one call; its width is capped so memory does not grow with the
-# raster (a 3-band byte strip of 4096 x 256 pixels is 3 MiB).
-MAX_GROUP_WIDTH = 4096
-# Decoded-block cache per process: holds a band of block rows for overlapping strides, is fixed so
-# peak memory does not grow with the raster, and is far above the size where reads slow down.
-GDAL_CACHE_BYTES = 64 * 1024 * 1024
-
-
-def group_items(items: list[PlanItem]) -> list[list[PlanItem]]:
-    """Consecutive items whose source windows share one band of rows, up to MAX_GROUP_WIDTH."""
-    groups: list[list[PlanItem]] = []
-    key: tuple[int, int] | None = None
-    c0 = c1 = 0
-    for item in items:
-        w = source_window(item.frame, item.window.width, item.window.height)
-        k = (w.row_off, w.height)
-        lo, hi = min(c0, w.col_off), max(c1, w.col_off + w.width)
-        if groups and k == key and hi - lo <= MAX_GROUP_WIDTH:
-            groups[-1].append(item)
-            c0, c1 = lo, hi
-        else:
-            groups.append([item])
-            key, c0, c1 = k, w.col_off, w.col_off + w.width
-    return groups
-
-
-def group_region(items: list[PlanItem]) -> ChipWindow:
-    """The source window holding every pixel the group's chips sample."""
-    windows = [source_window(i.frame, i.window.width, i.window.height) for i in items]
-    c0 = min(w.col_off for w in windows)
-    r0 = min(w.row_off for w in windows)
-    c1 = max(w.col_off + w.width for w in windows)
-    r1 = max(w.row_off + w.height for w in windows)
-    return ChipWindow(c0, r0, c1 - c0, r1 - r0)
+# Decoded-block cache per process: fixed, so peak memory does not grow with the raster; it holds
+# a few strips (schedule.STRIP_BYTES each), enough for overlapping strides to decode each block
+# once, and is well above the size where reads slow down.
+GDAL_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class ChipWriter:
@@ -409,30 +364,6 @@ def _describe(path: Path, rel: str) -> tuple[str, int, str]:
     return rel, path.stat().st_size, sha256_file(path)
 
 
-def open_on_grid(path: str, raster: RasterInfo) -> Any:
-    """Another raster on the image's grid (warped with nearest neighbour if it differs), so a
-    class raster keeps its values and a second image lines up pixel for pixel."""
-    src = rasterio.open(path)
-    same = (
-        src.crs is not None
-        and raster.crs_wkt is not None
-        and src.crs == rasterio.crs.CRS.from_wkt(raster.crs_wkt)
-        and src.transform == raster.transform
-        and (src.width, src.height) == (raster.width, raster.height)
-    )
-    if same:
-        return src
-    return WarpedVRT(
-        src,
-        crs=raster.crs_wkt,
-        transform=raster.transform,
-        width=raster.width,
-        height=raster.height,
-        resampling=rasterio.enums.Resampling.nearest,
-        nodata=src.nodata if src.nodata is not None else 0,
-    )
-
-
 # -- process-pool plumbing ----------------------------------------------------------------------
 _WRITER: ChipWriter | None = None
 
@@ -442,6 +373,6 @@ def init_worker(config: ChipConfig) -> None:
     _WRITER = ChipWriter(config)
 
 
-def run_group(items: list[PlanItem]) -> GroupResult:
+def run_task(groups: list[list[PlanItem]]) -> list[GroupResult]:
     assert _WRITER is not None, "init_worker was not called"
-    return _WRITER.run_group(items)
+    return [_WRITER.run_group(group) for group in groups]

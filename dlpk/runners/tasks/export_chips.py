@@ -1,51 +1,35 @@
 """Task export_chips: ArcGIS's Export Training Data For Deep Learning, streamed chip by chip.
 
-Plan the windows once, decide which to keep, then let worker processes write chips group by group
-(side-by-side chips whose source is read and decoded once) while this process merges their
-statistics in plan order and writes the root files last.
+Check the inputs, plan the windows once (chips.plan), let workers make the chips group by group
+(chips.pool, chips.schedule, chips.worker), merge their statistics in plan order and write the
+root files last (chips.rootfiles).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
-import shapely
 
 from dlpk.atomic import remove_partials, sha256_file, write_text_atomic
 from dlpk.errors import BadInputError
 from dlpk.runners.chips import rootfiles
 from dlpk.runners.chips.formats import FORMATS, FormatTraits
-from dlpk.runners.chips.frames import footprint, rotation_angles, sample
+from dlpk.runners.chips.plan import make_plan
+from dlpk.runners.chips.pool import make_chips
 from dlpk.runners.chips.stats import BandMoments, ClassSummary
-from dlpk.runners.chips.worker import (
-    ChipConfig,
-    ChipWriter,
-    GroupResult,
-    PlanItem,
-    group_items,
-    group_region,
-    init_worker,
-    open_on_grid,
-    run_group,
-)
+from dlpk.runners.chips.worker import ChipConfig, GroupResult
 from dlpk.runners.progress import Progress, no_progress
-from dlpk.runners.raster import RasterInfo, open_raster_info, read_chip
-from dlpk.runners.tiling import ChipWindow, plan_windows
+from dlpk.runners.raster import RasterInfo, open_on_grid, open_raster_info
 from dlpk.runners.vectors import (
     Features,
-    features_in_frame,
     is_vector,
     read_features,
     read_mask,
@@ -171,156 +155,6 @@ def _prepare_output(out: Path, signature: dict[str, Any], resume: bool, overwrit
     write_text_atomic(state, json.dumps(signature, indent=2) + "\n")
 
 
-def _plan(
-    info: RasterInfo,
-    params: ExportChipsParameters,
-    traits: FormatTraits,
-    features: Features | None,
-    label_raster: str | None,
-    mask: shapely.Geometry | None,
-    progress: Progress,
-) -> list[PlanItem]:
-    """Windows in row-major order, each followed by its rotated copies; numbered once kept."""
-    tile_y, stride_y = params.tile_size_y or params.tile_size_x, params.stride_y or params.stride_x
-    if traits.per_feature_tiles:
-        assert features is not None
-        candidates = _feature_centred(info, params.tile_size_x, tile_y, features)
-    else:
-        windows = plan_windows(
-            info.width,
-            info.height,
-            params.tile_size_x,
-            tile_y,
-            params.stride_x,
-            stride_y,
-            pad=params.pad_edges,
-        )
-        candidates = [PlanItem(0, w) for w in windows]
-    angles = rotation_angles(params.rotation_angle)
-    if len(angles) > 1:
-        candidates = [PlanItem(0, c.window, c.focus, a) for c in candidates for a in angles]
-    if mask is not None:
-        candidates = [c for c in candidates if _inside(mask, c)]
-    keep_all = (
-        traits.per_feature_tiles
-        or params.output_nofeature_tiles == "ALL_TILES"
-        or (features is None and label_raster is None)
-    )
-    if not keep_all:
-        if features is not None:
-            candidates = _with_features(candidates, features, params, progress)
-        else:
-            assert label_raster is not None
-            candidates = _with_class_pixels(candidates, info, label_raster, progress)
-    return [PlanItem(i, c.window, c.focus, c.angle) for i, c in enumerate(candidates)]
-
-
-def _inside(mask: shapely.Geometry, item: PlanItem) -> bool:
-    """ArcGIS's mask polygons: a chip is kept only when it lies completely inside them."""
-    return bool(shapely.covers(mask, footprint(item.frame, item.window.width, item.window.height)))
-
-
-def _with_features(
-    items: list[PlanItem], features: Features, params: ExportChipsParameters, progress: Progress
-) -> list[PlanItem]:
-    tree = shapely.STRtree(features.geoms)
-    kept: list[PlanItem] = []
-    for n, item in enumerate(items):
-        idx, _ = features_in_frame(
-            features,
-            tree,
-            item.frame,
-            item.window.width,
-            item.window.height,
-            params.min_polygon_overlap_ratio,
-        )
-        if idx.size:
-            kept.append(item)
-        progress("plan", n + 1, len(items))
-    return kept
-
-
-def _with_class_pixels(
-    items: list[PlanItem], info: RasterInfo, label_raster: str, progress: Progress
-) -> list[PlanItem]:
-    """Items whose chip holds a class pixel; each group's region is read once."""
-    kept: list[PlanItem] = []
-    src = open_on_grid(label_raster, info)
-    done = 0
-    try:
-        for group in group_items(items):
-            region = group_region(group)
-            data = read_chip(src, region, 1)[0]
-            if src.nodata is not None:
-                data = np.where(data == src.nodata, 0, data)
-            for item in group:
-                w = item.window
-                chip, rows, cols = sample(data, region, item.frame, w.width, w.height)
-                inside = (rows >= 0) & (rows < info.height) & (cols >= 0) & (cols < info.width)
-                if (chip[0] != 0)[np.broadcast_to(inside, chip.shape[1:])].any():
-                    kept.append(item)
-            done += len(group)
-            progress("plan", done, len(items))
-    finally:
-        src.close()
-    return kept
-
-
-def _feature_centred(
-    info: RasterInfo, tile_x: int, tile_y: int, features: Features
-) -> list[PlanItem]:
-    """Labeled_Tiles: one chip centred on each feature that touches the raster."""
-    items: list[PlanItem] = []
-    extent = shapely.box(0, 0, info.width, info.height)
-    bounds = shapely.bounds(features.geoms)
-    touching = shapely.intersects(features.geoms, extent)
-    for i in np.flatnonzero(touching).tolist():
-        cx = (bounds[i, 0] + bounds[i, 2]) / 2
-        cy = (bounds[i, 1] + bounds[i, 3]) / 2
-        window = ChipWindow(round(cx - tile_x / 2), round(cy - tile_y / 2), tile_x, tile_y)
-        window = _clamp(window, info)
-        items.append(PlanItem(len(items), window, focus=i))
-    return items
-
-
-def _clamp(w: ChipWindow, info: RasterInfo) -> ChipWindow:
-    """Shift a window inside the raster where it fits (chips then hold no padding)."""
-    col = min(max(w.col_off, 0), max(info.width - w.width, 0))
-    row = min(max(w.row_off, 0), max(info.height - w.height, 0))
-    return ChipWindow(col, row, w.width, w.height)
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """How to start workers. On Linux, from a process with no other thread, fork: workers start
-    at once with everything imported (spawn re-imports rasterio, shapely and pyproj in each,
-    about half a second of CPU apiece). Otherwise forkserver (the server imports the worker code
-    once and forks ready workers; nothing of this process is inherited), else spawn."""
-    methods = multiprocessing.get_all_start_methods()
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["dlpk.runners.chips.worker"])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-def _run_groups(config: ChipConfig, plan: list[PlanItem], workers: int) -> Iterator[GroupResult]:
-    """Group results in plan order, whatever the number of workers."""
-    groups = group_items(plan)
-    if workers <= 1 or len(groups) <= 1:
-        writer = ChipWriter(config)
-        try:
-            for group in groups:
-                yield writer.run_group(group)
-        finally:
-            writer.close()
-        return
-    ctx = _pool_context()
-    with ctx.Pool(min(workers, len(groups)), initializer=init_worker, initargs=(config,)) as pool:
-        yield from pool.imap(run_group, groups)
-
-
 def export_chips(
     raster: Path,
     labels: Path | None,
@@ -390,7 +224,7 @@ def export_chips(
     }
     _prepare_output(out, signature, params.resume, params.overwrite)
     t_plan = time.monotonic()
-    plan = _plan(info, params, traits, features, label_raster, mask, progress)
+    plan = make_plan(info, params, traits, features, label_raster, mask, progress)
     if not plan:
         if mask is not None:
             raise BadInputError("no tile lies completely inside the mask polygons")
@@ -421,7 +255,14 @@ def export_chips(
     map_lines: list[str] = []
     written = done = 0
     progress("chips", 0, len(plan))
-    for group in _run_groups(config, plan, workers):
+    groups: list[GroupResult] = []
+    for group in make_chips(config, plan, workers):
+        groups.append(group)
+        done += len(group.chips)
+        progress("chips", done, len(plan))
+    # merged in plan order, so the statistics do not depend on the workers or the schedule
+    groups.sort(key=lambda g: g.chips[0].index)
+    for group in groups:
         bands.merge(group.bands)
         if bands2 is not None and group.bands2 is not None:
             bands2.merge(group.bands2)
@@ -433,8 +274,6 @@ def export_chips(
             map_lines.append(result.map_line)
             report.files.extend(result.files)
             written += result.written
-        done += len(group.chips)
-        progress("chips", done, len(plan))
 
     t_root = time.monotonic()
     export = rootfiles.ExportSummary(
