@@ -34,3 +34,4 @@ schemas: venv
 
 bench: dev-venv
 	$(BIN)/python benchmarks/bench_lint.py
+	$(BIN)/python benchmarks/bench_export.py
