@@ -3,6 +3,7 @@ each source pixel is read once."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from dlpk.runners.chips import worker
 from dlpk.runners.chips.plan_item import PlanItem
 from dlpk.runners.chips.schedule import group_items, group_region, strip_width, tasks
+from dlpk.runners.chips.worker import GDAL_CACHE_BYTES
 from dlpk.runners.raster import read_chip
 from dlpk.runners.tasks.export_chips import export_chips
 from dlpk.runners.tiling import ChipWindow, plan_windows
@@ -78,3 +80,39 @@ def test_each_source_pixel_is_read_once(tmp_path: Path, monkeypatch: pytest.Monk
         hits[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width] += 1
     assert (hits == 1).all()
     assert len(reads) == 4  # one strip per row of tiles, not one read per chip
+
+
+def _decodes(order: list[ChipWindow], cache_bytes: int, block: int, block_bytes: int) -> int:
+    """Block decodes when reading `order` region by region through an LRU block cache."""
+    cache: OrderedDict[tuple[int, int], None] = OrderedDict()
+    capacity = cache_bytes // block_bytes
+    decodes = 0
+    for w in order:
+        for by in range(w.row_off // block, (w.row_off + w.height - 1) // block + 1):
+            for bx in range(w.col_off // block, (w.col_off + w.width - 1) // block + 1):
+                if (by, bx) in cache:
+                    cache.move_to_end((by, bx))
+                    continue
+                decodes += 1
+                cache[(by, bx)] = None
+                if len(cache) > capacity:
+                    cache.popitem(last=False)
+    return decodes
+
+
+def test_overlapping_strides_decode_each_block_once_on_a_wide_raster() -> None:
+    """With half-tile strides every block row is read by two rows of tiles. Taken down column
+    chunks, the second read finds the blocks still in the fixed-size cache, however wide the
+    raster; taken row by row across a wide raster, it would not."""
+    width, height, tile, block = 60_000, 2_048, 256, 256
+    block_bytes = block * block * 3  # 3-band byte blocks
+    items = [
+        PlanItem(i, w) for i, w in enumerate(plan_windows(width, height, tile, tile, 128, 128))
+    ]
+    max_width = strip_width(tile, tile, 3, "uint8")
+    groups = group_items(items, max_width)
+    scheduled = [group_region(g) for task in tasks(groups, max_width) for g in task]
+    blocks = (width // block + (width % block > 0)) * (height // block)
+    assert _decodes(scheduled, GDAL_CACHE_BYTES, block, block_bytes) == blocks
+    row_major = [group_region(g) for g in groups]
+    assert _decodes(row_major, GDAL_CACHE_BYTES, block, block_bytes) > blocks
