@@ -313,6 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=10000, help="throughput raster side, px")
     parser.add_argument("--memory-sizes", type=int, nargs=2, default=[5000, 20000])
     parser.add_argument("--rounds", type=int, default=3, help="timed runs of each")
+    parser.add_argument(
+        "--memory-dir",
+        type=Path,
+        help="also time writing the chips to this in-memory folder (e.g. /dev/shm), to tell "
+        "the file system's share of the cost from ours",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="markdown file to update")
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument(
@@ -335,8 +341,13 @@ def main(argv: list[str] | None = None) -> int:
         make_raster(raster, args.size)
         print(f"(a) raster {args.size}² built in {time.perf_counter() - t:.1f} s", flush=True)
         throughput = bench_throughput(raster, tmp, args.rounds)
-        raster.unlink()
         print("\n".join(throughput), flush=True)
+        in_memory: list[str] = []
+        if args.memory_dir is not None:
+            with tempfile.TemporaryDirectory(dir=args.memory_dir) as mem_name:
+                in_memory = bench_throughput(raster, Path(mem_name), args.rounds)
+            print("\n".join(in_memory), flush=True)
+        raster.unlink()
         print("(b) peak memory", flush=True)
         memory = bench_memory(tmp, args.memory_sizes)
         print("\n".join(memory), flush=True)
@@ -355,6 +366,17 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *throughput,
         "",
+        *(
+            [
+                f"Chips written to {args.memory_dir} (a memory file system) in the same run "
+                "instead, to tell the disk file system's share of the cost from ours:",
+                "",
+                *in_memory,
+                "",
+            ]
+            if in_memory
+            else []
+        ),
         "### Peak memory",
         "",
         "The same export (1 and 2 workers) in a fresh process per run; peak resident set size "
