@@ -72,19 +72,29 @@ def _inside(mask: shapely.Geometry, item: PlanItem) -> bool:
 def _with_features(
     items: list[PlanItem], features: Features, params: ExportChipsParameters, progress: Progress
 ) -> list[PlanItem]:
+    """Items whose chip holds a feature. Without an overlap ratio one bulk tree query answers
+    for every chip; with one, each candidate's parts are measured."""
     tree = shapely.STRtree(features.geoms)
+    outlines = [footprint(i.frame, i.window.width, i.window.height) for i in items]
+    hits = tree.query(outlines, predicate="intersects")[0]
+    touched = np.zeros(len(items), dtype=bool)
+    touched[hits] = True
+    if params.min_polygon_overlap_ratio == 0:
+        progress("plan", len(items), len(items))
+        return [item for item, hit in zip(items, touched, strict=True) if hit]
     kept: list[PlanItem] = []
     for n, item in enumerate(items):
-        idx, _ = features_in_frame(
-            features,
-            tree,
-            item.frame,
-            item.window.width,
-            item.window.height,
-            params.min_polygon_overlap_ratio,
-        )
-        if idx.size:
-            kept.append(item)
+        if touched[n]:
+            idx, _ = features_in_frame(
+                features,
+                tree,
+                item.frame,
+                item.window.width,
+                item.window.height,
+                params.min_polygon_overlap_ratio,
+            )
+            if idx.size:
+                kept.append(item)
         progress("plan", n + 1, len(items))
     return kept
 
