@@ -231,7 +231,7 @@ def test_timeout_stops_the_container_and_resume_finishes(
 
     from tests.rasters import write_raster
 
-    big = write_raster(tmp_path / "big.tif", np.zeros((3, 1536, 1536), dtype=np.uint8))
+    big = write_raster(tmp_path / "big.tif", np.zeros((3, 3072, 3072), dtype=np.uint8))
     out = tmp_path / "o"
     argv = ["export-chips", "--raster", str(big), "--format", "Export_Tiles", "--all-tiles",
             "--tile-size", "32", "--stride", "32", "--workers", "1", "-o", str(out)]  # fmt: skip
@@ -240,12 +240,12 @@ def test_timeout_stops_the_container_and_resume_finishes(
     assert status == DlpkError.exit_code and "--timeout" in err
     assert not (out / "map.txt").exists()  # root files come last: the export does not look done
     finished = sorted((out / "images").glob("*.tif"))
-    assert 0 < len(finished) < 48 * 48
+    assert 0 < len(finished) < 96 * 96
     for chip in finished:  # every chip under its final name is complete
         with rasterio.open(chip) as dataset:
             assert dataset.read().shape == (3, 32, 32)
     assert main([*argv, "--resume"]) == 0
-    assert len(list((out / "images").glob("*.tif"))) == 48 * 48
+    assert len(list((out / "images").glob("*.tif"))) == 96 * 96
     assert not list(out.rglob("*.part"))
 
 

@@ -12,6 +12,7 @@ import jsonschema
 from dlpk.runners.backends.local import run_local
 from dlpk.spec.job import ProgressRecord, Result
 from dlpk.spec.publish import schema_path
+from tests.rasters import pixel_box, write_features
 
 
 def make_job(tmp_path: Path, raster: Path, labels: Path, **parameters: object) -> Path:
@@ -113,3 +114,21 @@ def test_hand_written_inference_job_runs(tmp_path: Path) -> None:
     (jobdir / "job.json").write_text(json.dumps(job))
     assert main(["run", str(jobdir)]) == 2
     assert json.loads((jobdir / "out" / "result.json").read_text())["status"] == "failed"
+
+
+def test_job_with_second_raster_and_mask(
+    tmp_path: Path, rgb_raster: Path, labels_gpkg: Path
+) -> None:
+    """in_raster2 and in_mask_polygons are job inputs like the others, relative to the job."""
+    job = make_job(tmp_path, rgb_raster, labels_gpkg, metadata_format="Classified_Tiles")
+    shutil.copy(rgb_raster, job / "in" / "after.tif")
+    mask = write_features(job / "in" / "mask.gpkg", [pixel_box(0, 0, 128, 128)], None)
+    doc = json.loads((job / "job.json").read_text())
+    doc["inputs"] |= {"in_raster2": "in/after.tif", "in_mask_polygons": "in/mask.gpkg"}
+    (job / "job.json").write_text(json.dumps(doc))
+    assert mask.exists() and run_local(job, lambda record: None, poll=0.05) == 0
+    result = load_result(job)
+    images2 = {o.path for o in result.outputs if o.path.startswith("out/chips/images2/")}
+    images = {o.path for o in result.outputs if o.path.startswith("out/chips/images/")}
+    assert images2 and {p.replace("images2/", "images/") for p in images2} == images
+    assert result.counts["chips"] <= 4  # 64 px chips completely inside a 128 px square

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,14 @@ from dlpk.errors import BadInputError, DlpkError
 from dlpk.runners.backends.choose import add_backend_options, run_prepared
 from dlpk.runners.backends.launch import JobBuilder, PreparedJob
 from dlpk.runners.images.commands import register as register_images
-from dlpk.spec.job import ChipFormat, ExportChipsParameters, MetadataFormat, ProgressRecord, Result
+from dlpk.spec.job import (
+    ChipFormat,
+    ExportChipsParameters,
+    MetadataFormat,
+    ProgressRecord,
+    ReferenceSystem,
+    Result,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -34,6 +42,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--raster", required=True, type=Path, help="input raster (any GDAL format)")
     p.add_argument("--labels", type=Path, help="class data: vector features or a classified raster")
     p.add_argument("--class-field", help="class value field (default: value or classvalue)")
+    p.add_argument("--labels-layer", help="layer of a multi-layer --labels dataset (GeoPackage)")
+    p.add_argument(
+        "--raster2",
+        type=Path,
+        help="second raster, chips in images2/ (Classified_Tiles, Export_Tiles)",
+    )
+    p.add_argument(
+        "--mask-polygons", type=Path, help="only chips lying completely inside these polygons"
+    )
     p.add_argument(
         "--format",
         dest="metadata_format",
@@ -49,6 +66,18 @@ def register(subparsers: Any) -> None:
     p.add_argument("--all-tiles", action="store_true", help="also export tiles without features")
     p.add_argument("--buffer-radius", type=float, default=0.0, help="buffer for point labels")
     p.add_argument("--min-overlap", type=float, default=0.0, help="min polygon overlap ratio, 0-1")
+    p.add_argument(
+        "--rotation-angle",
+        type=float,
+        default=0.0,
+        help="also write chips rotated by every multiple of this angle, degrees (default: 0)",
+    )
+    p.add_argument(
+        "--reference-system",
+        default="MAP_SPACE",
+        choices=get_args(ReferenceSystem),
+        help="georeference chips in map or pixel space (default: %(default)s)",
+    )
     p.add_argument(
         "--pad-edges", action="store_true", help="pad edge tiles instead of shifting them"
     )
@@ -70,7 +99,10 @@ def register(subparsers: Any) -> None:
 
 @contextmanager
 def _terminal_progress() -> Iterator[Callable[[str, int, int | None], None]]:
-    """A rich bar with ETA per stage on a terminal; silent otherwise."""
+    """A rich bar with ETA per stage on a terminal; silent otherwise.
+
+    Redrawn from the caller's thread (no refresh thread), so the export may fork its workers.
+    """
     console = Console(stderr=True)
     if not console.is_terminal:
         yield lambda stage, done, total: None
@@ -83,12 +115,18 @@ def _terminal_progress() -> Iterator[Callable[[str, int, int | None], None]]:
         TimeRemainingColumn(),
         console=console,
         transient=False,
+        auto_refresh=False,
     ) as rich_progress:
+        last = [0.0]
 
         def update(stage: str, done: int, total: int | None) -> None:
             if stage not in bars:
                 bars[stage] = rich_progress.add_task(stage, total=total)
             rich_progress.update(bars[stage], completed=done, total=total)
+            now = time.monotonic()
+            if now - last[0] >= 0.1 or done == total:
+                last[0] = now
+                rich_progress.refresh()
 
         yield update
 
@@ -109,6 +147,9 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
             stride_y=args.stride_y,
             output_nofeature_tiles="ALL_TILES" if args.all_tiles else "ONLY_TILES_WITH_FEATURES",
             class_value_field=args.class_field,
+            class_data_layer=args.labels_layer,
+            rotation_angle=args.rotation_angle,
+            reference_system=args.reference_system,
             buffer_radius=args.buffer_radius,
             min_polygon_overlap_ratio=args.min_overlap,
             pad_edges=args.pad_edges,
@@ -127,6 +168,11 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
     builder.add_input("in_raster", args.raster)
     if args.labels is not None:
         builder.add_input("in_class_data", args.labels)
+    for name, path in (("in_raster2", args.raster2), ("in_mask_polygons", args.mask_polygons)):
+        if path is not None:
+            if not path.exists():
+                return _fail(BadInputError(f"{path}: no such file"))
+            builder.add_input(name, path)
     builder.parameters = params.model_dump(exclude_defaults=True)
     builder.add_output_folder("out_folder", args.out, "out/chips")
     return run_and_report(builder.write(), args, None)

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 from affine import Affine
+from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from dlpk.errors import BadInputError
@@ -93,3 +94,27 @@ def read_chip(src: Any, window: ChipWindow, band_count: int) -> tuple[npt.NDArra
 
 def window_transform(transform: Affine, window: ChipWindow) -> Affine:
     return transform @ Affine.translation(window.col_off, window.row_off)
+
+
+def open_on_grid(path: str, raster: RasterInfo) -> Any:
+    """Another raster on the image's grid (warped with nearest neighbour if it differs), so a
+    class raster keeps its values and a second image lines up pixel for pixel."""
+    src = rasterio.open(path)
+    same = (
+        src.crs is not None
+        and raster.crs_wkt is not None
+        and src.crs == rasterio.crs.CRS.from_wkt(raster.crs_wkt)
+        and src.transform == raster.transform
+        and (src.width, src.height) == (raster.width, raster.height)
+    )
+    if same:
+        return src
+    return WarpedVRT(
+        src,
+        crs=raster.crs_wkt,
+        transform=raster.transform,
+        width=raster.width,
+        height=raster.height,
+        resampling=rasterio.enums.Resampling.nearest,
+        nodata=src.nodata if src.nodata is not None else 0,
+    )

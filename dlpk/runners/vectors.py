@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pyogrio
 import shapely
+from affine import Affine
 from pyproj import CRS, Transformer
 
 from dlpk.errors import BadInputError
@@ -54,22 +55,82 @@ def _pick_field(fields: list[str], requested: str | None, path: Path) -> str | N
     return None
 
 
+def _layer_name(path: Path, layer: str | None) -> str | None:
+    """The layer to read: the one asked for, else the only one (several need a choice)."""
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as exc:
+        raise BadInputError(f"cannot read labels {path}: {exc}") from None
+    if layer is not None:
+        if layer not in layers:
+            raise BadInputError(
+                f"layer {layer!r} not found in {path}", hint=f"layers: {', '.join(layers)}"
+            )
+        return layer
+    if len(layers) > 1:
+        raise BadInputError(
+            f"{path} holds {len(layers)} layers; choose one with --labels-layer",
+            hint=f"layers: {', '.join(layers)}",
+        )
+    return None
+
+
+def _reproject(geoms: npt.NDArray[Any], crs: Any, raster: RasterInfo) -> npt.NDArray[Any]:
+    """Reproject from `crs` to the raster's CRS (buffers are then in its linear unit)."""
+    assert raster.crs_wkt is not None
+    src_crs, dst_crs = CRS.from_user_input(crs), CRS.from_wkt(raster.crs_wkt)
+    if src_crs != dst_crs:
+        transformer = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+
+        def reproject(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            x, y = transformer.transform(coords[:, 0], coords[:, 1])
+            return np.column_stack([x, y])
+
+        geoms = shapely.transform(geoms, reproject)
+    return geoms
+
+
+def _map_to_pixels(geoms: npt.NDArray[Any], raster: RasterInfo) -> npt.NDArray[Any]:
+    inv = ~raster.transform
+
+    def to_pixels(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        x, y = coords[:, 0], coords[:, 1]
+        return np.column_stack([inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f])
+
+    pixels: npt.NDArray[Any] = shapely.transform(geoms, to_pixels)
+    return pixels
+
+
+def _open_info(path: Path, layer: str | None, raster: RasterInfo, what: str) -> dict[str, Any]:
+    if not path.exists():
+        raise BadInputError(f"{what} not found: {path}")
+    try:
+        info: dict[str, Any] = pyogrio.read_info(path, layer=layer)
+    except Exception as exc:
+        raise BadInputError(f"cannot read {what} {path}: {exc}") from None
+    if not info.get("crs"):
+        raise BadInputError(f"{what} {path} have no coordinate reference system")
+    if raster.crs_wkt is None:
+        raise BadInputError(f"raster {raster.path} has no coordinate reference system")
+    return info
+
+
 def read_features(
-    path: Path, raster: RasterInfo, class_field: str | None, buffer_radius: float = 0.0
+    path: Path,
+    raster: RasterInfo,
+    class_field: str | None,
+    buffer_radius: float = 0.0,
+    layer: str | None = None,
 ) -> Features:
     """Read, reproject to the raster CRS and convert to pixel space; checks overlap."""
     if not path.exists():
         raise BadInputError(f"labels not found: {path}")
-    try:
-        info = pyogrio.read_info(path)
-    except Exception as exc:
-        raise BadInputError(f"cannot read labels {path}: {exc}") from None
-    if not info.get("crs"):
-        raise BadInputError(f"labels {path} have no coordinate reference system")
-    if raster.crs_wkt is None:
-        raise BadInputError(f"raster {raster.path} has no coordinate reference system")
+    layer = _layer_name(path, layer)
+    info = _open_info(path, layer, raster, "labels")
     field = _pick_field([str(f) for f in info["fields"]], class_field, path)
-    _meta, _fids, wkb, field_data = pyogrio.raw.read(path, columns=[field] if field else [])
+    _meta, _fids, wkb, field_data = pyogrio.raw.read(
+        path, layer=layer, columns=[field] if field else []
+    )
     geoms = shapely.from_wkb(wkb)
     keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     if field is not None:
@@ -85,55 +146,64 @@ def read_features(
     else:
         values = np.ones(len(geoms), dtype=np.int64)
     geoms, values = geoms[keep], values[keep]
-
-    src_crs, dst_crs = CRS.from_user_input(info["crs"]), CRS.from_wkt(raster.crs_wkt)
-    if src_crs != dst_crs:
-        transformer = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
-
-        def reproject(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-            x, y = transformer.transform(coords[:, 0], coords[:, 1])
-            return np.column_stack([x, y])
-
-        geoms = shapely.transform(geoms, reproject)
+    geoms = _reproject(geoms, info["crs"], raster) if len(geoms) else geoms
     if buffer_radius > 0:
         geoms = shapely.buffer(geoms, buffer_radius)
-    inv = ~raster.transform
-
-    def to_pixels(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        x, y = coords[:, 0], coords[:, 1]
-        return np.column_stack([inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f])
-
-    geoms = shapely.transform(geoms, to_pixels)
+    geoms = _map_to_pixels(geoms, raster)
     extent = shapely.box(0, 0, raster.width, raster.height)
     if len(geoms) == 0 or not shapely.intersects(geoms, extent).any():
         raise BadInputError(f"labels {path} do not overlap the raster {raster.path}")
     return Features(geoms=geoms, values=values, class_field=field)
 
 
-def features_in_window(
+def read_mask(path: Path, raster: RasterInfo) -> shapely.Geometry:
+    """Mask polygons as one prepared area in raster pixel space (only chips inside it are kept)."""
+    layer = _layer_name(path, None)
+    info = _open_info(path, layer, raster, "mask polygons")
+    _meta, _fids, wkb, _fields = pyogrio.raw.read(path, layer=layer, columns=[])
+    geoms = shapely.from_wkb(wkb)
+    geoms = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
+    polygonal = shapely.get_type_id(geoms)
+    if len(geoms) == 0 or not np.isin(polygonal, (3, 6)).all():
+        raise BadInputError(f"mask {path} must hold polygons")
+    area = shapely.union_all(_map_to_pixels(_reproject(geoms, info["crs"], raster), raster))
+    if not shapely.intersects(area, shapely.box(0, 0, raster.width, raster.height)):
+        raise BadInputError(f"mask polygons {path} do not overlap the raster {raster.path}")
+    shapely.prepare(area)
+    return area
+
+
+def features_in_frame(
     features: Features,
     tree: shapely.STRtree,
-    col_off: int,
-    row_off: int,
+    frame: Affine,
     width: int,
     height: int,
     min_overlap: float = 0.0,
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[Any]]:
-    """Indices of features in a window and their parts inside it, in window pixel coordinates.
+    """Indices of features in a chip and their parts inside it, in chip pixel coordinates.
 
-    A polygon is dropped when less than `min_overlap` of its area lies inside the window.
+    `frame` maps chip pixels to source pixels (see chips.frames). A polygon is dropped when less
+    than `min_overlap` of its area lies inside the chip.
     """
-    box = shapely.box(col_off, row_off, col_off + width, row_off + height)
-    idx = np.sort(tree.query(box, predicate="intersects"))
+    outline = shapely.Polygon(
+        [frame @ (x, y) for x, y in ((0, 0), (width, 0), (width, height), (0, height))]
+    )
+    idx = np.sort(tree.query(outline, predicate="intersects"))
     if idx.size == 0:
         return idx, np.empty(0, dtype=object)
     whole = features.geoms[idx]
-    parts = shapely.intersection(whole, box)
+    parts = shapely.intersection(whole, outline)
     keep = ~shapely.is_empty(parts)
     if min_overlap > 0:
         area = shapely.area(whole)
         ratio = np.where(area > 0, shapely.area(parts) / np.where(area > 0, area, 1), 1.0)
         keep &= ratio >= min_overlap
     idx, parts = idx[keep], parts[keep]
-    local = shapely.transform(parts, lambda c: c - np.array([col_off, row_off], dtype=np.float64))
-    return idx, local
+    inv = ~frame
+
+    def to_chip(c: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        x, y = c[:, 0], c[:, 1]
+        return np.column_stack([inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f])
+
+    return idx, shapely.transform(parts, to_chip)

@@ -24,6 +24,7 @@ MetadataFormat = Literal[
 ]
 ChipFormat = Literal["TIFF", "PNG", "JPEG"]
 NoFeatureTiles = Literal["ALL_TILES", "ONLY_TILES_WITH_FEATURES"]
+ReferenceSystem = Literal["MAP_SPACE", "PIXEL_SPACE"]
 
 
 def _relative(path: str) -> str:
@@ -57,6 +58,14 @@ class ExportChipsInputs(_Strict):
     in_class_data: RelPath | None = Field(
         default=None, description="Vector features (any OGR format) or a classified raster"
     )
+    in_mask_polygons: RelPath | None = Field(
+        default=None, description="Polygons; only chips lying completely inside them are written"
+    )
+    in_raster2: RelPath | None = Field(
+        default=None,
+        description="Second raster (change detection, image translation), written to images2/; "
+        "Classified_Tiles and Export_Tiles only",
+    )
 
 
 class ExportChipsOutputs(_Strict):
@@ -76,8 +85,23 @@ class ExportChipsParameters(_Strict):
     class_value_field: str | None = Field(
         default=None, description="Defaults to a field named value or classvalue, else one class"
     )
+    class_data_layer: str | None = Field(
+        default=None, description="Layer of a multi-layer vector dataset (e.g. a GeoPackage)"
+    )
     buffer_radius: float = Field(default=0.0, ge=0, description="In the raster CRS's linear unit")
     min_polygon_overlap_ratio: float = Field(default=0.0, ge=0, le=1)
+    rotation_angle: float = Field(
+        default=0.0,
+        ge=0,
+        lt=360,
+        description="Also write copies of each chip rotated by every multiple of this angle "
+        "(degrees, counter-clockwise); 0 writes none",
+    )
+    reference_system: ReferenceSystem = Field(
+        default="MAP_SPACE",
+        description="MAP_SPACE: chips georeferenced in the raster's CRS; PIXEL_SPACE: in source "
+        "pixel coordinates (x = column, y = -row), without a CRS",
+    )
     pad_edges: bool = Field(
         default=False,
         description="Pad partial edge tiles with 0 instead of shifting them inside the raster",

@@ -47,7 +47,7 @@ def member_infos(archive: zipfile.ZipFile) -> list[MemberInfo]:
                 size=info.file_size,
                 compressed=info.compress_size,
                 offset=info.header_offset,
-                is_dir=info.is_dir(),
+                is_dir=info.filename.endswith("/"),  # is_dir() fails on an empty name
                 is_link=stat.S_ISLNK(mode),
                 encrypted=bool(info.flag_bits & 0x1),
             )

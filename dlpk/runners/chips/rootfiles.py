@@ -39,6 +39,9 @@ class ExportSummary:
     bands: BandMoments
     summary: ClassSummary
     num_tiles: int
+    raster2: RasterInfo | None = None
+    bands2: BandMoments | None = None
+    reference_system: str = "MAP_SPACE"
 
 
 def map_txt(lines: list[str]) -> str:
@@ -113,36 +116,43 @@ def accumulated_stats(s: ExportSummary) -> dict[str, Any]:
     return doc
 
 
+def all_tiles_stats(raster: RasterInfo, bands: BandMoments) -> list[dict[str, Any]]:
+    """Per band statistics over every exported chip (StdDev = sqrt(M2 / Num))."""
+    std = _stddev(bands)
+    return [
+        {
+            "BandName": raster.band_names[b],
+            "Min": _finite(bands.min[b]),
+            "Max": _finite(bands.max[b]),
+            "Mean": float(bands.mean[b]),
+            "StdDev": std[b],
+        }
+        for b in range(raster.count)
+    ]
+
+
 def model_definition(s: ExportSummary) -> dict[str, Any]:
     """The export's esri_model_definition.emd: a data manifest, not a usable model definition."""
-    std = _stddev(s.bands)
     doc: dict[str, Any] = {
         "MetaDataMode": s.metadata_format,
         "ImageHeight": s.tile_y,
         "ImageWidth": s.tile_x,
         "ExtractBands": list(range(s.raster.count)),
-        "ImageSpaceUsed": "MAP_SPACE",
+        "ImageSpaceUsed": s.reference_system,
         "IsMultidimensional": False,
         "InputRastersProps": {
-            "RasterCount": 1,
+            "RasterCount": 1 if s.raster2 is None else 2,
             "SensorName": "",
             "BandNames": list(s.raster.band_names),
         },
-        "AllTilesStats": [
-            {
-                "BandName": s.raster.band_names[b],
-                "Min": _finite(s.bands.min[b]),
-                "Max": _finite(s.bands.max[b]),
-                "Mean": float(s.bands.mean[b]),
-                "StdDev": std[b],
-            }
-            for b in range(s.raster.count)
-        ],
+        "AllTilesStats": all_tiles_stats(s.raster, s.bands),
         "Classes": [
             {"Value": v, "Name": n, "Color": list(_PALETTE[i % len(_PALETTE)])}
             for i, (v, n) in enumerate(s.classes.items())
         ],
     }
+    if s.raster2 is not None and s.bands2 is not None:
+        doc["AllTilesStats2"] = all_tiles_stats(s.raster2, s.bands2)
     if s.metadata_format in ("Labeled_Tiles", "MultiLabeled_Tiles"):
         doc["CropTileMode"] = "Fixed_Size"
         doc["BlackenAroundFeature"] = False

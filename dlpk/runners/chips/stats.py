@@ -31,19 +31,32 @@ class BandMoments:
 
     @classmethod
     def of(cls, data: npt.NDArray[Any], valid: npt.NDArray[np.bool_] | None) -> BandMoments:
-        """Moments of a (bands, rows, cols) array over the pixels where `valid` is true."""
+        """Moments of a (bands, rows, cols) array over the pixels where `valid` is true.
+
+        8- and 16-bit data take an exact integer path (sums and sums of squares in int64): it is
+        several times faster than float64 and runs once per chip, and merges reproduce exactly.
+        """
         bands = data.shape[0]
+        flat = data.reshape(bands, -1) if valid is None or valid.all() else data[:, valid]
         out = cls.empty(bands)
-        for b in range(bands):
-            values = data[b][valid] if valid is not None else data[b].ravel()
-            if values.size == 0:
-                continue
-            values = values.astype(np.float64)
-            out.count[b] = values.size
-            out.mean[b] = values.mean()
-            out.m2[b] = np.square(values - out.mean[b]).sum()
-            out.min[b] = values.min()
-            out.max[b] = values.max()
+        n = flat.shape[1]
+        if n == 0:
+            return out
+        out.count[:] = n
+        out.min[:] = flat.min(axis=1)
+        out.max[:] = flat.max(axis=1)
+        if flat.dtype.kind in "ui" and flat.dtype.itemsize <= 2:
+            as_int = flat.astype(np.int64)
+            s1 = as_int.sum(axis=1)
+            s2 = np.einsum("ij,ij->i", as_int, as_int)
+            for b in range(bands):
+                total, squares = int(s1[b]), int(s2[b])
+                out.mean[b] = total / n
+                out.m2[b] = (n * squares - total * total) / n  # exact numerator
+            return out
+        values = flat.astype(np.float64)
+        out.mean[:] = values.mean(axis=1)
+        out.m2[:] = np.square(values - out.mean[:, None]).sum(axis=1)
         return out
 
     def merge(self, other: BandMoments) -> None:

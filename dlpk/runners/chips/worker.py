@@ -1,8 +1,10 @@
-"""One chip, start to finish: read its window, derive its labels, write its files, measure it.
+"""Chips, start to finish: read their source once, derive labels, write files, measure them.
 
 Runs in worker processes. Each worker opens the rasters once (`init_worker`) and then handles
-plan items; every file is written under a temporary name and renamed, the image last, so an image
-on disk means a finished chip.
+groups of plan items that lie side by side in one band of rows: the group's source region is read
+and decoded once and every chip is sliced (or, when rotated, sampled) from it. Every file is
+written under a temporary name and renamed, the image last, so an image on disk means a finished
+chip.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 import shapely
+from affine import Affine
 from rasterio.features import rasterize
-from rasterio.vrt import WarpedVRT
 
 from dlpk.atomic import sha256_file, write_bytes_atomic
 from dlpk.runners.chips.annotations import Box, kitti, pascal_voc
-from dlpk.runners.chips.encode import aux_xml, encode_raster, world_file
+from dlpk.runners.chips.encode import GeoTiffEncoder, aux_xml, encode_raster, world_file
 from dlpk.runners.chips.formats import (
     FORMATS,
     IMAGE_EXT,
@@ -29,19 +31,15 @@ from dlpk.runners.chips.formats import (
     WORLD_EXT,
     chip_stem,
 )
+from dlpk.runners.chips.frames import sample
+from dlpk.runners.chips.plan_item import PlanItem
+from dlpk.runners.chips.schedule import group_region
 from dlpk.runners.chips.stats import BandMoments
-from dlpk.runners.raster import RasterInfo, read_chip, window_transform
-from dlpk.runners.tiling import ChipWindow
-from dlpk.runners.vectors import Features, features_in_window
+from dlpk.runners.raster import RasterInfo, open_on_grid, read_chip
+from dlpk.runners.vectors import Features, features_in_frame
 
-
-@dataclass(frozen=True)
-class PlanItem:
-    """A chip to write: its running index, its window and, for per-feature tiles, its feature."""
-
-    index: int
-    window: ChipWindow
-    focus: int = -1
+# Source pixel y grows downwards; PIXEL_SPACE chips keep x = column and y = -row.
+PIXEL_SPACE = Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -56,8 +54,11 @@ class ChipConfig:
     label_dtype: str
     features: Features | None = None
     label_raster: str | None = None
+    raster2: RasterInfo | None = None
     min_overlap: float = 0.0
     resume: bool = False
+    pixel_space: bool = False
+    gdal_threads: int = 1
 
 
 @dataclass
@@ -66,9 +67,23 @@ class ChipResult:
     written: bool
     files: list[tuple[str, int, str]]  # path relative to the export folder, size, sha256
     map_line: str
-    bands: BandMoments
     class_pixels: dict[int, int] = field(default_factory=dict)
     features: list[tuple[int, float, float]] = field(default_factory=list)
+
+
+@dataclass
+class GroupResult:
+    """The chips of one group, in plan order, with their band moments already merged."""
+
+    chips: list[ChipResult]
+    bands: BandMoments
+    bands2: BandMoments | None = None
+
+
+# Decoded-block cache per process: fixed, so peak memory does not grow with the raster; it holds
+# a few strips (schedule.STRIP_BYTES each), enough for overlapping strides to decode each block
+# once, and is well above the size where reads slow down.
+GDAL_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class ChipWriter:
@@ -78,59 +93,85 @@ class ChipWriter:
         self.config = config
         self.traits = FORMATS[config.metadata_format]
         self.out = Path(config.out_dir)
+        # One environment for the worker's life: opening a chip file then skips setting one up.
+        self.env = rasterio.Env(
+            GDAL_CACHEMAX=GDAL_CACHE_BYTES, GDAL_NUM_THREADS=str(config.gdal_threads)
+        )
+        self.env.__enter__()
         self.src = rasterio.open(config.raster.path)
+        self.src2: Any = None
+        if config.raster2 is not None:
+            self.src2 = open_on_grid(config.raster2.path, config.raster)
         self.labels: Any = None
         if config.label_raster is not None:
-            self.labels = open_label_raster(config.label_raster, config.raster)
+            self.labels = open_on_grid(config.label_raster, config.raster)
         self.tree = shapely.STRtree(config.features.geoms) if config.features else None
+        self.made: set[Path] = set()
+        self.tiff = GeoTiffEncoder()
+
+    def encode(
+        self,
+        array: npt.NDArray[Any],
+        fmt: str,
+        transform: Affine,
+        crs_wkt: str | None,
+        nodata: float | None = None,
+    ) -> bytes:
+        if fmt == "TIFF":
+            return self.tiff.encode(array, transform, crs_wkt, nodata)
+        return encode_raster(array, fmt, transform, crs_wkt, nodata)
 
     def close(self) -> None:
-        if self.labels is not None:
-            self.labels.close()
-        self.src.close()
+        for ds in (self.labels, self.src2, self.src):
+            if ds is not None:
+                ds.close()
+        self.env.__exit__(None, None, None)
+
+    def _lazy(
+        self,
+        array: npt.NDArray[Any],
+        fmt: str,
+        transform: Affine,
+        crs_wkt: str | None,
+        nodata: float | None = None,
+    ) -> Any:
+        """Defer encoding until we know the chip must be written (not on --resume)."""
+        return lambda: self.encode(array, fmt, transform, crs_wkt, nodata)
 
     # -- labels ---------------------------------------------------------------------------------
-    def label_chip(self, window: ChipWindow) -> npt.NDArray[Any]:
-        """Class raster for the window, 0 = NoData/background."""
-        dtype = self.config.label_dtype
-        if self.labels is not None:
-            data, _, _ = read_chip(self.labels, window, 1)
-            nodata = self.labels.nodata
-            out = data[0]
-            if nodata is not None:
-                out = np.where(out == nodata, 0, out)
-            return np.asarray(out, dtype=dtype)
+    def _features(self, item: PlanItem) -> tuple[npt.NDArray[np.intp], npt.NDArray[Any]]:
         assert self.config.features is not None and self.tree is not None
-        idx, parts = self._features(window)
+        return features_in_frame(
+            self.config.features,
+            self.tree,
+            item.frame,
+            item.window.width,
+            item.window.height,
+            self.config.min_overlap,
+        )
+
+    def label_from_features(self, item: PlanItem) -> npt.NDArray[Any]:
+        """Class raster of the chip from the features, 0 = NoData/background."""
+        assert self.config.features is not None
+        shape = (item.window.height, item.window.width)
+        idx, parts = self._features(item)
         if idx.size == 0:
-            return np.zeros((window.height, window.width), dtype=dtype)
+            return np.zeros(shape, dtype=self.config.label_dtype)
         values = self.config.features.values[idx]
         label: npt.NDArray[Any] = rasterize(
             zip(parts, values.tolist(), strict=True),
-            out_shape=(window.height, window.width),
+            out_shape=shape,
             fill=0,
-            dtype=dtype,
+            dtype=self.config.label_dtype,
         )
         return label
-
-    def _features(self, window: ChipWindow) -> tuple[npt.NDArray[np.intp], npt.NDArray[Any]]:
-        assert self.config.features is not None and self.tree is not None
-        return features_in_window(
-            self.config.features,
-            self.tree,
-            window.col_off,
-            window.row_off,
-            window.width,
-            window.height,
-            self.config.min_overlap,
-        )
 
     def boxes(
         self, item: PlanItem, found: tuple[npt.NDArray[np.intp], npt.NDArray[Any]] | None = None
     ) -> tuple[list[Box], list[tuple[int, float, float]]]:
-        """Boxes (window pixels, clipped to the tile) and (class, area in map units², size)."""
+        """Boxes (chip pixels, clipped to the tile) and (class, area in map units², size)."""
         assert self.config.features is not None
-        idx, parts = found if found is not None else self._features(item.window)
+        idx, parts = found if found is not None else self._features(item)
         if item.focus >= 0:
             keep = idx == item.focus
             idx, parts = idx[keep], parts[keep]
@@ -144,36 +185,84 @@ class ChipWriter:
             stats.append((value, float(shapely.area(part)) * cell, max(xmax - xmin, ymax - ymin)))
         return boxes, stats
 
+    # -- a group of chips -----------------------------------------------------------------------
+    def run_group(self, items: list[PlanItem]) -> GroupResult:
+        """Read the group's source region once (image, second image, label raster) and cut it."""
+        info = self.config.raster
+        region = group_region(items)
+        image = read_chip(self.src, region, info.count)[0]
+        image2 = labels = None
+        if self.src2 is not None:
+            image2 = read_chip(self.src2, region, self.src2.count)[0]
+        if self.labels is not None:
+            labels = read_chip(self.labels, region, 1)[0]
+        result = GroupResult([], BandMoments.empty(info.count))
+        if image2 is not None:
+            result.bands2 = BandMoments.empty(image2.shape[0])
+        for item in items:
+            frame, w, h = item.frame, item.window.width, item.window.height
+            data, rows, cols = sample(image, region, frame, w, h)
+            inside = None
+            if not item.window.inside(info.width, info.height) or item.angle:
+                inside = (rows >= 0) & (rows < info.height) & (cols >= 0) & (cols < info.width)
+                inside = np.broadcast_to(inside, (h, w))
+                if not inside.all():
+                    data = np.where(inside, data, np.zeros((), data.dtype))
+            valid = _valid(data, inside, info.nodata)
+            result.bands.merge(BandMoments.of(data, valid))
+            data2 = None
+            if image2 is not None and result.bands2 is not None:
+                data2 = sample(image2, region, frame, w, h)[0]
+                if inside is not None:
+                    data2 = np.where(inside, data2, np.zeros((), data2.dtype))
+                result.bands2.merge(BandMoments.of(data2, _valid(data2, inside, self.src2.nodata)))
+            label = None
+            if labels is not None:
+                label = sample(labels, region, frame, w, h)[0][0]
+                if self.labels.nodata is not None:
+                    label = np.where(label == self.labels.nodata, 0, label)
+                if inside is not None:
+                    label = np.where(inside, label, 0)
+                label = np.asarray(label, dtype=self.config.label_dtype)
+            result.chips.append(self.run(item, data, valid, data2, label))
+        return result
+
     # -- one chip -------------------------------------------------------------------------------
-    def run(self, item: PlanItem) -> ChipResult:
+    def run(
+        self,
+        item: PlanItem,
+        data: npt.NDArray[Any],
+        valid: npt.NDArray[np.bool_] | None,
+        data2: npt.NDArray[Any] | None = None,
+        label: npt.NDArray[Any] | None = None,
+    ) -> ChipResult:
         cfg = self.config
         info = cfg.raster
         window = item.window
         stem = chip_stem(item.index)
         image_name = f"{stem}.{IMAGE_EXT[cfg.chip_format]}"
-        data, valid_h, valid_w = read_chip(self.src, window, info.count)
-        valid = np.zeros(data.shape[1:], dtype=bool)
-        valid[:valid_h, :valid_w] = True
-        if info.nodata is not None:
-            valid &= ~np.all(data == info.nodata, axis=0)
-        result = ChipResult(item.index, False, [], "", BandMoments.of(data, valid))
-        transform = window_transform(info.transform, window)
+        result = ChipResult(item.index, False, [], "")
+        base = PIXEL_SPACE if cfg.pixel_space else info.transform
+        transform = base @ item.frame
+        crs = None if cfg.pixel_space else info.crs_wkt
 
-        pending: list[tuple[str, bytes | None]] = []  # label/sidecar files, then the image
+        pending: list[tuple[str, Any]] = []  # label/sidecar files, then the image
         label_fmt = LABEL_FORMAT[cfg.chip_format]
         label_ext = IMAGE_EXT[label_fmt]
         map_cols = [f"images\\{image_name}"]
         kind = self.traits.labels
         if kind == "raster":
-            label = self.label_chip(window)
-            counts = np.bincount(label[valid].ravel().astype(np.int64))
+            if label is None:
+                label = self.label_from_features(item)
+            masked = label if valid is None else label[valid]
+            counts = np.bincount(masked.ravel().astype(np.int64))
             result.class_pixels = {v: int(counts[v]) for v in cfg.class_names if v < counts.size}
             rel = f"labels/{stem}.{label_ext}"
-            pending.append((rel, _lazy(label[np.newaxis], label_fmt, transform, info)))
-            pending += _sidecars(rel, label_fmt, transform, info)
+            pending.append((rel, self._lazy(label[np.newaxis], label_fmt, transform, crs)))
+            pending += _sidecars(rel, label_fmt, transform, crs)
             map_cols.append(f"labels\\{stem}.{label_ext}")
         elif kind == "masks":
-            idx, parts = self._features(window)
+            idx, parts = self._features(item)
             _, result.features = self.boxes(item, (idx, parts))
             assert cfg.features is not None
             first = None
@@ -193,8 +282,8 @@ class ChipWriter:
                     )
                 rel = f"labels/{name}/{stem}.{label_ext}"
                 first = first or rel
-                pending.append((rel, _lazy(mask[np.newaxis], label_fmt, transform, info)))
-                pending += _sidecars(rel, label_fmt, transform, info)
+                pending.append((rel, self._lazy(mask[np.newaxis], label_fmt, transform, crs)))
+                pending += _sidecars(rel, label_fmt, transform, crs)
             if first is not None:
                 map_cols.append(first.replace("/", "\\"))
         elif kind == "text":
@@ -213,10 +302,21 @@ class ChipWriter:
                 text = pascal_voc(image_name, window.width, window.height, depth, boxes)
             pending.append((rel, text.encode("utf-8")))
             map_cols.append(rel.replace("/", "\\"))
+        if data2 is not None:
+            rel2 = f"images2/{image_name}"
+            pending += _sidecars(rel2, cfg.chip_format, transform, crs)
+            nodata2 = None if self.src2 is None else self.src2.nodata
+            pending.append((rel2, self._lazy(data2, cfg.chip_format, transform, crs, nodata2)))
+            if kind == "none":
+                map_cols.append(f"images2\\{image_name}")
+        if len(map_cols) == 1:
+            # No label column (Export_Tiles from one raster): readers of map.txt take the first
+            # line with two columns, so the chip names itself as its own target.
+            map_cols.append(map_cols[0])
         result.map_line = "  ".join(map_cols) + " "
 
         image_rel = f"images/{image_name}"
-        pending += _sidecars(image_rel, cfg.chip_format, transform, info)
+        pending += _sidecars(image_rel, cfg.chip_format, transform, crs)
         pending.append((image_rel, None))  # the image goes last: its presence marks completion
         paths = [rel for rel, _ in pending]
         if cfg.resume and all((self.out / rel).exists() for rel in paths):
@@ -224,15 +324,27 @@ class ChipWriter:
             return result
         for rel, payload in pending:
             if payload is None:
-                payload = encode_raster(data, cfg.chip_format, transform, info.crs_wkt, info.nodata)
+                payload = self.encode(data, cfg.chip_format, transform, crs, info.nodata)
             elif callable(payload):
                 payload = payload()
             target = self.out / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in self.made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.made.add(target.parent)
             write_bytes_atomic(target, payload)
             result.files.append((rel, len(payload), hashlib.sha256(payload).hexdigest()))
         result.written = True
         return result
+
+
+def _valid(
+    data: npt.NDArray[Any], inside: npt.NDArray[np.bool_] | None, nodata: float | None
+) -> npt.NDArray[np.bool_] | None:
+    """Pixels that count in statistics: inside the raster and not NoData in every band."""
+    if nodata is None:
+        return inside
+    valid: npt.NDArray[np.bool_] = ~np.all(data == nodata, axis=0)
+    return valid if inside is None else valid & inside
 
 
 def _class_order(cfg: ChipConfig) -> Any:
@@ -240,44 +352,16 @@ def _class_order(cfg: ChipConfig) -> Any:
     return lambda name: order.get(name, len(order))
 
 
-def _lazy(array: npt.NDArray[Any], fmt: str, transform: Any, info: RasterInfo) -> Any:
-    """Defer encoding until we know the chip must be written (not on --resume)."""
-    return lambda: encode_raster(array, fmt, transform, info.crs_wkt)
-
-
-def _sidecars(rel: str, fmt: str, transform: Any, info: RasterInfo) -> list[tuple[str, Any]]:
+def _sidecars(rel: str, fmt: str, transform: Affine, crs_wkt: str | None) -> list[tuple[str, Any]]:
     base = rel.rsplit(".", 1)[0]
     out: list[tuple[str, Any]] = [(f"{base}.{WORLD_EXT[fmt]}", world_file(transform).encode())]
-    if fmt != "TIFF" and info.crs_wkt:
-        out.append((f"{rel}.aux.xml", aux_xml(info.crs_wkt).encode()))
+    if fmt != "TIFF" and crs_wkt:
+        out.append((f"{rel}.aux.xml", aux_xml(crs_wkt).encode()))
     return out
 
 
 def _describe(path: Path, rel: str) -> tuple[str, int, str]:
     return rel, path.stat().st_size, sha256_file(path)
-
-
-def open_label_raster(path: str, raster: RasterInfo) -> Any:
-    """The classified raster on the image's grid (warped with nearest neighbour if it differs)."""
-    src = rasterio.open(path)
-    same = (
-        src.crs is not None
-        and raster.crs_wkt is not None
-        and src.crs == rasterio.crs.CRS.from_wkt(raster.crs_wkt)
-        and src.transform == raster.transform
-        and (src.width, src.height) == (raster.width, raster.height)
-    )
-    if same:
-        return src
-    return WarpedVRT(
-        src,
-        crs=raster.crs_wkt,
-        transform=raster.transform,
-        width=raster.width,
-        height=raster.height,
-        resampling=rasterio.enums.Resampling.nearest,
-        nodata=src.nodata if src.nodata is not None else 0,
-    )
 
 
 # -- process-pool plumbing ----------------------------------------------------------------------
@@ -289,6 +373,6 @@ def init_worker(config: ChipConfig) -> None:
     _WRITER = ChipWriter(config)
 
 
-def run_items(items: list[PlanItem]) -> list[ChipResult]:
+def run_task(groups: list[list[PlanItem]]) -> list[GroupResult]:
     assert _WRITER is not None, "init_worker was not called"
-    return [_WRITER.run(item) for item in items]
+    return [_WRITER.run_group(group) for group in groups]

@@ -1,50 +1,45 @@
 """Task export_chips: ArcGIS's Export Training Data For Deep Learning, streamed chip by chip.
 
-Plan the windows once, decide which to keep, then let worker processes write chips in contiguous
-runs of the plan while this process merges their statistics in plan order and writes the root
-files last.
+Check the inputs, plan the windows once (chips.plan), let workers make the chips group by group
+(chips.pool, chips.schedule, chips.worker), merge their statistics in plan order and write the
+root files last (chips.rootfiles).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
-import shapely
 
 from dlpk.atomic import remove_partials, sha256_file, write_text_atomic
 from dlpk.errors import BadInputError
 from dlpk.runners.chips import rootfiles
 from dlpk.runners.chips.formats import FORMATS, FormatTraits
+from dlpk.runners.chips.plan import make_plan
+from dlpk.runners.chips.pool import make_chips
 from dlpk.runners.chips.stats import BandMoments, ClassSummary
-from dlpk.runners.chips.worker import (
-    ChipConfig,
-    ChipResult,
-    ChipWriter,
-    PlanItem,
-    init_worker,
-    open_label_raster,
-    run_items,
-)
+from dlpk.runners.chips.worker import ChipConfig, GroupResult
 from dlpk.runners.progress import Progress, no_progress
-from dlpk.runners.raster import RasterInfo, open_raster_info, read_chip
+from dlpk.runners.raster import RasterInfo, open_on_grid, open_raster_info
 from dlpk.runners.tasks.report import TaskReport
-from dlpk.runners.tiling import ChipWindow, plan_windows
-from dlpk.runners.vectors import Features, features_in_window, is_vector, read_features
+from dlpk.runners.vectors import (
+    Features,
+    is_vector,
+    read_features,
+    read_mask,
+)
 from dlpk.spec.job import ExportChipsJob, ExportChipsParameters
 
 STATE_FILE = ".dlpk-export.json"
 ROOT_FILES = ("esri_model_definition.emd", "esri_accumulated_stats.json", "map.txt", "stats.txt")
 OWNED = ("images", "labels", "images2", STATE_FILE, *ROOT_FILES)
-BATCH = 8  # plan items per worker task: contiguous, so a worker's reads share source blocks
+RASTER2_FORMATS = ("Classified_Tiles", "Export_Tiles")  # reference §4.1, in_raster2
 
 
 ExportReport = TaskReport
@@ -75,6 +70,22 @@ def check_chip_format(info: RasterInfo, chip_format: str) -> None:
             )
 
 
+def _second_raster(path: Path, info: RasterInfo, params: ExportChipsParameters) -> RasterInfo:
+    """in_raster2: only for formats that pair two images; chips of it obey the same rules."""
+    if params.metadata_format not in RASTER2_FORMATS:
+        raise BadInputError(
+            f"a second raster is used only with {' or '.join(RASTER2_FORMATS)}, "
+            f"not {params.metadata_format}"
+        )
+    info2 = open_raster_info(path)
+    check_chip_format(info2, params.image_chip_format)
+    if info2.crs_wkt is None and (info2.width, info2.height) != (info.width, info.height):
+        raise BadInputError(
+            f"second raster {path} has no CRS and a different size from the first raster"
+        )
+    return info2
+
+
 def _classes(values: list[int], traits: FormatTraits) -> dict[int, str]:
     if traits.labels in ("raster", "masks") and any(v < 1 for v in values):
         raise BadInputError(
@@ -90,7 +101,7 @@ def _raster_class_values(path: str, info: RasterInfo) -> list[int]:
     with rasterio.open(path) as raw:
         if raw.count != 1 or not np.issubdtype(np.dtype(raw.dtypes[0]), np.integer):
             raise BadInputError(f"classified raster {path} must have one integer band")
-    src = open_label_raster(path, info)
+    src = open_on_grid(path, info)
     try:
         for _, window in src.block_windows(1):
             data = src.read(1, window=window)
@@ -145,109 +156,15 @@ def _prepare_output(out: Path, signature: dict[str, Any], resume: bool, overwrit
     write_text_atomic(state, json.dumps(signature, indent=2) + "\n")
 
 
-def _plan(
-    info: RasterInfo,
-    params: ExportChipsParameters,
-    traits: FormatTraits,
-    features: Features | None,
-    label_raster: str | None,
-    progress: Progress,
-) -> list[PlanItem]:
-    tile_y, stride_y = params.tile_size_y or params.tile_size_x, params.stride_y or params.stride_x
-    if traits.per_feature_tiles:
-        assert features is not None
-        return _feature_centred(info, params.tile_size_x, tile_y, features)
-    windows = plan_windows(
-        info.width,
-        info.height,
-        params.tile_size_x,
-        tile_y,
-        params.stride_x,
-        stride_y,
-        pad=params.pad_edges,
-    )
-    keep_all = params.output_nofeature_tiles == "ALL_TILES" or (
-        features is None and label_raster is None
-    )
-    if keep_all:
-        return [PlanItem(i, w) for i, w in enumerate(windows)]
-    kept: list[ChipWindow] = []
-    if features is not None:
-        tree = shapely.STRtree(features.geoms)
-        for n, w in enumerate(windows):
-            idx, _ = features_in_window(
-                features,
-                tree,
-                w.col_off,
-                w.row_off,
-                w.width,
-                w.height,
-                params.min_polygon_overlap_ratio,
-            )
-            if idx.size:
-                kept.append(w)
-            progress("plan", n + 1, len(windows))
-    else:
-        assert label_raster is not None
-        src = open_label_raster(label_raster, info)
-        try:
-            for n, w in enumerate(windows):
-                data, _, _ = read_chip(src, w, 1)
-                nonzero = data != 0 if src.nodata is None else (data != 0) & (data != src.nodata)
-                if nonzero.any():
-                    kept.append(w)
-                progress("plan", n + 1, len(windows))
-        finally:
-            src.close()
-    return [PlanItem(i, w) for i, w in enumerate(kept)]
-
-
-def _feature_centred(
-    info: RasterInfo, tile_x: int, tile_y: int, features: Features
-) -> list[PlanItem]:
-    """Labeled_Tiles: one chip centred on each feature that touches the raster."""
-    items: list[PlanItem] = []
-    extent = shapely.box(0, 0, info.width, info.height)
-    bounds = shapely.bounds(features.geoms)
-    touching = shapely.intersects(features.geoms, extent)
-    for i in np.flatnonzero(touching).tolist():
-        cx = (bounds[i, 0] + bounds[i, 2]) / 2
-        cy = (bounds[i, 1] + bounds[i, 3]) / 2
-        window = ChipWindow(round(cx - tile_x / 2), round(cy - tile_y / 2), tile_x, tile_y)
-        window = _clamp(window, info)
-        items.append(PlanItem(len(items), window, focus=i))
-    return items
-
-
-def _clamp(w: ChipWindow, info: RasterInfo) -> ChipWindow:
-    """Shift a window inside the raster where it fits (chips then hold no padding)."""
-    col = min(max(w.col_off, 0), max(info.width - w.width, 0))
-    row = min(max(w.row_off, 0), max(info.height - w.height, 0))
-    return ChipWindow(col, row, w.width, w.height)
-
-
-def _run_chips(config: ChipConfig, plan: list[PlanItem], workers: int) -> Iterator[ChipResult]:
-    batches = [plan[i : i + BATCH] for i in range(0, len(plan), BATCH)]
-    if workers <= 1 or len(batches) <= 1:
-        writer = ChipWriter(config)
-        try:
-            for item in plan:
-                yield writer.run(item)
-        finally:
-            writer.close()
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(min(workers, len(batches)), initializer=init_worker, initargs=(config,)) as pool:
-        for results in pool.imap(run_items, batches):
-            yield from results
-
-
 def export_chips(
     raster: Path,
     labels: Path | None,
     out: Path,
     params: ExportChipsParameters,
     progress: Progress = no_progress,
+    *,
+    raster2: Path | None = None,
+    mask_polygons: Path | None = None,
 ) -> ExportReport:
     """Write an Export Training Data folder at `out`; raises BadInputError on unusable input."""
     t0 = time.monotonic()
@@ -256,6 +173,7 @@ def export_chips(
     tile_y = params.tile_size_y or params.tile_size_x
     info = open_raster_info(raster)
     check_chip_format(info, params.image_chip_format)
+    info2 = _second_raster(raster2, info, params) if raster2 is not None else None
     if not params.pad_edges and (params.tile_size_x > info.width or tile_y > info.height):
         raise BadInputError(
             f"tile {params.tile_size_x}x{tile_y} is larger than the raster "
@@ -271,7 +189,9 @@ def export_chips(
     elif not labels.exists():
         raise BadInputError(f"labels not found: {labels}")
     elif is_vector(labels):
-        features = read_features(labels, info, params.class_value_field, params.buffer_radius)
+        features = read_features(
+            labels, info, params.class_value_field, params.buffer_radius, params.class_data_layer
+        )
         values = sorted({int(v) for v in features.values})
     else:
         if traits.labels != "raster" and traits.labels != "none":
@@ -294,16 +214,23 @@ def export_chips(
     else:
         label_dtype = "uint8" if not values or max(values) < 256 else "uint16"
 
+    mask = read_mask(mask_polygons, info) if mask_polygons is not None else None
+
     signature = {
         "raster": _identity(raster),
         "labels": _identity(labels) if labels else None,
+        "raster2": _identity(raster2) if raster2 else None,
+        "mask_polygons": _identity(mask_polygons) if mask_polygons else None,
         **params.model_dump(exclude={"workers", "resume", "overwrite"}),
     }
     _prepare_output(out, signature, params.resume, params.overwrite)
     t_plan = time.monotonic()
-    plan = _plan(info, params, traits, features, label_raster, progress)
+    plan = make_plan(info, params, traits, features, label_raster, mask, progress)
     if not plan:
+        if mask is not None:
+            raise BadInputError("no tile lies completely inside the mask polygons")
         raise BadInputError("no tile of the raster holds a feature; nothing to export")
+    workers = params.workers or 1
     config = ChipConfig(
         raster=info,
         out_dir=str(out),
@@ -313,28 +240,41 @@ def export_chips(
         label_dtype=label_dtype,
         features=features,
         label_raster=label_raster,
+        raster2=info2,
         min_overlap=params.min_polygon_overlap_ratio,
         resume=params.resume,
+        pixel_space=params.reference_system == "PIXEL_SPACE",
+        # one worker may decode a strip's blocks on every core; several share the cores
+        gdal_threads=max(1, (os.cpu_count() or 1) // workers),
     )
 
     t_chips = time.monotonic()
     report = ExportReport()
     bands = BandMoments.empty(info.count)
+    bands2 = BandMoments.empty(info2.count) if info2 is not None else None
     summary = ClassSummary(values=list(classes))
     map_lines: list[str] = []
-    written = 0
-    workers = params.workers or 1
+    written = done = 0
     progress("chips", 0, len(plan))
-    for n, result in enumerate(_run_chips(config, plan, workers), start=1):
-        bands.merge(result.bands)
-        if traits.labels == "raster":
-            summary.add_pixels(result.class_pixels)
-        elif traits.labels != "none":
-            summary.add_features(result.features)
-        map_lines.append(result.map_line)
-        report.files.extend(result.files)
-        written += result.written
-        progress("chips", n, len(plan))
+    groups: list[GroupResult] = []
+    for group in make_chips(config, plan, workers):
+        groups.append(group)
+        done += len(group.chips)
+        progress("chips", done, len(plan))
+    # merged in plan order, so the statistics do not depend on the workers or the schedule
+    groups.sort(key=lambda g: g.chips[0].index)
+    for group in groups:
+        bands.merge(group.bands)
+        if bands2 is not None and group.bands2 is not None:
+            bands2.merge(group.bands2)
+        for result in group.chips:
+            if traits.labels == "raster":
+                summary.add_pixels(result.class_pixels)
+            elif traits.labels != "none":
+                summary.add_features(result.features)
+            map_lines.append(result.map_line)
+            report.files.extend(result.files)
+            written += result.written
 
     t_root = time.monotonic()
     export = rootfiles.ExportSummary(
@@ -346,6 +286,9 @@ def export_chips(
         bands=bands,
         summary=summary,
         num_tiles=len(plan),
+        raster2=info2,
+        bands2=bands2,
+        reference_system=params.reference_system,
     )
     texts = {
         "esri_model_definition.emd": rootfiles.dumps(rootfiles.model_definition(export)),
@@ -380,10 +323,17 @@ def export_chips(
 
 def run_job(job: ExportChipsJob, jobdir: Path, progress: Progress) -> ExportReport:
     """The job-contract face of the task: paths resolve against the job directory."""
-    labels = jobdir / job.inputs.in_class_data if job.inputs.in_class_data else None
+    inputs = job.inputs
+    labels = jobdir / inputs.in_class_data if inputs.in_class_data else None
     out_folder = job.outputs.out_folder
     report = export_chips(
-        jobdir / job.inputs.in_raster, labels, jobdir / out_folder, job.parameters, progress
+        jobdir / inputs.in_raster,
+        labels,
+        jobdir / out_folder,
+        job.parameters,
+        progress,
+        raster2=jobdir / inputs.in_raster2 if inputs.in_raster2 else None,
+        mask_polygons=jobdir / inputs.in_mask_polygons if inputs.in_mask_polygons else None,
     )
     report.files = [(f"{out_folder}/{path}", size, sha) for path, size, sha in report.files]
     return report

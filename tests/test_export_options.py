@@ -1,0 +1,272 @@
+"""ArcGIS's less common Export Training Data parameters: mask polygons, rotation, pixel space,
+a second raster and a layer of a multi-layer GeoPackage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+import shapely
+from rasterio.windows import Window
+
+from dlpk.cli import main
+from dlpk.runners.tasks.export_chips import export_chips
+from dlpk.spec.job import ExportChipsParameters
+from tests.rasters import HEIGHT, TRANSFORM, WIDTH, pixel_box, write_features, write_raster
+
+
+def params(**kw: Any) -> ExportChipsParameters:
+    base: dict[str, Any] = {"tile_size_x": 64, "stride_x": 32, "workers": 1}
+    base.update(kw)
+    return ExportChipsParameters(**base)
+
+
+def chip_origin(chip: Path) -> tuple[int, int]:
+    """(col, row) of a map-space chip's top-left pixel in the source raster."""
+    with rasterio.open(chip) as c:
+        col, row = ~TRANSFORM @ (c.transform.c, c.transform.f)
+    return round(col), round(row)
+
+
+def images(out: Path, folder: str = "images") -> list[Path]:
+    return sorted((out / folder).glob("*.tif"))
+
+
+# -- mask polygons --------------------------------------------------------------------------------
+def test_mask_polygons_keep_only_chips_completely_inside(tmp_path: Path, rgb_raster: Path) -> None:
+    # an L-shaped mask: chips straddling its edge or its notch must be dropped
+    mask_px = shapely.union(shapely.box(0, 0, 200, 100), shapely.box(0, 0, 100, 200))
+    mask_map = shapely.union(pixel_box(0, 0, 200, 100), pixel_box(0, 0, 100, 200))
+    mask = write_features(tmp_path / "mask.gpkg", [mask_map], None)
+    out = tmp_path / "masked"
+    export_chips(
+        rgb_raster,
+        None,
+        out,
+        params(metadata_format="Export_Tiles", output_nofeature_tiles="ALL_TILES"),
+        mask_polygons=mask,
+    )
+    got = {chip_origin(p) for p in images(out)}
+    expected = {
+        (c, r)
+        for r in (0, 32, 64, 96, 128, 160, 176)
+        for c in (0, 32, 64, 96, 128, 160, 192, 224, 256)
+        if mask_px.buffer(1e-6).contains(shapely.box(c, r, c + 64, r + 64))
+    }
+    assert got == expected and len(got) == 16
+    stats = json.loads((out / "esri_accumulated_stats.json").read_text())
+    assert stats["NumTiles"] == len(expected)
+
+
+def test_mask_outside_the_raster_is_a_bad_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rgb_raster: Path
+) -> None:
+    mask = write_features(tmp_path / "far.gpkg", [pixel_box(5000, 5000, 10, 10)], None)
+    argv = ["export-chips", "--raster", str(rgb_raster), "--format", "Export_Tiles"]
+    argv += ["--all-tiles", "--tile-size", "64", "--mask-polygons", str(mask)]
+    code = main([*argv, "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 3 and "Traceback" not in err and "do not overlap" in err
+
+
+# -- rotation -------------------------------------------------------------------------------------
+@pytest.fixture
+def roofs(tmp_path: Path) -> tuple[Path, Path]:
+    """A raster whose roofs (value 200) are exactly the label polygons, on a dark background."""
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 100, size=(1, HEIGHT, WIDTH), dtype=np.uint8)
+    boxes = [(40, 30, 50, 20), (150, 100, 30, 60), (250, 40, 40, 40), (60, 150, 70, 30)]
+    for col, row, w, h in boxes:
+        data[:, row : row + h, col : col + w] = 200
+    raster = write_raster(tmp_path / "roofs.tif", data)
+    labels = write_features(
+        tmp_path / "roofs.gpkg", [pixel_box(*b) for b in boxes], [1] * len(boxes)
+    )
+    return raster, labels
+
+
+def test_rotated_copies_turn_pixels_and_labels_together(
+    tmp_path: Path, roofs: tuple[Path, Path]
+) -> None:
+    raster, labels = roofs
+    out = tmp_path / "rot"
+    p = params(metadata_format="Classified_Tiles", rotation_angle=90, stride_x=64)
+    report = export_chips(raster, labels, out, p)
+    unrotated = export_chips(
+        raster, labels, tmp_path / "plain", params(metadata_format="Classified_Tiles", stride_x=64)
+    )
+    assert report.counts["chips"] == 4 * unrotated.counts["chips"]
+    with rasterio.open(raster) as src:
+        source = src.read(1)
+    for n, chip in enumerate(images(out)):
+        with rasterio.open(chip) as c, rasterio.open(out / "labels" / chip.name) as lab:
+            pixels, label = c.read(1), lab.read(1)
+            north_up = c.transform.a > 0 and c.transform.b == 0 and c.transform.d == 0
+            assert north_up == (n % 4 == 0)  # rotated copies say so in their georeferencing
+        # roofs and labels coincide pixel for pixel at every angle
+        assert np.array_equal(label == 1, pixels == 200), chip.name
+        base_chip = images(out)[n - n % 4]
+        col, row = chip_origin(base_chip)
+        window = source[row : row + 64, col : col + 64]
+        # a copy at k * 90 degrees is the window turned k times counter-clockwise
+        assert np.array_equal(pixels, np.rot90(window, k=n % 4)), chip.name
+
+
+def test_oblique_rotation_keeps_labels_on_the_roofs(
+    tmp_path: Path, roofs: tuple[Path, Path]
+) -> None:
+    raster, labels = roofs
+    out = tmp_path / "rot45"
+    export_chips(raster, labels, out, params(metadata_format="Classified_Tiles", rotation_angle=45))
+    checked = 0
+    for chip in images(out)[1::8]:  # the 45 degree copies
+        with rasterio.open(chip) as c, rasterio.open(out / "labels" / chip.name) as lab:
+            roof, label = c.read(1) == 200, lab.read(1) == 1
+        # nearest-neighbour sampling and polygon rasterisation may differ on the roof edges only
+        assert (roof != label).sum() <= 0.1 * max(roof.sum(), 1) + 64
+        assert (roof & label).sum() >= 0.8 * roof.sum()
+        checked += 1
+    assert checked > 0
+
+
+# -- reference system -----------------------------------------------------------------------------
+def test_pixel_space_chips_carry_pixel_coordinates(tmp_path: Path, rgb_raster: Path) -> None:
+    out = tmp_path / "pix"
+    p = params(
+        metadata_format="Export_Tiles",
+        output_nofeature_tiles="ALL_TILES",
+        reference_system="PIXEL_SPACE",
+        stride_x=64,
+    )
+    export_chips(rgb_raster, None, out, p)
+    emd = json.loads((out / "esri_model_definition.emd").read_text())
+    assert emd["ImageSpaceUsed"] == "PIXEL_SPACE"
+    with rasterio.open(rgb_raster) as src:
+        for chip in images(out):
+            with rasterio.open(chip) as c:
+                assert c.crs is None
+                t = c.transform
+                assert (t.a, t.b, t.d, t.e) == (1, 0, 0, -1)
+                col, row = round(t.c), round(-t.f)
+                window = Window(col, row, 64, 64)
+                assert np.array_equal(c.read(), src.read(window=window))
+    mapped = tmp_path / "map"
+    export_chips(rgb_raster, None, mapped, p.model_copy(update={"reference_system": "MAP_SPACE"}))
+    assert json.loads((mapped / "esri_model_definition.emd").read_text())["ImageSpaceUsed"] == (
+        "MAP_SPACE"
+    )
+    with rasterio.open(images(mapped)[0]) as c:
+        assert c.crs is not None
+
+
+# -- second raster --------------------------------------------------------------------------------
+@pytest.fixture
+def after_raster(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(11)
+    data = rng.integers(0, 256, size=(3, HEIGHT, WIDTH), dtype=np.uint8)
+    return write_raster(tmp_path / "after.tif", data)
+
+
+def test_change_detection_writes_images2_with_its_statistics(
+    tmp_path: Path, rgb_raster: Path, after_raster: Path, labels_gpkg: Path
+) -> None:
+    out = tmp_path / "change"
+    export_chips(
+        rgb_raster,
+        labels_gpkg,
+        out,
+        params(metadata_format="Classified_Tiles"),
+        raster2=after_raster,
+    )
+    first, second = images(out), images(out, "images2")
+    assert [p.name for p in first] == [p.name for p in second] and first
+    seen = []
+    with rasterio.open(after_raster) as src:
+        for chip in second:
+            col, row = chip_origin(chip)
+            with rasterio.open(chip) as c:
+                window = src.read(window=Window(col, row, 64, 64))
+                assert np.array_equal(c.read(), window)
+                seen.append(window.reshape(3, -1))
+    emd = json.loads((out / "esri_model_definition.emd").read_text())
+    assert emd["InputRastersProps"]["RasterCount"] == 2
+    allpix = np.concatenate(seen, axis=1).astype(np.float64)
+    for band, stats in enumerate(emd["AllTilesStats2"]):
+        assert stats["Mean"] == pytest.approx(allpix[band].mean())
+        assert stats["StdDev"] == pytest.approx(allpix[band].std())
+        assert stats["Max"] == allpix[band].max()
+    lines = (out / "map.txt").read_text().splitlines()
+    assert lines[0].split() == ["images\\000000000.tif", "labels\\000000000.tif"]
+
+
+def test_export_tiles_pairs_images_and_images2_in_map_txt(
+    tmp_path: Path, rgb_raster: Path, after_raster: Path
+) -> None:
+    out = tmp_path / "pairs"
+    p = params(metadata_format="Export_Tiles", output_nofeature_tiles="ALL_TILES")
+    export_chips(rgb_raster, None, out, p, raster2=after_raster)
+    for line in (out / "map.txt").read_text().splitlines():
+        image, image2 = line.split()
+        assert image2 == image.replace("images\\", "images2\\")
+        assert (out / image2.replace("\\", "/")).is_file()
+
+
+def test_second_raster_is_refused_for_other_formats(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    rgb_raster: Path,
+    after_raster: Path,
+    labels_gpkg: Path,
+) -> None:
+    argv = ["export-chips", "--raster", str(rgb_raster), "--labels", str(labels_gpkg)]
+    argv += ["--format", "PASCAL_VOC_rectangles", "--raster2", str(after_raster)]
+    code = main([*argv, "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 3 and "Traceback" not in err and "second raster" in err
+    assert not (tmp_path / "o").exists()
+
+
+# -- layers ---------------------------------------------------------------------------------------
+@pytest.fixture
+def two_layers(tmp_path: Path) -> Path:
+    path = write_features(
+        tmp_path / "city.gpkg", [pixel_box(10, 10, 40, 40), pixel_box(100, 100, 30, 30)], [1, 1]
+    )
+    roads = write_features(tmp_path / "roads.gpkg", [pixel_box(200, 20, 60, 8)], [7])
+    meta, _, wkb, fields = pyogrio.raw.read(roads)
+    pyogrio.raw.write(
+        path,
+        wkb,
+        fields,
+        ["Classvalue"],
+        layer="roads",
+        driver="GPKG",
+        crs=meta["crs"],
+        geometry_type="Polygon",
+        append=True,
+    )
+    return path
+
+
+def test_labels_layer_picks_one_layer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rgb_raster: Path, two_layers: Path
+) -> None:
+    argv = ["export-chips", "--workers", "1", "--raster", str(rgb_raster)]
+    argv += ["--labels", str(two_layers), "--tile-size", "64", "--format", "PASCAL_VOC_rectangles"]
+    code = main([*argv, "-o", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert code == 3 and "--labels-layer" in err and "roads" in err and "Traceback" not in err
+
+    code = main([*argv, "--labels-layer", "roads", "-o", str(tmp_path / "roads")])
+    assert code == 0, capsys.readouterr().err
+    stats = json.loads((tmp_path / "roads" / "esri_accumulated_stats.json").read_text())
+    assert stats["Classes"] == [{"ClassValue": 7, "ClassName": "7"}]
+
+    code = main([*argv, "--labels-layer", "nope", "-o", str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert code == 3 and "layer 'nope' not found" in err
