@@ -34,6 +34,9 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.report import write_section
 from dlpk.runners.tasks.export_chips import export_chips
 from dlpk.runners.tiling import plan_windows
 from dlpk.spec.job import ExportChipsParameters
@@ -295,19 +298,6 @@ def _command() -> str:
     return shlex.join(["python", "benchmarks/bench_export.py", *sys.argv[1:]])
 
 
-def write_section(body: list[str], results: Path) -> None:
-    text = results.read_text(encoding="utf-8")
-    start = text.find(f"\n{SECTION}\n")
-    if start == -1:
-        before, after = text.rstrip("\n") + "\n", ""
-    else:
-        before = text[:start].rstrip("\n") + "\n"
-        following = text.find("\n## ", start + len(SECTION) + 2)
-        after = text[following + 1 :] if following != -1 else ""
-    section = "\n".join([SECTION, "", *body]).rstrip("\n") + "\n"
-    results.write_text(before + "\n" + section + ("\n" + after if after else ""), "utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size", type=int, default=10000, help="throughput raster side, px")
@@ -387,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         *memory,
     ]
     if not args.no_write:
-        write_section(body, args.results)
+        write_section(SECTION, body, "# Benchmarks\n", args.results)
         print(f"\nwrote the {SECTION!r} section of {args.results}")
     return 0
 
