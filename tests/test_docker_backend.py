@@ -380,3 +380,20 @@ def test_tensorflow_deeplab_in_docker_equals_local(tmp_path: Path) -> None:
     docker_out = tmp_path / "docker" / "classes.tif"
     assert main([*argv, "-o", str(docker_out), "--backend", "docker"]) == 0
     _same_bytes(tmp_path / "local" / "classes.tif", docker_out)
+
+
+def test_permission_denied_on_the_socket_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    import docker
+
+    def refuse() -> None:
+        raise docker.errors.DockerException(
+            "Error while fetching server API version: ('Connection aborted.', "
+            "PermissionError(13, 'Permission denied'))"
+        )
+
+    monkeypatch.setattr(docker, "from_env", refuse)
+    from dlpk.runners.backends.docker_client import docker_client
+
+    with pytest.raises(DockerUnavailableError) as caught:
+        docker_client()
+    assert "permission denied" in str(caught.value) and "--backend local" in str(caught.value)
