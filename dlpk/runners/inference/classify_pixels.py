@@ -15,6 +15,7 @@ from dlpk.runners.inference.engine import Forward, Progress, run_tiles
 from dlpk.runners.inference.model import open_model
 from dlpk.runners.inference.source import RasterSource, open_source
 from dlpk.runners.inference.summary import TaskSummary
+from dlpk.runners.inference.tta import augmented, transforms_for
 from dlpk.runners.inference.windows import Tile, plan_tiles
 from dlpk.runners.io.classified import ClassifiedRasterWriter
 
@@ -92,12 +93,17 @@ def classify_pixels(
             mapping = channel_map(
                 classes, channels, args.predict_background, opened.emd.ignore_mapped_class
             )
+            forward: Forward = adapter.forward
+            if args.test_time_augmentation:
+                square = args.grid.tile_height == args.grid.tile_width
+                transforms = transforms_for(opened.emd.ImageSpaceUsed, square)
+                forward = augmented(forward, transforms, args.merge_policy)
             rows = class_rows(classes)
             with ClassifiedRasterWriter(output, source.dataset, rows, overwrite) as writer:
                 counts = classify_tiles(
                     source,
                     tiles,
-                    adapter.forward,
+                    forward,
                     mapping,
                     writer,
                     args.batch_size,
