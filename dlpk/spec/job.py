@@ -137,10 +137,20 @@ class InferenceParameters(_Strict):
         default=False,
         description="Allow unpickling full PyTorch modules (implied inside a container)",
     )
+    extent: list[float] | None = Field(
+        default=None,
+        min_length=4,
+        max_length=4,
+        description="Process only XMIN YMIN XMAX YMAX (raster CRS); classify-pixels and "
+        "detect-objects",
+    )
 
 
 class RasterInputs(_Strict):
     in_raster: RelPath
+    in_aoi: RelPath | None = Field(
+        default=None, description="Polygons limiting the processed area (any OGR format)"
+    )
 
 
 class FeatureInputs(_Strict):

@@ -14,7 +14,8 @@ from dlpk.spec.emd import EsriModelDefinition
 
 EDGE_FILLS = ("zero", "reflect")
 COMMON = ("padding", "batch_size", "tile_size", "edge_fill")
-PIXEL_ARGUMENTS = (*COMMON, "predict_background")
+MERGE_POLICIES = ("mean", "max", "min")
+PIXEL_ARGUMENTS = (*COMMON, "predict_background", "test_time_augmentation", "merge_policy")
 DETECTOR_ARGUMENTS = (*COMMON, "threshold", "nms_overlap", "exclude_pad_detections")
 
 
@@ -27,6 +28,8 @@ class Arguments:
     nms_overlap: float
     exclude_pad_detections: bool
     predict_background: bool | None  # None: decided from Classes (reference §1.6)
+    test_time_augmentation: bool = False
+    merge_policy: str = "mean"
     allowed: tuple[str, ...] = COMMON
 
     def resolved(self) -> dict[str, str]:
@@ -39,6 +42,8 @@ class Arguments:
             "threshold": str(self.threshold),
             "nms_overlap": str(self.nms_overlap),
             "exclude_pad_detections": str(self.exclude_pad_detections),
+            "test_time_augmentation": str(self.test_time_augmentation),
+            "merge_policy": self.merge_policy,
         }
         if self.predict_background is not None:
             values["predict_background"] = str(self.predict_background)
@@ -96,6 +101,11 @@ def parse_arguments(
     batch = _int("batch_size", raw["batch_size"]) if "batch_size" in raw else emd.BatchSize or 4
     if batch <= 0:
         raise UsageError(f"--arg batch_size={batch}: must be positive")
+    merge_policy = raw.get("merge_policy", "mean")
+    if merge_policy not in MERGE_POLICIES:
+        raise UsageError(
+            f"--arg merge_policy={merge_policy}: expected one of {', '.join(MERGE_POLICIES)}"
+        )
     threshold_default = float(emd.Threshold) if emd.Threshold is not None else 0.5
     return Arguments(
         grid=grid,
@@ -111,5 +121,9 @@ def parse_arguments(
             if "predict_background" in raw
             else None
         ),
+        test_time_augmentation=_bool(
+            "test_time_augmentation", raw.get("test_time_augmentation", "False")
+        ),
+        merge_policy=merge_policy,
         allowed=allowed,
     )

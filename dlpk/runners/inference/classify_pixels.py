@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dlpk.errors import ModelError
+from dlpk.errors import ModelError, UsageError
+from dlpk.runners.inference.area import Area, no_overlap, processing_area
 from dlpk.runners.inference.arguments import PIXEL_ARGUMENTS, parse_arguments
 from dlpk.runners.inference.classes import ChannelMap, channel_map, class_rows
 from dlpk.runners.inference.common import check_device, check_output, core_of, crs_warnings
@@ -15,6 +16,7 @@ from dlpk.runners.inference.engine import Forward, Progress, run_tiles
 from dlpk.runners.inference.model import open_model
 from dlpk.runners.inference.source import RasterSource, open_source
 from dlpk.runners.inference.summary import TaskSummary
+from dlpk.runners.inference.tta import augmented, transforms_for
 from dlpk.runners.inference.windows import Tile, plan_tiles
 from dlpk.runners.io.classified import ClassifiedRasterWriter
 
@@ -44,8 +46,10 @@ def classify_tiles(
     batch_size: int,
     fill: str,
     progress: Progress,
+    area: Area | None = None,
 ) -> dict[str, int]:
-    """Run every tile, write each core's class Values (nodata where the input was nodata)."""
+    """Run every tile, write each core's class Values (nodata where the input was nodata or,
+    with an `area`, outside it)."""
     counts = {"nodata_pixels": 0}
     for batch in run_tiles(source, tiles, forward, batch_size, fill, progress):
         first = batch.tiles[0].read
@@ -54,6 +58,8 @@ def classify_tiles(
         for number, tile in enumerate(batch.tiles):
             core = core_of(tile, values[number])
             valid = np.asarray(core_of(tile, batch.valid[number]), dtype=bool)
+            if area is not None:
+                valid &= area.mask(tile.core)
             counts["nodata_pixels"] += int((~valid).sum())
             writer.write(tile.core, np.where(valid, core, writer.nodata))
     return counts
@@ -68,14 +74,22 @@ def classify_pixels(
     progress: Progress,
     overwrite: bool = False,
     trust_code: bool = False,
+    extent: list[float] | None = None,
+    aoi: Path | None = None,
 ) -> TaskSummary:
-    """Classify every pixel of `raster` with `model`; write a COG of class Values to `output`."""
+    """Classify every pixel of `raster` with `model`; write a COG of class Values to `output`.
+
+    With `extent` (raster CRS) and/or `aoi` (polygons), only tiles meeting that area run and
+    pixels outside it are nodata."""
     started = time.perf_counter()
     check_device(device)
     check_output(output, overwrite, SUFFIXES)
     with open_model(model, TASK) as opened:
         if opened.runs_function:
             from dlpk.runners.inference.function_tasks import classify_with_function
+
+            if extent is not None or aoi is not None:
+                raise UsageError("--extent and --aoi are not supported for raster function models")
 
             return classify_with_function(
                 opened, raster, output, arguments, device, progress, overwrite, trust_code
@@ -88,21 +102,32 @@ def classify_pixels(
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
             adapter = opened.load(device, trust_code)
             tiles = plan_tiles(source.height, source.width, args.grid)
+            area = processing_area(source.dataset, extent, aoi)
+            if area is not None:
+                tiles = area.select(tiles)
+                if not tiles:
+                    raise no_overlap()
             channels = _probe_channels(adapter.forward, source, tiles[0], args.edge_fill)
             mapping = channel_map(
                 classes, channels, args.predict_background, opened.emd.ignore_mapped_class
             )
+            forward: Forward = adapter.forward
+            if args.test_time_augmentation:
+                square = args.grid.tile_height == args.grid.tile_width
+                transforms = transforms_for(opened.emd.ImageSpaceUsed, square)
+                forward = augmented(forward, transforms, args.merge_policy)
             rows = class_rows(classes)
             with ClassifiedRasterWriter(output, source.dataset, rows, overwrite) as writer:
                 counts = classify_tiles(
                     source,
                     tiles,
-                    adapter.forward,
+                    forward,
                     mapping,
                     writer,
                     args.batch_size,
                     args.edge_fill,
                     progress,
+                    area,
                 )
     return TaskSummary(
         task=TASK,

@@ -50,12 +50,25 @@ def _run(task: str, args: argparse.Namespace, suffixes: tuple[str, ...]) -> int:
             if not features.exists():
                 raise BadInputError(f"features not found: {features}")
             builder.add_input("in_features", features)
+        if getattr(args, "aoi", None):
+            aoi = Path(args.aoi)
+            if not aoi.exists():
+                raise BadInputError(f"AOI not found: {aoi}")
+            builder.add_input("in_aoi", aoi)
+        extent = getattr(args, "extent", None)
+        if extent is not None and not (extent[0] < extent[2] and extent[1] < extent[3]):
+            raise UsageError(
+                f"--extent {' '.join(map(str, extent))}: expected XMIN YMIN XMAX YMAX "
+                "with XMIN < XMAX and YMIN < YMAX"
+            )
         builder.parameters = {
             "arguments": parse_pairs(args.arg),
             "device": args.device,
             # a container is the sandbox: code and pickles run there without --trust-code
             "trust_code": bool(args.trust_code or args.backend == "docker"),
         }
+        if extent is not None:
+            builder.parameters["extent"] = extent
         staging = staging_folder(output)
         try:
             builder.add_output(OUTPUT_KEYS[task], staging, output.name)
@@ -129,6 +142,21 @@ def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     add_backend_options(parser)
 
 
+def _area_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--extent",
+        nargs=4,
+        type=float,
+        metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+        help="process only this rectangle, in the raster's CRS",
+    )
+    parser.add_argument(
+        "--aoi",
+        metavar="FEATURES",
+        help="process only inside these polygons (any OGR format, reprojected to the raster)",
+    )
+
+
 def register(subparsers: Any) -> None:
     """Add the inference commands to the main parser's subcommands."""
     epilog = "Exit status: 0 done, 1 lint errors, 2 usage, 3 bad input, 4 model error."
@@ -137,10 +165,12 @@ def register(subparsers: Any) -> None:
         help="classify every pixel of a raster with a pixel classifier",
         description="Write a tiled deflate COG of class Values with a colour map and a raster "
         "attribute table (.aux.xml). Arguments: padding, batch_size, tile_size, edge_fill "
-        "(zero|reflect), predict_background.",
+        "(zero|reflect), predict_background, test_time_augmentation (True|False), merge_policy "
+        "(mean|max|min).",
         epilog=epilog,
     )
     _common(pixels, "output GeoTIFF (.tif)")
+    _area_options(pixels)
     pixels.set_defaults(func=cmd_classify_pixels)
 
     detect = subparsers.add_parser(
@@ -152,6 +182,7 @@ def register(subparsers: Any) -> None:
         epilog=epilog,
     )
     _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")
+    _area_options(detect)
     detect.set_defaults(func=cmd_detect_objects)
 
     objects = subparsers.add_parser(

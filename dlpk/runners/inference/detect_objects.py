@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from dlpk.errors import ModelError
+from dlpk.errors import ModelError, UsageError
+from dlpk.runners.inference.area import Area, no_overlap, processing_area
 from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, Arguments, parse_arguments
 from dlpk.runners.inference.common import check_device, check_output, crs_warnings
 from dlpk.runners.inference.engine import Forward, Progress, run_tiles
@@ -94,8 +95,10 @@ def detect_tiles(
     classes: int,
     args: Arguments,
     progress: Progress,
+    area: Area | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
-    """Every tile's detections, merged across tiles by class-aware NMS, clipped to the raster."""
+    """Every tile's detections, merged across tiles by class-aware NMS, clipped to the raster;
+    with an `area`, those whose centre lies outside it are dropped."""
     found = Detections()
     for batch in run_tiles(source, tiles, forward, args.batch_size, args.edge_fill, progress):
         boxes, scores, labels = _split(batch.outputs, len(batch.tiles))
@@ -113,6 +116,15 @@ def detect_tiles(
             found.scores.append(kept[1])
             found.labels.append(kept[2])
     all_boxes, all_scores, all_labels = found.arrays()
+    if area is not None:
+        centres = area.holds(
+            (all_boxes[:, 0] + all_boxes[:, 2]) / 2, (all_boxes[:, 1] + all_boxes[:, 3]) / 2
+        )
+        all_boxes, all_scores, all_labels = (
+            all_boxes[centres],
+            all_scores[centres],
+            all_labels[centres],
+        )
     chosen = class_aware_nms(all_boxes, all_scores, all_labels, args.nms_overlap)
     limits = np.array([source.width, source.height] * 2, dtype=np.float64)
     clipped = np.clip(all_boxes[chosen], 0, limits)
@@ -128,14 +140,22 @@ def detect_objects(
     progress: Progress,
     overwrite: bool = False,
     trust_code: bool = False,
+    extent: list[float] | None = None,
+    aoi: Path | None = None,
 ) -> TaskSummary:
-    """Detect objects in `raster` with `model`; write polygons to `output` (.gpkg by default)."""
+    """Detect objects in `raster` with `model`; write polygons to `output` (.gpkg by default).
+
+    With `extent` (raster CRS) and/or `aoi` (polygons), only tiles meeting that area run and
+    detections centred outside it are dropped."""
     started = time.perf_counter()
     check_device(device)
     check_output(output, overwrite, tuple(DRIVERS))
     with open_model(model, TASK) as opened:
         if opened.runs_function:
             from dlpk.runners.inference.function_tasks import detect_with_function
+
+            if extent is not None or aoi is not None:
+                raise UsageError("--extent and --aoi are not supported for raster function models")
 
             return detect_with_function(
                 opened, raster, output, arguments, device, progress, overwrite, trust_code
@@ -148,8 +168,13 @@ def detect_objects(
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
             adapter = opened.load(device, trust_code)
             tiles = plan_tiles(source.height, source.width, args.grid)
+            area = processing_area(source.dataset, extent, aoi)
+            if area is not None:
+                tiles = area.select(tiles)
+                if not tiles:
+                    raise no_overlap()
             boxes, scores, labels = detect_tiles(
-                source, tiles, adapter.forward, len(classes), args, progress
+                source, tiles, adapter.forward, len(classes), args, progress, area
             )
             polygons = pixel_boxes_to_polygons(boxes, source.dataset.transform)
             crs = source.dataset.crs.to_wkt() if source.dataset.crs else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dlpk.errors import InvalidJobError
 from dlpk.runners.inference.summary import TaskSummary
@@ -41,7 +42,7 @@ def _run(
     jobdir: Path,
     output_path: str,
     progress: Progress,
-    **extra: Path,
+    **extra: Any,
 ) -> TaskReport:
     output = jobdir / output_path
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -53,21 +54,31 @@ def _run(
     return _report(jobdir, output, summary)
 
 
+def _area(job: ClassifyPixelsJob | DetectObjectsJob, jobdir: Path) -> dict[str, Any]:
+    """The processing extent and AOI of a job, as keyword arguments for the task."""
+    aoi = job.inputs.in_aoi
+    return {"extent": job.parameters.extent, "aoi": jobdir / aoi if aoi else None}
+
+
 def run_classify_pixels(job: ClassifyPixelsJob, jobdir: Path, progress: Progress) -> TaskReport:
     from dlpk.runners.inference.classify_pixels import classify_pixels
 
-    return _run(classify_pixels, job, jobdir, job.outputs.out_classified_raster, progress)
+    output = job.outputs.out_classified_raster
+    return _run(classify_pixels, job, jobdir, output, progress, **_area(job, jobdir))
 
 
 def run_detect_objects(job: DetectObjectsJob, jobdir: Path, progress: Progress) -> TaskReport:
     from dlpk.runners.inference.detect_objects import detect_objects
 
-    return _run(detect_objects, job, jobdir, job.outputs.out_detected_objects, progress)
+    output = job.outputs.out_detected_objects
+    return _run(detect_objects, job, jobdir, output, progress, **_area(job, jobdir))
 
 
 def run_classify_objects(job: ClassifyObjectsJob, jobdir: Path, progress: Progress) -> TaskReport:
     from dlpk.runners.inference.classify_objects import classify_objects
 
+    if job.parameters.extent is not None:
+        raise InvalidJobError("classify_objects takes no extent")
     features = jobdir / job.inputs.in_features
     output = job.outputs.out_classified_objects
     return _run(classify_objects, job, jobdir, output, progress, features=features)

@@ -1,0 +1,76 @@
+"""Test-time augmentation for pixel classifiers: run transformed tiles, undo, merge the scores.
+
+Which transforms are safe depends on ImageSpaceUsed (reference §1.2): a model trained on map
+space imagery saw north in any direction, so all 8 dihedral transforms apply; one trained on
+pixel space (oblique, sensor geometry) only sees left/right mirrored scenes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dlpk.errors import ModelError
+from dlpk.runners.inference.engine import Forward
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Rotate by `turns` quarter turns after an optional left/right flip (on [N, C, H, W])."""
+
+    turns: int = 0
+    flip: bool = False
+    flip_rows: bool = False
+
+    def apply(self, array: NDArray[np.generic]) -> NDArray[np.generic]:
+        out = array[..., ::-1] if self.flip else array
+        out = out[..., ::-1, :] if self.flip_rows else out
+        return np.ascontiguousarray(np.rot90(out, self.turns, axes=(-2, -1)))
+
+    def invert(self, array: NDArray[np.generic]) -> NDArray[np.generic]:
+        out = np.rot90(array, -self.turns, axes=(-2, -1))
+        out = out[..., ::-1, :] if self.flip_rows else out
+        return np.ascontiguousarray(out[..., ::-1] if self.flip else out)
+
+
+def transforms_for(image_space: str | None, square: bool) -> list[Transform]:
+    """The transforms valid for a model's image space and the tile shape (identity first)."""
+    if image_space not in (None, "MAP_SPACE"):
+        return [Transform(), Transform(flip=True)]
+    if not square:  # quarter turns would swap the tile's height and width
+        return [Transform(), Transform(flip=True), Transform(flip_rows=True)]
+    return [Transform(turns, flip) for flip in (False, True) for turns in range(4)]
+
+
+_MERGE: dict[str, Callable[..., NDArray[np.generic]]] = {
+    "mean": np.mean,
+    "max": np.max,
+    "min": np.min,
+}
+
+
+def augmented(forward: Forward, transforms: list[Transform], policy: str) -> Forward:
+    """A forward pass returning one [N, K, H, W] output: the merged, untransformed scores."""
+    merge = _MERGE[policy]
+
+    def run(pixels: NDArray[np.float32]) -> list[NDArray[np.generic]]:
+        scores: list[NDArray[np.generic]] = []
+        for transform in transforms:
+            outputs = forward(np.asarray(transform.apply(pixels), dtype=np.float32))
+            if len(outputs) != 1 or outputs[0].ndim != 4:
+                shapes = [tuple(o.shape) for o in outputs]
+                raise ModelError(f"a PixelClassifier returns one [N, K, H, W] output; got {shapes}")
+            restored = transform.invert(np.asarray(outputs[0]))
+            if scores and restored.shape != scores[0].shape:
+                raise ModelError(
+                    f"the model returned {restored.shape} for a transformed batch and "
+                    f"{scores[0].shape} for the original; test_time_augmentation needs the "
+                    "output to keep the input's size"
+                )
+            scores.append(restored)
+        return [np.asarray(merge(np.stack(scores), axis=0), dtype=scores[0].dtype)]
+
+    return run
