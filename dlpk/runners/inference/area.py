@@ -101,3 +101,16 @@ def no_overlap() -> BadInputError:
         "the extent/AOI covers no pixel of the raster",
         "give it in the raster's CRS (--extent) or check the AOI's location",
     )
+
+
+def planned_tiles(
+    dataset: Any, tiles: list[Tile], extent: list[float] | None, aoi: Path | None
+) -> tuple[list[Tile], Area | None]:
+    """The tiles meeting the processing area (all of them without one), and that area."""
+    area = processing_area(dataset, extent, aoi)
+    if area is None:
+        return tiles, None
+    selected = area.select(tiles)
+    if not selected:
+        raise no_overlap()
+    return selected, area

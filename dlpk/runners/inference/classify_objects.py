@@ -142,9 +142,7 @@ def classify_objects(
     meta, geometries, field_data = read_features(features)
     with open_model(model, TASK) as opened:
         args = parse_arguments(arguments, opened.emd, OBJECT_ARGUMENTS)
-        classes = opened.emd.Classes or []
-        if not classes:
-            raise ModelError("the model definition lists no Classes")
+        classes = opened.classes
         height, width = args.grid.tile_height, args.grid.tile_width
         blacken = opened.emd.BlackenAroundFeature == 1
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dlpk.errors import ModelError, UsageError
-from dlpk.runners.inference.area import Area, no_overlap, processing_area
+from dlpk.runners.inference.area import Area, planned_tiles
 from dlpk.runners.inference.arguments import PIXEL_ARGUMENTS, parse_arguments
 from dlpk.runners.inference.classes import ChannelMap, channel_map, class_rows
 from dlpk.runners.inference.common import check_device, check_output, core_of, crs_warnings
@@ -95,18 +95,12 @@ def classify_pixels(
                 opened, raster, output, arguments, device, progress, overwrite, trust_code
             )
         args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
-        classes = opened.emd.Classes or []
-        if not classes:
-            raise ModelError("the model definition lists no Classes")
+        classes = opened.classes
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
             adapter = opened.load(device, trust_code)
-            tiles = plan_tiles(source.height, source.width, args.grid)
-            area = processing_area(source.dataset, extent, aoi)
-            if area is not None:
-                tiles = area.select(tiles)
-                if not tiles:
-                    raise no_overlap()
+            planned = plan_tiles(source.height, source.width, args.grid)
+            tiles, area = planned_tiles(source.dataset, planned, extent, aoi)
             channels = _probe_channels(adapter.forward, source, tiles[0], args.edge_fill)
             mapping = channel_map(
                 classes, channels, args.predict_background, opened.emd.ignore_mapped_class

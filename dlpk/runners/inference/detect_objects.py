@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dlpk.errors import ModelError, UsageError
-from dlpk.runners.inference.area import Area, no_overlap, processing_area
+from dlpk.runners.inference.area import Area, planned_tiles
 from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, Arguments, parse_arguments
 from dlpk.runners.inference.common import check_device, check_output, crs_warnings
 from dlpk.runners.inference.engine import Forward, Progress, run_tiles
@@ -161,18 +161,12 @@ def detect_objects(
                 opened, raster, output, arguments, device, progress, overwrite, trust_code
             )
         args = parse_arguments(arguments, opened.emd, DETECTOR_ARGUMENTS)
-        classes = opened.emd.Classes or []
-        if not classes:
-            raise ModelError("the model definition lists no Classes")
+        classes = opened.classes
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
             adapter = opened.load(device, trust_code)
-            tiles = plan_tiles(source.height, source.width, args.grid)
-            area = processing_area(source.dataset, extent, aoi)
-            if area is not None:
-                tiles = area.select(tiles)
-                if not tiles:
-                    raise no_overlap()
+            planned = plan_tiles(source.height, source.width, args.grid)
+            tiles, area = planned_tiles(source.dataset, planned, extent, aoi)
             boxes, scores, labels = detect_tiles(
                 source, tiles, adapter.forward, len(classes), args, progress, area
             )

@@ -208,9 +208,7 @@ def classify_with_function(
     started = time.perf_counter()
     task = "classify-pixels"
     path = function_file(opened.folder, opened.emd.InferenceFunction or "")
-    classes = opened.emd.Classes or []
-    if not classes:
-        raise ModelError("the model definition lists no Classes")
+    classes = opened.classes
     with (
         loaded_function(path, opened.emd_path, device, trust_code) as function,
         open_raster(raster) as dataset,

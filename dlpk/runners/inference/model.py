@@ -22,7 +22,7 @@ from dlpk.spec.configurations import (
     RASTER_FUNCTION,
     Configuration,
 )
-from dlpk.spec.emd import EsriModelDefinition
+from dlpk.spec.emd import ClassEntry, EsriModelDefinition
 from dlpk.validator.diagnostics import Diagnostic, Severity
 from dlpk.validator.files import ARCGIS_FUNCTIONS_PREFIX
 
@@ -45,6 +45,13 @@ class OpenedModel:
     @property
     def emd_path(self) -> Path:
         return self.folder / self.emd_name
+
+    @property
+    def classes(self) -> list[ClassEntry]:
+        """The ordered Classes every task maps outputs to; none is a model error."""
+        if not self.emd.Classes:
+            raise ModelError("the model definition lists no Classes")
+        return self.emd.Classes
 
     @property
     def model_path(self) -> Path:
