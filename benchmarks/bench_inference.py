@@ -26,7 +26,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ import rasterio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import write_section  # noqa: E402
+from benchmarks.report import best_of, write_section  # noqa: E402
 from dlpk.packaging.pack import pack_folder  # noqa: E402
 from dlpk.runners.inference.classify_pixels import classify_pixels  # noqa: E402
 from dlpk.runners.inference.windows import TileGrid, plan_tiles  # noqa: E402
@@ -99,15 +98,6 @@ def make_raster(path: Path, size: int) -> Path:
             block = rng.integers(0, 256, (3, rows, size), dtype=np.uint8)
             dataset.write(block, window=rasterio.windows.Window(0, row, size, rows))
     return path
-
-
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def bare_forward(package_dir: Path, tiles: int, tile: int, batch: int) -> Callable[[], None]:

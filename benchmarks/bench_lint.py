@@ -24,14 +24,13 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import RESULTS, run_line, write_section  # noqa: E402
+from benchmarks.report import RESULTS, best_of, run_line, write_section  # noqa: E402
 from dlpk.validator.lint import LintOptions, lint_package, lint_paths  # noqa: E402
 
 SECTION = "## Lint"
@@ -174,15 +173,6 @@ def make_emd_corpus(root: Path, count: int, nested: bool = False, seed: int = 7)
     return paths
 
 
-def _best_of(repeat: int, run: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def _json_baseline(paths: list[Path]) -> int:
     ok = 0
     for path in paths:
@@ -202,8 +192,8 @@ def _time_layout(count: int, repeat: int, nested: bool) -> dict[str, Any]:
         files, diagnostics = lint_paths([folder], options)  # warm-up, and the counts
         return {
             "files": len(files),
-            "lint_s": _best_of(repeat, lambda: lint_paths([folder], options)),
-            "json_s": _best_of(repeat, lambda: _json_baseline(paths)),
+            "lint_s": best_of(repeat, lambda: lint_paths([folder], options)),
+            "json_s": best_of(repeat, lambda: _json_baseline(paths)),
             "parsed": _json_baseline(paths),
             "clean": len(files) - len({d.file for d in diagnostics}),
             "diagnostics": len(diagnostics),

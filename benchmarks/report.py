@@ -7,6 +7,8 @@ import os
 import platform
 import shlex
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,3 +49,13 @@ def write_section(section: str, body: list[str], header: str, results: Path = RE
         after = text[following + 1 :] if following != -1 else ""
     block = "\n".join([section, "", *body]).rstrip("\n") + "\n"
     results.write_text(before + "\n" + block + ("\n" + after if after else ""), "utf-8")
+
+
+def best_of(repeat: int, run: Callable[[], object]) -> float:
+    """The fastest of `repeat` timed calls, in seconds: the least disturbed by other work."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
