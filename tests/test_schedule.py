@@ -31,9 +31,10 @@ from tests.rasters import write_raster
     stride=st.integers(4, 128),
     max_width=st.integers(1, 600),
     keep=st.integers(1, 5),
+    workers=st.integers(1, 4),
 )
 def test_groups_and_tasks_keep_every_chip_once(
-    width: int, height: int, tile: int, stride: int, max_width: int, keep: int
+    width: int, height: int, tile: int, stride: int, max_width: int, keep: int, workers: int
 ) -> None:
     windows = plan_windows(width, height, tile, tile, stride, stride, pad=True)
     items = [PlanItem(i, w) for i, w in enumerate(windows) if i % keep == 0]  # a filtered plan
@@ -43,12 +44,26 @@ def test_groups_and_tasks_keep_every_chip_once(
         region = group_region(g)
         assert region.height == tile and region.width <= max_width + tile
         assert len({i.window.row_off for i in g}) == 1
-    scheduled = tasks(groups, max_width, per_task=3)
+    scheduled = tasks(groups, max_width, workers, per_task=3)
+    sizes = [len(task) for task in scheduled]
+    assert all(1 <= n <= 3 for n in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # runs only shrink towards the end
     flat = [g for task in scheduled for g in task]
     assert sorted(id(g) for g in flat) == sorted(id(g) for g in groups)
     # column chunk by column chunk, each top to bottom
     keys = [(g[0].window.col_off // max_width, g[0].window.row_off) for g in flat]
     assert keys == sorted(keys)
+
+
+def test_runs_shrink_so_two_workers_finish_together() -> None:
+    """78 groups for 2 workers: long runs first, single groups last, so that when one worker
+    takes the last run the other has at most one group's work left."""
+    windows = plan_windows(256 * 78, 256, 256, 256, 256, 256)
+    groups = [[PlanItem(i, w)] for i, w in enumerate(windows)]  # one group per tile column
+    sizes = [len(task) for task in tasks(groups, 256, workers=2)]
+    assert sum(sizes) == 78
+    assert sizes[0] == 8 and sizes[-4:] == [1, 1, 1, 1]
+    assert [len(task) for task in tasks(groups, 256, workers=1)][-1] == 1
 
 
 def test_strip_width_bounds_the_bytes_read_at_once() -> None:

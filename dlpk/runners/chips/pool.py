@@ -34,7 +34,7 @@ def make_chips(config: ChipConfig, plan: list[PlanItem], workers: int) -> Iterat
     info = config.raster
     first = plan[0].window
     width = strip_width(first.width, first.height, info.count, info.dtype)
-    todo = tasks(group_items(plan, width), width)
+    todo = tasks(group_items(plan, width), width, workers)
     if workers <= 1 or len(todo) <= 1:
         writer = ChipWriter(config)
         try:

@@ -4,7 +4,9 @@ Chips side by side in one band of rows form a group, whose source region is read
 (a strip of at most STRIP_BYTES). Groups are then taken column chunk by column chunk, top to
 bottom: with overlapping strides the next group down re-reads rows the previous one decoded,
 and those blocks are still in GDAL's cache, which therefore only has to hold a couple of strips,
-however wide the raster. A worker's task is a run of consecutive groups of one chunk.
+however wide the raster. A worker's task is a run of consecutive groups of one chunk; runs
+shrink towards the end of the schedule ("guided" scheduling), so that the workers finish
+together instead of one idling while another works through a long last run.
 """
 
 from __future__ import annotations
@@ -58,13 +60,24 @@ def group_region(items: list[PlanItem]) -> ChipWindow:
 
 
 def tasks(
-    groups: list[list[PlanItem]], max_width: int, per_task: int = GROUPS_PER_TASK
+    groups: list[list[PlanItem]],
+    max_width: int,
+    workers: int = 1,
+    per_task: int = GROUPS_PER_TASK,
 ) -> list[list[list[PlanItem]]]:
-    """Groups in column-chunk order (chunk left to right, rows top to bottom), cut into runs."""
+    """Groups in column-chunk order (chunk left to right, rows top to bottom), cut into runs of
+    at most `per_task` groups, each at most 1/(2 x workers) of the groups still to hand out."""
 
     def key(n: int) -> tuple[int, int, int]:
         row_off, _, chunk = _chunk_key(groups[n][0], max_width)
         return chunk, row_off, n
 
     ordered = [groups[n] for n in sorted(range(len(groups)), key=key)]
-    return [ordered[i : i + per_task] for i in range(0, len(ordered), per_task)]
+    runs: list[list[list[PlanItem]]] = []
+    start = 0
+    while start < len(ordered):
+        left = len(ordered) - start
+        size = max(1, min(per_task, -(-left // (2 * max(workers, 1)))))
+        runs.append(ordered[start : start + size])
+        start += size
+    return runs

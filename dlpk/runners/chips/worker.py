@@ -2,9 +2,10 @@
 
 Runs in worker processes. Each worker opens the rasters once (`init_worker`) and then handles
 groups of plan items that lie side by side in one band of rows: the group's source region is read
-and decoded once and every chip is sliced (or, when rotated, sampled) from it. Every file is
-written under a temporary name and renamed, the image last, so an image on disk means a finished
-chip.
+and decoded once and every chip is sliced (or, when rotated, sampled) from it. A chip's labels
+and sidecars are written first, then its image, under a temporary name and renamed: an image on
+disk means a finished chip, and a chip without one (a killed run) is made again in full on
+--resume. Only the image pays for a rename, which costs the file system as much as a small write.
 """
 
 from __future__ import annotations
@@ -323,7 +324,8 @@ class ChipWriter:
             result.files = [_describe(self.out / rel, rel) for rel in paths]
             return result
         for rel, payload in pending:
-            if payload is None:
+            image = payload is None
+            if image:
                 payload = self.encode(data, cfg.chip_format, transform, crs, info.nodata)
             elif callable(payload):
                 payload = payload()
@@ -331,7 +333,10 @@ class ChipWriter:
             if target.parent not in self.made:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self.made.add(target.parent)
-            write_bytes_atomic(target, payload)
+            if image:
+                write_bytes_atomic(target, payload)
+            else:
+                target.write_bytes(payload)
             result.files.append((rel, len(payload), hashlib.sha256(payload).hexdigest()))
         result.written = True
         return result
