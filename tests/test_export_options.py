@@ -270,3 +270,99 @@ def test_labels_layer_picks_one_layer(
     code = main([*argv, "--labels-layer", "nope", "-o", str(tmp_path / "nope")])
     err = capsys.readouterr().err
     assert code == 3 and "layer 'nope' not found" in err
+
+
+# -- Labeled_Tiles: crop mode and blackening ------------------------------------------------------
+def test_bounding_box_chips_blackened_around_their_feature(
+    tmp_path: Path, rgb_raster: Path, labels_gpkg: Path, buildings: Any
+) -> None:
+    """Each chip is its feature's bounding box (whole pixels, clipped to the raster); the pixels
+    whose centre lies outside the feature are 0 and do not count in the band statistics."""
+    from rasterio.features import geometry_mask
+
+    out = tmp_path / "boxes"
+    export_chips(
+        rgb_raster,
+        labels_gpkg,
+        out,
+        params(
+            metadata_format="Labeled_Tiles",
+            crop_mode="BOUNDING_BOX",
+            blacken_around_feature="BLACKEN_AROUND_FEATURE",
+        ),
+    )
+    geoms, _ = buildings
+    chips = images(out)
+    assert len(chips) == len(geoms)
+    kept: list[np.ndarray] = []
+    sizes = set()
+    with rasterio.open(rgb_raster) as src:
+        for chip, geom in zip(chips, geoms, strict=True):
+            xmin, ymin, xmax, ymax = shapely.bounds(geom).tolist()
+            col0, row0 = ~TRANSFORM @ (xmin, ymax)
+            col1, row1 = ~TRANSFORM @ (xmax, ymin)
+            c0, r0 = max(int(np.floor(col0)), 0), max(int(np.floor(row0)), 0)
+            c1, r1 = min(int(np.ceil(col1)), WIDTH), min(int(np.ceil(row1)), HEIGHT)
+            assert chip_origin(chip) == (c0, r0)
+            window = Window(c0, r0, c1 - c0, r1 - r0)
+            inside = ~geometry_mask(
+                [geom], (r1 - r0, c1 - c0), src.window_transform(window), all_touched=False
+            )
+            expected = np.where(inside, src.read(window=window), 0)
+            with rasterio.open(chip) as c:
+                got = c.read()
+                sizes.add((c.width, c.height))
+            np.testing.assert_array_equal(got, expected)
+            kept.append(expected[:, inside])
+    assert len(sizes) > 1  # sizes follow the features
+    emd = json.loads((out / "esri_model_definition.emd").read_text())
+    assert emd["CropTileMode"] == "Variable_Size" and emd["BlackenAroundFeature"] is True
+    pixels = np.concatenate(kept, axis=1).astype(np.float64)
+    means = [band["Mean"] for band in emd["AllTilesStats"]]
+    np.testing.assert_allclose(means, pixels.mean(axis=1), rtol=1e-9)
+    assert [band["Min"] for band in emd["AllTilesStats"]] == pixels.min(axis=1).tolist()
+
+
+def test_fixed_size_chips_blackened_keep_the_tile_size(
+    tmp_path: Path, rgb_raster: Path, labels_gpkg: Path
+) -> None:
+    out = tmp_path / "fixed"
+    export_chips(
+        rgb_raster,
+        labels_gpkg,
+        out,
+        params(metadata_format="Labeled_Tiles", blacken_around_feature="BLACKEN_AROUND_FEATURE"),
+    )
+    with rasterio.open(images(out)[0]) as c:
+        data = c.read()
+    assert data.shape == (3, 64, 64)
+    assert 0 < (data.max(axis=0) == 0).sum() < 64 * 64  # some pixels blackened, not all
+
+
+@pytest.mark.parametrize("option", [["--crop-mode", "BOUNDING_BOX"], ["--blacken-around-feature"]])
+def test_labeled_tiles_options_are_refused_for_other_formats(
+    tmp_path: Path, rgb_raster: Path, labels_gpkg: Path, option: list[str], capsys: Any
+) -> None:
+    out = tmp_path / "x"
+    code = main(
+        [
+            "export-chips",
+            "--raster",
+            str(rgb_raster),
+            "--labels",
+            str(labels_gpkg),
+            "--format",
+            "PASCAL_VOC_rectangles",
+            "--tile-size",
+            "64",
+            "--stride",
+            "64",
+            *option,
+            "-o",
+            str(out),
+        ]
+    )
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "apply to Labeled_Tiles only" in err and "Traceback" not in err
+    assert not out.exists()

@@ -25,6 +25,7 @@ from dlpk.runners.backends.launch import JobBuilder, PreparedJob
 from dlpk.runners.images.commands import register as register_images
 from dlpk.spec.job import (
     ChipFormat,
+    CropMode,
     ExportChipsParameters,
     MetadataFormat,
     ProgressRecord,
@@ -77,6 +78,18 @@ def register(subparsers: Any) -> None:
         default="MAP_SPACE",
         choices=get_args(ReferenceSystem),
         help="georeference chips in map or pixel space (default: %(default)s)",
+    )
+    p.add_argument(
+        "--blacken-around-feature",
+        action="store_true",
+        help="Labeled_Tiles: set the pixels outside each chip's feature to 0",
+    )
+    p.add_argument(
+        "--crop-mode",
+        default="FIXED_SIZE",
+        choices=get_args(CropMode),
+        help="Labeled_Tiles: chips of the tile size centred on each feature, or cut to each "
+        "feature's bounding box (default: %(default)s)",
     )
     p.add_argument(
         "--pad-edges", action="store_true", help="pad edge tiles instead of shifting them"
@@ -152,6 +165,10 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
             reference_system=args.reference_system,
             buffer_radius=args.buffer_radius,
             min_polygon_overlap_ratio=args.min_overlap,
+            blacken_around_feature=(
+                "BLACKEN_AROUND_FEATURE" if args.blacken_around_feature else "NO_BLACKEN"
+            ),
+            crop_mode=args.crop_mode,
             pad_edges=args.pad_edges,
             workers=args.workers,
             resume=args.resume,

@@ -25,6 +25,8 @@ MetadataFormat = Literal[
 ChipFormat = Literal["TIFF", "PNG", "JPEG"]
 NoFeatureTiles = Literal["ALL_TILES", "ONLY_TILES_WITH_FEATURES"]
 ReferenceSystem = Literal["MAP_SPACE", "PIXEL_SPACE"]
+BlackenMode = Literal["NO_BLACKEN", "BLACKEN_AROUND_FEATURE"]
+CropMode = Literal["FIXED_SIZE", "BOUNDING_BOX"]
 
 
 def _relative(path: str) -> str:
@@ -101,6 +103,16 @@ class ExportChipsParameters(_Strict):
         default="MAP_SPACE",
         description="MAP_SPACE: chips georeferenced in the raster's CRS; PIXEL_SPACE: in source "
         "pixel coordinates (x = column, y = -row), without a CRS",
+    )
+    blacken_around_feature: BlackenMode = Field(
+        default="NO_BLACKEN",
+        description="Labeled_Tiles: BLACKEN_AROUND_FEATURE sets the pixels outside the chip's "
+        "feature to 0",
+    )
+    crop_mode: CropMode = Field(
+        default="FIXED_SIZE",
+        description="Labeled_Tiles: FIXED_SIZE chips of the tile size centred on each feature; "
+        "BOUNDING_BOX chips cut to each feature's bounding box (sizes vary)",
     )
     pad_edges: bool = Field(
         default=False,

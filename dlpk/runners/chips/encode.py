@@ -69,6 +69,10 @@ class GeoTiffEncoder:
     does not (or for rotated chips, other formats) every chip goes through GDAL.
     """
 
+    # Chips of many shapes (Labeled_Tiles cropped to each feature) would each cost a template
+    # and keep it: past this many shapes, new ones go through GDAL.
+    MAX_TEMPLATES = 8
+
     def __init__(self) -> None:
         self._templates: dict[tuple[Any, ...], _Template | None] = {}
 
@@ -83,6 +87,8 @@ class GeoTiffEncoder:
             return encode_raster(array, "TIFF", transform, crs_wkt, nodata)
         key = (array.shape, array.dtype.str, crs_wkt, nodata, transform.a, transform.e)
         if key not in self._templates:
+            if len(self._templates) >= self.MAX_TEMPLATES:
+                return encode_raster(array, "TIFF", transform, crs_wkt, nodata)
             self._templates[key] = _make_template(array, transform, crs_wkt, nodata)
         template = self._templates[key]
         if template is None:

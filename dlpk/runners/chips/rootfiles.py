@@ -42,6 +42,8 @@ class ExportSummary:
     raster2: RasterInfo | None = None
     bands2: BandMoments | None = None
     reference_system: str = "MAP_SPACE"
+    variable_size: bool = False  # Labeled_Tiles cropped to each feature's bounding box
+    blacken: bool = False
 
 
 def map_txt(lines: list[str]) -> str:
@@ -154,8 +156,8 @@ def model_definition(s: ExportSummary) -> dict[str, Any]:
     if s.raster2 is not None and s.bands2 is not None:
         doc["AllTilesStats2"] = all_tiles_stats(s.raster2, s.bands2)
     if s.metadata_format in ("Labeled_Tiles", "MultiLabeled_Tiles"):
-        doc["CropTileMode"] = "Fixed_Size"
-        doc["BlackenAroundFeature"] = False
+        doc["CropTileMode"] = "Variable_Size" if s.variable_size else "Fixed_Size"
+        doc["BlackenAroundFeature"] = s.blacken
     return doc
 
 

@@ -59,6 +59,7 @@ class ChipConfig:
     min_overlap: float = 0.0
     resume: bool = False
     pixel_space: bool = False
+    blacken: bool = False  # Labeled_Tiles: pixels outside the chip's feature become 0
     gdal_threads: int = 1
 
 
@@ -167,6 +168,18 @@ class ChipWriter:
         )
         return label
 
+    def feature_mask(self, item: PlanItem) -> npt.NDArray[np.bool_]:
+        """The pixels of a per-feature chip that its feature covers (pixel centres inside)."""
+        idx, parts = self._features(item)
+        mine = parts[idx == item.focus]
+        shape = (item.window.height, item.window.width)
+        if mine.size == 0:
+            return np.zeros(shape, dtype=bool)
+        burned: npt.NDArray[np.uint8] = rasterize(
+            [(part, 1) for part in mine], out_shape=shape, fill=0, dtype="uint8"
+        )
+        return burned.astype(bool)
+
     def boxes(
         self, item: PlanItem, found: tuple[npt.NDArray[np.intp], npt.NDArray[Any]] | None = None
     ) -> tuple[list[Box], list[tuple[int, float, float]]]:
@@ -210,6 +223,10 @@ class ChipWriter:
                 if not inside.all():
                     data = np.where(inside, data, np.zeros((), data.dtype))
             valid = _valid(data, inside, info.nodata)
+            if self.config.blacken and item.focus >= 0:
+                keep = self.feature_mask(item)
+                data = np.where(keep, data, np.zeros((), data.dtype))
+                valid = keep if valid is None else valid & keep  # fill is not image content
             result.bands.merge(BandMoments.of(data, valid))
             data2 = None
             if image2 is not None and result.bands2 is not None:

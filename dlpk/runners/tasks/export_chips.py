@@ -86,6 +86,24 @@ def _second_raster(path: Path, info: RasterInfo, params: ExportChipsParameters) 
     return info2
 
 
+def _check_feature_tile_options(params: ExportChipsParameters, traits: FormatTraits) -> None:
+    """blacken_around_feature and crop_mode shape the one-feature chips of Labeled_Tiles only
+    (reference §4.1); elsewhere they would be silently ignored, so say so."""
+    asked = [
+        f"{name} {value}"
+        for name, value, default in (
+            ("blacken_around_feature", params.blacken_around_feature, "NO_BLACKEN"),
+            ("crop_mode", params.crop_mode, "FIXED_SIZE"),
+        )
+        if value != default
+    ]
+    if asked and not traits.per_feature_tiles:
+        raise BadInputError(
+            f"{' and '.join(asked)} apply to Labeled_Tiles only, not {traits.name}",
+            hint="use --format Labeled_Tiles or drop the option",
+        )
+
+
 def _classes(values: list[int], traits: FormatTraits) -> dict[int, str]:
     if traits.labels in ("raster", "masks") and any(v < 1 for v in values):
         raise BadInputError(
@@ -173,6 +191,7 @@ def export_chips(
     tile_y = params.tile_size_y or params.tile_size_x
     info = open_raster_info(raster)
     check_chip_format(info, params.image_chip_format)
+    _check_feature_tile_options(params, traits)
     info2 = _second_raster(raster2, info, params) if raster2 is not None else None
     if not params.pad_edges and (params.tile_size_x > info.width or tile_y > info.height):
         raise BadInputError(
@@ -244,6 +263,7 @@ def export_chips(
         min_overlap=params.min_polygon_overlap_ratio,
         resume=params.resume,
         pixel_space=params.reference_system == "PIXEL_SPACE",
+        blacken=params.blacken_around_feature == "BLACKEN_AROUND_FEATURE",
         # one worker may decode a strip's blocks on every core; several share the cores
         gdal_threads=max(1, (os.cpu_count() or 1) // workers),
     )
@@ -289,6 +309,8 @@ def export_chips(
         raster2=info2,
         bands2=bands2,
         reference_system=params.reference_system,
+        variable_size=params.crop_mode == "BOUNDING_BOX",
+        blacken=params.blacken_around_feature == "BLACKEN_AROUND_FEATURE",
     )
     texts = {
         "esri_model_definition.emd": rootfiles.dumps(rootfiles.model_definition(export)),
