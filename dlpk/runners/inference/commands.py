@@ -189,7 +189,8 @@ def register(subparsers: Any) -> None:
         "classify-objects",
         help="label each feature of a layer from its chip of a raster",
         description="Write the input features with ClassLabel, ClassValue and Confidence "
-        "(0-100) added; one ImageHeight x ImageWidth chip per feature, centred on it "
+        "(0-100) added; one ImageHeight x ImageWidth chip per feature, centred on it, or its "
+        "bounding box resized to that size when the .emd has CropSizeFixed 0 "
         "(BlackenAroundFeature in the .emd masks pixels outside polygons). Arguments: "
         "batch_size.",
         epilog=epilog,
