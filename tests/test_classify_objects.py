@@ -19,7 +19,9 @@ from dlpk.runners.inference.classify_objects import chip_for, classify_objects, 
 from dlpk.runners.inference.object_chips import resize
 from dlpk.runners.inference.source import open_source
 from dlpk.spec.emd import EsriModelDefinition
-from tests.inference_models import TRANSFORM, emd, package, write_raster
+from tests.inference_models import emd, package, write_raster
+from tests.inference_models import map_box as pixel_box
+from tests.inference_models import map_point as at
 
 torch = pytest.importorskip("torch")
 
@@ -44,16 +46,6 @@ def classifier(tmp_path: Path, **extra: Any) -> Path:
     document.update(ModelConfiguration="ObjectClassifier", ModelType="ObjectClassification")
     document.update(extra)
     return package(folder, document)
-
-
-def at(row: float, col: float) -> tuple[float, float]:
-    x, y = TRANSFORM * (col, row)
-    return float(x), float(y)
-
-
-def pixel_box(row1: int, col1: int, row2: int, col2: int) -> Any:
-    (x1, y1), (x2, y2) = at(row1, col1), at(row2, col2)
-    return shapely.box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
 
 def write_layer(path: Path, geometries: list[Any], names: list[str], crs: str) -> Path:

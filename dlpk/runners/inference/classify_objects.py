@@ -6,7 +6,8 @@ its bounding box resized to that size when the .emd says CropSizeFixed = 0), rea
 in the .emd, pixels outside a polygon feature are 0 too. Features in another CRS are reprojected
 to the raster's to cut the chip; the output keeps each input feature's geometry, CRS and fields,
 and adds ClassLabel, ClassValue and Confidence (0-100). A feature outside the raster gets no
-label (null).
+label (null). A package whose .emd names an InferenceFunction runs through it instead
+(function_objects).
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ def classify_objects(
     check_output(output, overwrite, tuple(DRIVERS))
     layer = read_features(features)
     with open_model(model, TASK) as opened:
+        if opened.runs_function:
+            from dlpk.runners.inference.function_objects import classify_objects_with_function
+
+            return classify_objects_with_function(
+                opened, raster, output, layer, arguments, device, progress, overwrite, trust_code
+            )
         args = parse_arguments(arguments, opened.emd, OBJECT_ARGUMENTS)
         classes = opened.classes
         height, width = args.grid.tile_height, args.grid.tile_width

@@ -192,7 +192,9 @@ def register(subparsers: Any) -> None:
         "(0-100) added; one ImageHeight x ImageWidth chip per feature, centred on it, or its "
         "bounding box resized to that size when the .emd has CropSizeFixed 0 "
         "(BlackenAroundFeature in the .emd masks pixels outside polygons). Arguments: "
-        "batch_size.",
+        "batch_size; a package with an InferenceFunction takes its function's arguments and "
+        "its vectorize() gives each feature's Label and Confidence (needs --trust-code "
+        "outside a container).",
         epilog=epilog,
     )
     _common(objects, "output layer (.gpkg, .geojson, .shp or .gdb)")

@@ -159,7 +159,7 @@ def _class_values(values: NDArray[Any], dtype: str, name: str) -> NDArray[Any]:
     return values.astype(dtype)
 
 
-def _summary(
+def function_summary(
     task: str,
     output: Path,
     tiles: int,
@@ -170,6 +170,8 @@ def _summary(
     counts: dict[str, int],
     warnings: list[str],
 ) -> TaskSummary:
+    """What a task run through a raster function reports (the device is the one asked for:
+    dlpk cannot see which one the function used)."""
     return TaskSummary(
         task=task,
         output=output,
@@ -183,9 +185,10 @@ def _summary(
     )
 
 
-def _prepare(
+def prepare_function(
     function: RasterFunction, opened: OpenedModel, dataset: Any, given: dict[str, str], device: str
 ) -> tuple[BlockConfiguration, dict[str, str]]:
+    """The function's arguments and getConfiguration's answer, with what to report of both."""
     declared = declared_arguments(function)
     scalars = scalars_for(declared, given, opened.emd_path, device)
     raw = function.call("getConfiguration", **scalars)
@@ -214,7 +217,7 @@ def classify_with_function(
         open_raster(raster) as dataset,
     ):
         warnings = [*opened.warnings, *crs_warnings(dataset)]
-        config, arguments = _prepare(function, opened, dataset, given, device)
+        config, arguments = prepare_function(function, opened, dataset, given, device)
         tiles = plan_blocks(int(dataset.height), int(dataset.width), config)
         scale = rescaler(dataset, config)
         nodata_pixels = 0
@@ -245,7 +248,7 @@ def classify_with_function(
                 nodata_pixels += int((~valid).sum())
                 writer.write(tile.core, np.where(valid, values[:height, :width], writer.nodata))
                 progress("infer", done, len(tiles))
-    return _summary(
+    return function_summary(
         task, output, len(tiles), dataset, started, device, arguments,
         {"nodata_pixels": nodata_pixels}, warnings,
     )  # fmt: skip
@@ -297,7 +300,8 @@ def _to_map(polygons: list[shapely.Geometry], transform: Any) -> list[shapely.Ge
     return [shapely.transform(p, affine) for p in polygons]
 
 
-def _features(result: Any, name: str) -> list[dict[str, Any]]:
+def output_features(result: Any, name: str) -> list[dict[str, Any]]:
+    """The features of vectorize()'s output_vectors (JSON text or an already parsed dict)."""
     text = result.get("output_vectors") if isinstance(result, dict) else None
     if text is None:
         raise ModelError(f"{name}: vectorize() must return {{'output_vectors': JSON text}}")
@@ -341,7 +345,7 @@ def detect_with_function(
             for f in declared
             if f.get("type") not in SKIPPED_FIELDS and str(f["name"]).lower() != "shape"
         }
-        config, arguments = _prepare(function, opened, dataset, given, device)
+        config, arguments = prepare_function(function, opened, dataset, given, device)
         tiles = plan_blocks(int(dataset.height), int(dataset.width), config)
         scale = rescaler(dataset, config)
         polygons: list[shapely.Geometry] = []
@@ -351,7 +355,7 @@ def detect_with_function(
         reads = read_ahead(tiles, lambda t: read_block(dataset, config.bands, t.read))
         for done, (tile, block) in enumerate(reads, start=1):
             result = function.call("vectorize", **_blocks(function, config, block, scale))
-            for feature in _features(result, function.name):
+            for feature in output_features(result, function.name):
                 polygon = _polygon(feature.get("geometry"), tile, function.name)
                 if polygon.is_empty:
                     continue
@@ -381,7 +385,7 @@ def detect_with_function(
     kind = "MultiPolygon" if multi else "Polygon"
     write_layer(output, wkb, kind, columns, crs, overwrite, nulls)
     progress("write", 1, 1)
-    return _summary(
+    return function_summary(
         "detect-objects", output, len(tiles), dataset, started, device, arguments,
         {"detections": len(shapes), "outside_block": outside}, warnings,
     )  # fmt: skip

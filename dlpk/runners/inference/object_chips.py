@@ -41,7 +41,7 @@ def _span(low: float, high: float, cap: int, fixed: bool) -> tuple[int, int]:
         last = max(math.ceil(high - EDGE_TOLERANCE), first + 1)
         if last - first <= cap:
             return first, last - first
-    return math.floor((low + high) / 2 - cap / 2), cap
+    return math.floor((low + high) / 2 - cap / 2 + EDGE_TOLERANCE), cap
 
 
 def chip_window(
