@@ -33,7 +33,7 @@ class Area:
 
     def mask(self, window: Window) -> NDArray[np.bool_]:
         """True where a pixel centre of `window` lies inside the area."""
-        shifted = self.transform * Affine.translation(window.col, window.row)
+        shifted = self.transform @ Affine.translation(window.col, window.row)
         return np.asarray(
             geometry_mask([self.geometry], (window.height, window.width), shifted, invert=True),
             dtype=bool,

@@ -3,7 +3,8 @@
 dlpk plays ArcGIS: it plans blocks of ty x tx pixels (the cores, which partition the raster),
 reads each with `padding` pixels more on every side from the same window plan and block cache
 as the built-in tasks, and hands them to updatePixels or vectorize one at a time, reading the
-next block while the function works on this one.
+next block while the function works on this one. A processing extent or AOI limits the blocks
+and the output exactly as it does for the built-in tasks (area.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 
 from dlpk.errors import ModelError
 from dlpk.runners.adapters.base import one_line
+from dlpk.runners.inference.area import planned_tiles
 from dlpk.runners.inference.classes import class_rows
 from dlpk.runners.inference.common import crs_warnings
 from dlpk.runners.inference.engine import Progress, read_ahead
@@ -206,8 +208,12 @@ def classify_with_function(
     progress: Progress,
     overwrite: bool,
     trust_code: bool,
+    extent: list[float] | None = None,
+    aoi: Path | None = None,
 ) -> TaskSummary:
-    """classify-pixels through updatePixels; the output is the classified COG."""
+    """classify-pixels through updatePixels; the output is the classified COG. With an
+    `extent` and/or `aoi`, only blocks meeting that area go to the function and pixels whose
+    centre lies outside it are nodata."""
     started = time.perf_counter()
     task = "classify-pixels"
     path = function_file(opened.folder, opened.emd.InferenceFunction or "")
@@ -218,7 +224,8 @@ def classify_with_function(
     ):
         warnings = [*opened.warnings, *crs_warnings(dataset)]
         config, arguments = prepare_function(function, opened, dataset, given, device)
-        tiles = plan_blocks(int(dataset.height), int(dataset.width), config)
+        planned = plan_blocks(int(dataset.height), int(dataset.width), config)
+        tiles, area = planned_tiles(dataset, planned, extent, aoi)
         scale = rescaler(dataset, config)
         nodata_pixels = 0
         with ClassifiedRasterWriter(output, dataset, class_rows(classes), overwrite) as writer:
@@ -245,6 +252,8 @@ def classify_with_function(
                 if isinstance(result, dict) and result.get("output_mask") is not None:
                     mask = _output(result, rows, cols, "output_mask", function.name)
                     valid &= mask[:height, :width] > 0
+                if area is not None:
+                    valid &= area.mask(tile.core)
                 nodata_pixels += int((~valid).sum())
                 writer.write(tile.core, np.where(valid, values[:height, :width], writer.nodata))
                 progress("infer", done, len(tiles))
@@ -324,8 +333,12 @@ def detect_with_function(
     progress: Progress,
     overwrite: bool,
     trust_code: bool,
+    extent: list[float] | None = None,
+    aoi: Path | None = None,
 ) -> TaskSummary:
-    """detect-objects through vectorize; the output layer has the function's declared fields."""
+    """detect-objects through vectorize; the output layer has the function's declared fields.
+    With an `extent` and/or `aoi`, only blocks meeting that area go to the function and
+    features whose centroid lies outside it are dropped."""
     started = time.perf_counter()
     path = function_file(opened.folder, opened.emd.InferenceFunction or "")
     with (
@@ -346,11 +359,12 @@ def detect_with_function(
             if f.get("type") not in SKIPPED_FIELDS and str(f["name"]).lower() != "shape"
         }
         config, arguments = prepare_function(function, opened, dataset, given, device)
-        tiles = plan_blocks(int(dataset.height), int(dataset.width), config)
+        planned = plan_blocks(int(dataset.height), int(dataset.width), config)
+        tiles, area = planned_tiles(dataset, planned, extent, aoi)
         scale = rescaler(dataset, config)
         polygons: list[shapely.Geometry] = []
         attributes: list[dict[str, Any]] = []
-        outside = 0
+        outside = outside_area = 0
         progress("infer", 0, len(tiles))
         reads = read_ahead(tiles, lambda t: read_block(dataset, config.bands, t.read))
         for done, (tile, block) in enumerate(reads, start=1):
@@ -366,6 +380,12 @@ def detect_with_function(
                     and core.row <= centre.y < core.row + core.height
                 ):
                     outside += 1  # the neighbouring block whose core holds it reports it
+                    continue
+                if (
+                    area is not None
+                    and not area.holds(np.array([centre.x]), np.array([centre.y]))[0]
+                ):
+                    outside_area += 1
                     continue
                 polygons.append(polygon)
                 found = feature.get("attributes") or {}
@@ -387,5 +407,6 @@ def detect_with_function(
     progress("write", 1, 1)
     return function_summary(
         "detect-objects", output, len(tiles), dataset, started, device, arguments,
-        {"detections": len(shapes), "outside_block": outside}, warnings,
+        {"detections": len(shapes), "outside_block": outside, "outside_area": outside_area},
+        warnings,
     )  # fmt: skip
