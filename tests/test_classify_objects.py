@@ -88,7 +88,7 @@ def test_points_and_polygons_get_labels(tmp_path: Path) -> None:
     assert table["ClassLabel"] == ["Water", "Forest", None]
     assert table["ClassValue"][:2] == [1, 5] and np.isnan(table["ClassValue"][2])  # null
     assert 50 < table["Confidence"][0] <= 100 and np.isnan(table["Confidence"][2])
-    assert summary.counts == {"features": 3, "labelled": 2}
+    assert summary.counts == {"features": 3, "outside_area": 0, "labelled": 2}
 
 
 def test_features_in_another_crs_are_reprojected(tmp_path: Path) -> None:

@@ -80,6 +80,28 @@ def test_labels_are_what_the_function_computes(tmp_path: Path) -> None:
     assert "4326" in str(pyogrio.read_info(output)["crs"])
 
 
+def test_only_features_meeting_an_aoi_in_another_crs(tmp_path: Path) -> None:
+    raster, data = scene(tmp_path)
+    features = layer(tmp_path, [f for f, _ in FEATURES])
+    boxes = [map_box(0, 0, 60, 35), map_box(40, 70, 60, 80)]  # hold features 0 and 4
+    aoi = write_features(tmp_path / "aoi.gpkg", [shapely.segmentize(b, 5.0) for b in boxes], None)
+    assert "4326" in str(pyogrio.read_info(aoi)["crs"])
+    output = tmp_path / "labelled.gpkg"
+    argv = ["classify-objects", "--model", str(means(tmp_path)), "--raster", str(raster)]
+    argv += ["--features", str(features), "-o", str(output), "--aoi", str(aoi)]
+    assert main([*argv, "--trust-code"]) == 0
+    got = table(output)
+    assert got["id"] == [0, 1, 2, 3, 4]  # every feature is kept
+    for number, (_, window) in enumerate(FEATURES):
+        if number in (0, 4):
+            assert window is not None
+            label, confidence = means_expected(data[0], window, 128)
+            assert got["ClassLabel"][number] == label
+            assert got["Confidence"][number] == pytest.approx(confidence)
+        else:
+            assert got["ClassLabel"][number] is None and np.isnan(got["Confidence"][number])
+
+
 def test_refused_without_trust_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     raster, _ = scene(tmp_path)
     features = layer(tmp_path, [FEATURES[0][0]])
@@ -111,7 +133,8 @@ def test_multi_label_confidence_is_text(tmp_path: Path) -> None:
         assert got["ClassLabel"][number] == names
         assert got["Confidence"][number] == f"{scores[0]};{scores[1]}"
     assert "Water;Forest" in got["ClassLabel"]
-    assert summary.counts == {"features": 5, "labelled": 4} and summary.tiles == 4
+    assert summary.counts == {"features": 5, "outside_area": 0, "labelled": 4}
+    assert summary.tiles == 4
 
 
 @pytest.mark.parametrize("said_by", ["emd", "getConfiguration"])

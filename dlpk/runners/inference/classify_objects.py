@@ -21,12 +21,19 @@ import shapely
 from numpy.typing import NDArray
 
 from dlpk.errors import ModelError, UsageError
+from dlpk.runners.inference.area import features_in_area
 from dlpk.runners.inference.arguments import parse_arguments
 from dlpk.runners.inference.common import check_device, check_output, crs_warnings
 from dlpk.runners.inference.engine import Forward, Progress
 from dlpk.runners.inference.model import open_model
-from dlpk.runners.inference.object_chips import chip_window, outside_feature, resize
-from dlpk.runners.inference.object_features import read_features, to_raster_crs, write_labelled
+from dlpk.runners.inference.object_chips import ChipShape, chip_window, outside_feature, resize
+from dlpk.runners.inference.object_features import (
+    Labels,
+    label_counts,
+    read_features,
+    to_raster_crs,
+    write_labelled,
+)
 from dlpk.runners.inference.source import RasterSource, open_source
 from dlpk.runners.inference.summary import TaskSummary
 from dlpk.runners.io.vectors import DRIVERS
@@ -84,6 +91,34 @@ def label_chips(
     return [classes[i] for i in best], probabilities[np.arange(len(best)), best]
 
 
+def label_features(
+    source: RasterSource,
+    geometries: NDArray[np.object_],
+    todo: NDArray[np.intp],
+    forward: Forward,
+    classes: list[ClassEntry],
+    chip: ChipShape,
+    batch_size: int,
+    progress: Progress,
+) -> Labels:
+    """Label the features numbered in `todo`, `batch_size` chips a forward pass."""
+    labels = Labels.empty(len(geometries))
+    progress("classify", 0, len(todo))
+    for start in range(0, len(todo), batch_size):
+        numbers = todo[start : start + batch_size]
+        pairs = [
+            chip_for(source, geometries[i], chip.height, chip.width, chip.blacken, chip.fixed)
+            for i in numbers
+        ]
+        winners, probabilities = label_chips(forward, np.stack([p[0] for p in pairs]), classes)
+        for i, (_, seen), entry, p in zip(numbers, pairs, winners, probabilities, strict=True):
+            if seen:
+                labels.names[i], labels.values[i] = entry.Name, entry.Value
+                labels.confidence[i] = round(100 * float(p), 4)
+        progress("classify", start + len(numbers), len(todo))
+    return labels
+
+
 def classify_objects(
     model: Path,
     raster: Path,
@@ -94,8 +129,13 @@ def classify_objects(
     overwrite: bool = False,
     trust_code: bool = False,
     features: Path | None = None,
+    extent: list[float] | None = None,
+    aoi: Path | None = None,
 ) -> TaskSummary:
-    """Label every feature of `features` from its chip of `raster`; write them to `output`."""
+    """Label every feature of `features` from its chip of `raster`; write them to `output`.
+
+    With `extent` (raster CRS) and/or `aoi` (polygons), only features meeting that area are
+    classified; the others are written too, with null ClassLabel, ClassValue and Confidence."""
     started = time.perf_counter()
     if features is None:
         raise UsageError("classify-objects needs --features (points, lines or polygons)")
@@ -107,45 +147,42 @@ def classify_objects(
             from dlpk.runners.inference.function_objects import classify_objects_with_function
 
             return classify_objects_with_function(
-                opened, raster, output, layer, arguments, device, progress, overwrite, trust_code
+                opened,
+                raster,
+                output,
+                layer,
+                arguments,
+                device,
+                progress,
+                overwrite,
+                trust_code,
+                extent,
+                aoi,
             )
         args = parse_arguments(arguments, opened.emd, OBJECT_ARGUMENTS)
         classes = opened.classes
         height, width = args.grid.tile_height, args.grid.tile_width
-        blacken = opened.emd.BlackenAroundFeature == 1
-        fixed = opened.emd.CropSizeFixed != 0
+        emd = opened.emd
+        chip = ChipShape(height, width, emd.CropSizeFixed != 0, emd.BlackenAroundFeature == 1)
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
             adapter = opened.load(device, trust_code)
             local = to_raster_crs(layer.geometries, layer.crs, source.dataset.crs)
-            labels: list[str | None] = [None] * len(local)
-            values: list[int | None] = [None] * len(local)
-            confidence: list[float | str | None] = [None] * len(local)
-            progress("classify", 0, len(local))
-            for start in range(0, len(local), args.batch_size):
-                stop = min(start + args.batch_size, len(local))
-                pairs = [
-                    chip_for(source, g, height, width, blacken, fixed) for g in local[start:stop]
-                ]
-                winners, probabilities = label_chips(
-                    adapter.forward, np.stack([p[0] for p in pairs]), classes
-                )
-                for offset, ((_, seen), entry) in enumerate(zip(pairs, winners, strict=True)):
-                    if seen:
-                        labels[start + offset] = entry.Name
-                        values[start + offset] = entry.Value
-                        confidence[start + offset] = round(100 * float(probabilities[offset]), 4)
-                progress("classify", stop, len(local))
+            todo = features_in_area(source.dataset, local, extent, aoi)
+            labels = label_features(
+                source, local, todo, adapter.forward, classes, chip, args.batch_size, progress
+            )
             size = source.height * source.width
-    write_labelled(output, layer, labels, values, confidence, overwrite)
+    write_labelled(output, layer, labels, overwrite)
     return TaskSummary(
         task=TASK,
         output=output,
-        tiles=len(local),
+        tiles=len(todo),
         pixels=size,
         seconds=round(time.perf_counter() - started, 3),
         device=adapter.device,
-        arguments=args.resolved() | {"chip": f"{height}x{width}", "CropSizeFixed": str(int(fixed))},
-        counts={"features": len(local), "labelled": sum(label is not None for label in labels)},
+        arguments=args.resolved()
+        | {"chip": f"{height}x{width}", "CropSizeFixed": str(int(chip.fixed))},
+        counts=label_counts(labels, len(todo)),
         warnings=warnings,
     )

@@ -194,13 +194,16 @@ def register(subparsers: Any) -> None:
         "(BlackenAroundFeature in the .emd masks pixels outside polygons). Arguments: "
         "batch_size; a package with an InferenceFunction takes its function's arguments and "
         "its vectorize() gives each feature's Label and Confidence (needs --trust-code "
-        "outside a container).",
+        "outside a container). With --extent / --aoi only the features meeting the area are "
+        "classified; the others are written too, with null ClassLabel, ClassValue and "
+        "Confidence.",
         epilog=epilog,
     )
     _common(objects, "output layer (.gpkg, .geojson, .shp or .gdb)")
     objects.add_argument(
         "--features", required=True, metavar="LAYER", help="points, lines or polygons"
     )
+    _area_options(objects)
     objects.set_defaults(func=cmd_classify_objects)
 
     configurations = subparsers.add_parser(

@@ -23,6 +23,7 @@ import shapely
 from numpy.typing import NDArray
 
 from dlpk.errors import ModelError
+from dlpk.runners.inference.area import features_in_area
 from dlpk.runners.inference.common import crs_warnings
 from dlpk.runners.inference.engine import Progress
 from dlpk.runners.inference.function_tasks import (
@@ -36,6 +37,8 @@ from dlpk.runners.inference.object_chips import chip_window, outside_feature
 from dlpk.runners.inference.object_features import (
     Confidence,
     FeatureLayer,
+    Labels,
+    label_counts,
     to_raster_crs,
     write_labelled,
 )
@@ -109,8 +112,11 @@ def classify_objects_with_function(
     progress: Progress,
     overwrite: bool,
     trust_code: bool,
+    extent: list[float] | None = None,
+    aoi: Path | None = None,
 ) -> TaskSummary:
-    """Label every feature of `layer` through vectorize; write the layer to `output`."""
+    """Label every feature of `layer` through vectorize (only those meeting the `extent` and
+    `aoi`, when given); write the layer to `output`."""
     started = time.perf_counter()
     path = function_file(opened.folder, opened.emd.InferenceFunction or "")
     values_of = {c.Name: c.Value for c in opened.emd.Classes or []}
@@ -128,12 +134,11 @@ def classify_objects_with_function(
         )
         scale = rescaler(dataset, config)
         local = to_raster_crs(layer.geometries, layer.crs, dataset.crs)
-        labels: list[str | None] = [None] * len(local)
-        values: list[int | None] = [None] * len(local)
-        confidence: list[Confidence] = [None] * len(local)
-        chips = (cut_chip(dataset, config, i, g, fixed, blacken) for i, g in enumerate(local))
+        labels = Labels.empty(len(local))
+        todo = features_in_area(dataset, local, extent, aoi)
+        chips = (cut_chip(dataset, config, i, local[i], fixed, blacken) for i in todo.tolist())
         sent = 0
-        progress("classify", 0, len(local))
+        progress("classify", 0, len(todo))
         for group in batches((c for c in chips if c is not None), config.batch_size or 1):
             pixels = tuple(
                 c.pixels if scale is None else scale(c.pixels) * (c.mask > 0) for c in group
@@ -148,13 +153,13 @@ def classify_objects_with_function(
                     f"{len(group)} chips; it must give one per chip"
                 )
             for chip, feature in zip(group, features, strict=True):
-                labels[chip.index], confidence[chip.index] = _label(feature, function.name)
-                values[chip.index] = values_of.get(labels[chip.index] or "")
+                name, labels.confidence[chip.index] = _label(feature, function.name)
+                labels.names[chip.index], labels.values[chip.index] = name, values_of.get(name)
             sent += len(group)
-            progress("classify", group[-1].index + 1, len(local))
-        progress("classify", len(local), len(local))
-    write_labelled(output, layer, labels, values, confidence, overwrite)
-    counts = {"features": len(local), "labelled": sum(v is not None for v in labels)}
+            progress("classify", sent, len(todo))
+        progress("classify", len(todo), len(todo))
+    write_labelled(output, layer, labels, overwrite)
+    counts = label_counts(labels, len(todo))
     chosen = {"CropSizeFixed": str(int(fixed)), "BlackenAroundFeature": str(int(blacken))}
     return function_summary(
         TASK, output, sent, dataset, started, device, arguments | chosen, counts, warnings

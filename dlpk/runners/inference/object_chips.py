@@ -11,6 +11,7 @@ size gets such a chip resized to ImageHeight x ImageWidth, as its training chips
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,16 @@ from dlpk.runners.inference.windows import Window
 #: Bounds within this many pixels of a pixel edge are on it (reprojection leaves 1e-9 noise).
 EDGE_TOLERANCE = 1e-6
 POLYGON_TYPES = (3, 6)  # Polygon, MultiPolygon
+
+
+@dataclass(frozen=True)
+class ChipShape:
+    """How a model's chips are cut: its input size, CropSizeFixed and BlackenAroundFeature."""
+
+    height: int
+    width: int
+    fixed: bool = True
+    blacken: bool = False
 
 
 def pixel_bounds(geometry: Any, transform: Affine) -> tuple[float, float, float, float]:

@@ -25,6 +25,19 @@ ADDED_FIELDS = ("ClassLabel", "ClassValue", "Confidence")
 Confidence = float | str | None
 
 
+@dataclass
+class Labels:
+    """One label, class Value and confidence per feature; None where a feature got none."""
+
+    names: list[str | None]
+    values: list[int | None]
+    confidence: list[Confidence]
+
+    @classmethod
+    def empty(cls, count: int) -> Labels:
+        return cls([None] * count, [None] * count, [None] * count)
+
+
 @dataclass(frozen=True)
 class FeatureLayer:
     """The layer's metadata (pyogrio's), shapely geometries and field arrays."""
@@ -78,28 +91,30 @@ def _confidence_column(values: list[Confidence]) -> NDArray[Any]:
     return np.array(["" if v is None else str(v) for v in values], dtype=object)
 
 
-def write_labelled(
-    output: Path,
-    layer: FeatureLayer,
-    labels: list[str | None],
-    values: list[int | None],
-    confidence: list[Confidence],
-    overwrite: bool,
-) -> None:
+def write_labelled(output: Path, layer: FeatureLayer, labels: Labels, overwrite: bool) -> None:
     """The input layer with ClassLabel, ClassValue and Confidence added (None is null)."""
     columns: dict[str, NDArray[Any]] = {
         name: data
         for name, data in zip(layer.meta["fields"], layer.fields, strict=True)
         if name not in ADDED_FIELDS
     }
-    columns["ClassLabel"] = np.array(["" if v is None else v for v in labels], dtype=object)
-    columns["ClassValue"] = np.array([0 if v is None else v for v in values], dtype=np.int32)
-    columns["Confidence"] = _confidence_column(confidence)
-    nulls = {
-        name: np.array([v is None for v in given], dtype=bool)
-        for name, given in (("ClassLabel", labels), ("ClassValue", values),
-                            ("Confidence", confidence))
-    }  # fmt: skip
+    columns["ClassLabel"] = np.array(["" if v is None else v for v in labels.names], dtype=object)
+    columns["ClassValue"] = np.array([0 if v is None else v for v in labels.values], np.int32)
+    columns["Confidence"] = _confidence_column(labels.confidence)
+    given: dict[str, list[Any]] = {
+        "ClassLabel": labels.names,
+        "ClassValue": labels.values,
+        "Confidence": labels.confidence,
+    }
+    nulls = {name: np.array([v is None for v in column], bool) for name, column in given.items()}
     wkb = np.asarray(shapely.to_wkb(layer.geometries), dtype=object)
     geometry_type = str(layer.meta.get("geometry_type") or "Unknown")
     write_layer(output, wkb, geometry_type, columns, layer.crs, overwrite, nulls)
+
+
+def label_counts(labels: Labels, classified: int) -> dict[str, int]:
+    """What the task reports: features in the layer, those outside the processing area (not
+    classified) and those that got a label."""
+    features = len(labels.names)
+    labelled = sum(name is not None for name in labels.names)
+    return {"features": features, "outside_area": features - classified, "labelled": labelled}
