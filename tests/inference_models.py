@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import shapely
 from numpy.typing import NDArray
 from rasterio.transform import from_origin
 
@@ -44,6 +45,18 @@ def write_raster(
         for index, text in enumerate(descriptions or []):
             dataset.set_band_description(index + 1, text)
     return path
+
+
+def map_point(row: float, col: float) -> tuple[float, float]:
+    """The map coordinates of raster pixel position (row, col) under TRANSFORM."""
+    x, y = TRANSFORM @ (col, row)
+    return float(x), float(y)
+
+
+def map_box(row1: float, col1: float, row2: float, col2: float) -> shapely.Polygon:
+    """A map-space box from raster pixel positions (top-left and bottom-right corners)."""
+    (x1, y1), (x2, y2) = map_point(row1, col1), map_point(row2, col2)
+    return shapely.box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
 
 def seeded_rgb(rows: int, cols: int, seed: int = 0) -> NDArray[np.uint8]:

@@ -132,6 +132,82 @@ class Blobs:
         return {"output_vectors": json.dumps({"features": features})}
 """
 
+#: Classify objects: each chip's mean of band 0 over its valid pixels; above `level`, the first
+#: class. With MetaDataMode MultiLabeled_Tiles, `;`-joined labels and scores instead.
+MEANS_PRF = """
+import json
+import numpy as np
+
+
+class Means:
+    def initialize(self, **kwargs):
+        with open(kwargs["model"]) as handle:
+            self.emd = json.load(handle)
+
+    def getParameterInfo(self):
+        return [
+            {"name": "rasters", "dataType": "rasters", "value": None},
+            {"name": "model", "dataType": "string", "value": None},
+            {"name": "batch_size", "dataType": "numeric", "value": 2},
+            {"name": "level", "dataType": "numeric", "value": 128},
+        ]
+
+    def getConfiguration(self, **scalars):
+        self.batch_size = int(scalars["batch_size"])
+        self.level = float(scalars["level"])
+        self.fixed = int(self.emd.get("CropSizeFixed", 1))
+        return {
+            "CropSizeFixed": self.fixed,
+            "BlackenAroundFeature": int(self.emd.get("BlackenAroundFeature", 0)),
+            "extractBands": (0,),
+            "tx": self.emd["ImageWidth"],
+            "ty": self.emd["ImageHeight"],
+            "batch_size": self.batch_size,
+            "inputMask": True,
+        }
+
+    def vectorize(self, **pixelBlocks):
+        chips, masks = pixelBlocks["rasters_pixels"], pixelBlocks["rasters_mask"]
+        if not isinstance(chips, tuple) or not 0 < len(chips) <= self.batch_size:
+            raise ValueError(f"expected a tuple of 1..{self.batch_size} chips")
+        batch = np.asarray(chips)  # as arcgis.learn's functions do: one size a call
+        size = (self.emd["ImageHeight"], self.emd["ImageWidth"])
+        if batch.ndim != 4 or batch.shape[1] != 1 or batch.dtype != np.uint8:
+            raise ValueError(f"chips {batch.shape} {batch.dtype}")
+        if self.fixed and batch.shape[2:] != size:
+            raise ValueError(f"fixed chips are {size}, not {batch.shape[2:]}")
+        names = [c["Name"] for c in self.emd["Classes"]]
+        multi = self.emd.get("MetaDataMode") == "MultiLabeled_Tiles"
+        features = []
+        for chip, mask in zip(batch, masks):
+            mean = float(chip[0][mask[0] > 0].mean())
+            bright = round(mean / 255, 4)
+            if multi:
+                scores = [bright, round(1 - bright, 4)]
+                label = ";".join(n for n, s in zip(names, scores) if s >= 0.25)
+                confidence = ";".join(str(s) for s in scores)
+            else:
+                label = names[0] if mean > self.level else names[1]
+                confidence = round(100 * max(bright, 1 - bright), 2)
+            h, w = chip.shape[1:]
+            ring = [[0, 0], [0, w - 1], [h - 1, w - 1], [h - 1, 0]]
+            features.append({"attributes": {"Label": label, "Confidence": confidence},
+                             "geometry": {"rings": [ring]}})
+        return {"output_vectors": json.dumps({"features": features})}
+"""
+
+
+def means_expected(
+    band: NDArray[Any], window: tuple[int, int, int, int], level: float
+) -> tuple[str, float]:
+    """The Means function's Label and Confidence for the chip at `window` (row, col, height,
+    width) of `band`, which may reach past the raster (those pixels are masked)."""
+    row, col, height, width = window
+    inside = band[max(row, 0) : row + height, max(col, 0) : col + width]
+    mean = float(inside.mean())
+    bright = round(mean / 255, 4)
+    return ("Water" if mean > level else "Forest"), round(100 * max(bright, 1 - bright), 2)
+
 
 def function_package(folder: Path, name: str, source: str, model_type: str, **extra: Any) -> Path:
     """A .dlpk holding `name`.py and an .emd naming it as the InferenceFunction."""

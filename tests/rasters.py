@@ -60,6 +60,7 @@ def write_features(
     field: str = "Classvalue",
     crs: str | None = "EPSG:4326",
     driver: str = "GPKG",
+    geometry_type: str = "Polygon",
 ) -> Path:
     """Write features given in the raster CRS, reprojected to `crs` (None: no CRS at all)."""
     geoms = np.array(geoms_map, dtype=object)
@@ -77,7 +78,7 @@ def write_features(
         names,
         driver=driver,
         crs=crs,
-        geometry_type="Polygon",
+        geometry_type=geometry_type,
     )
     return path
 

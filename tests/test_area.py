@@ -1,4 +1,4 @@
-"""Processing extent and AOI for classify-pixels and detect-objects."""
+"""Processing extent and AOI for classify-pixels, detect-objects and classify-objects."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import rasterio
 import shapely
 
 from dlpk.cli import main
+from dlpk.runners.inference.classify_objects import classify_objects
 from dlpk.runners.inference.classify_pixels import classify_pixels
 from dlpk.runners.inference.detect_objects import detect_objects
 from tests.inference_models import (
@@ -180,9 +181,61 @@ def test_detections_centred_outside_are_dropped(tmp_path: Path, detector: Path) 
     assert detections(output) == [(6.0, 32.0), (16.0, 7.0), (32.0, 32.0)]
 
 
-def test_job_schema_carries_the_area() -> None:
-    from dlpk.spec.job import ClassifyPixelsJob
+def test_classify_objects_only_features_meeting_the_area(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_classify_objects import classifier, halves, pixel_box, write_layer
 
-    schema: dict[str, Any] = ClassifyPixelsJob.model_json_schema()
-    text = str(schema)
-    assert "in_aoi" in text and "extent" in text
+    model, raster = classifier(tmp_path), halves(tmp_path)  # 60 x 80, bright left half
+    geometries = [
+        shapely.Point(TRANSFORM @ (10, 30)),  # in the first AOI polygon
+        pixel_box(20, 60, 30, 70),  # in the second
+        shapely.Point(TRANSFORM @ (45, 30)),  # in neither
+        pixel_box(40, 25, 50, 35),  # crosses the first polygon's edge: classified
+        shapely.Point(TRANSFORM @ (70, 50)),  # in neither
+    ]
+    names = ["a", "b", "c", "d", "e"]
+    features = write_layer(tmp_path / "f.gpkg", geometries, names, "EPSG:32633")
+    aoi = write_features(tmp_path / "aoi.gpkg", [box(0, 0, 30, 60), box(55, 15, 20, 20)], None)
+    assert "4326" in str(pyogrio.read_info(aoi)["crs"])
+    argv = ["classify-objects", "--model", str(model), "--raster", str(raster)]
+    argv += ["--features", str(features)]
+    assert main([*argv, "-o", str(tmp_path / "all.gpkg")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "limited.gpkg"), "--aoi", str(aoi)]) == 0
+    everything, limited = labelled(tmp_path / "all.gpkg"), labelled(tmp_path / "limited.gpkg")
+    assert limited["name"] == names  # every feature is kept
+    assert None not in everything["ClassLabel"]
+    for field in ("ClassLabel", "ClassValue", "Confidence"):
+        for number in (0, 1, 3):
+            assert limited[field][number] == everything[field][number]
+        for number in (2, 4):
+            missing = limited[field][number]
+            assert missing is None or np.isnan(missing)  # null
+    # --extent in the raster's CRS: columns 0..40 hold features 0 and 3
+    extent = [float(v) for v in extent_of(0, 0, 40, 60)]
+    output = tmp_path / "extent.gpkg"
+    summary = classify_objects(
+        model, raster, output, {}, "cpu", quiet, features=features, extent=extent
+    )
+    labels = labelled(output)["ClassLabel"]
+    assert labels == [everything["ClassLabel"][0], None, None, everything["ClassLabel"][3], None]
+    assert summary.counts == {"features": 5, "outside_area": 3, "labelled": 2}
+    # an area missing the raster is refused, as for the other tasks
+    far = ["--extent", "0", "0", "10", "10"]
+    assert main([*argv, "-o", str(tmp_path / "none.gpkg"), *far]) == 3
+    err = capsys.readouterr().err
+    assert "covers no pixel" in err and "Traceback" not in err
+
+
+def labelled(path: Path) -> dict[str, list[Any]]:
+    meta, _, _, fields = pyogrio.raw.read(path)
+    return {name: list(values) for name, values in zip(meta["fields"], fields, strict=True)}
+
+
+def test_job_schema_carries_the_area() -> None:
+    from dlpk.spec.job import ClassifyObjectsJob, ClassifyPixelsJob
+
+    for job in (ClassifyPixelsJob, ClassifyObjectsJob):
+        schema: dict[str, Any] = job.model_json_schema()
+        text = str(schema)
+        assert "in_aoi" in text and "extent" in text

@@ -9,12 +9,19 @@ from typing import Any
 import numpy as np
 import pyogrio.raw
 import pytest
+import rasterio
 import shapely
 from pyproj import Transformer
+from rasterio.windows import Window
 
 from dlpk.cli import main
-from dlpk.runners.inference.classify_objects import classify_objects, confidences
-from tests.inference_models import TRANSFORM, emd, package, write_raster
+from dlpk.runners.inference.classify_objects import chip_for, classify_objects, confidences
+from dlpk.runners.inference.object_chips import resize
+from dlpk.runners.inference.source import open_source
+from dlpk.spec.emd import EsriModelDefinition
+from tests.inference_models import emd, package, write_raster
+from tests.inference_models import map_box as pixel_box
+from tests.inference_models import map_point as at
 
 torch = pytest.importorskip("torch")
 
@@ -39,16 +46,6 @@ def classifier(tmp_path: Path, **extra: Any) -> Path:
     document.update(ModelConfiguration="ObjectClassifier", ModelType="ObjectClassification")
     document.update(extra)
     return package(folder, document)
-
-
-def at(row: float, col: float) -> tuple[float, float]:
-    x, y = TRANSFORM * (col, row)
-    return float(x), float(y)
-
-
-def pixel_box(row1: int, col1: int, row2: int, col2: int) -> Any:
-    (x1, y1), (x2, y2) = at(row1, col1), at(row2, col2)
-    return shapely.box(min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
 
 
 def write_layer(path: Path, geometries: list[Any], names: list[str], crs: str) -> Path:
@@ -89,9 +86,9 @@ def test_points_and_polygons_get_labels(tmp_path: Path) -> None:
     table = read(output)
     assert table["name"] == ["bright point", "dark box", "far away"]
     assert table["ClassLabel"] == ["Water", "Forest", None]
-    assert table["ClassValue"][:2] == [1, 5]
+    assert table["ClassValue"][:2] == [1, 5] and np.isnan(table["ClassValue"][2])  # null
     assert 50 < table["Confidence"][0] <= 100 and np.isnan(table["Confidence"][2])
-    assert summary.counts == {"features": 3, "labelled": 2}
+    assert summary.counts == {"features": 3, "outside_area": 0, "labelled": 2}
 
 
 def test_features_in_another_crs_are_reprojected(tmp_path: Path) -> None:
@@ -119,6 +116,67 @@ def test_blacken_around_feature(tmp_path: Path, blacken: int, label: str) -> Non
     model = classifier(tmp_path, BlackenAroundFeature=blacken)
     classify_objects(model, raster, output, {}, "cpu", quiet, features=features)
     assert read(output)["ClassLabel"] == [label]
+
+
+def bilinear(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """PyTorch's bilinear resize of a [C, H, W] array."""
+    tensor = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))[None]
+    resized = torch.nn.functional.interpolate(
+        tensor, size=(height, width), mode="bilinear", align_corners=False
+    )
+    return np.asarray(resized[0].numpy())
+
+
+@pytest.mark.parametrize(
+    ("feature", "window"),
+    [
+        # rows 10.3..19.6, cols 5.2..12.9: whole pixels 10..19 x 5..12
+        (pixel_box(10.3, 5.2, 19.6, 12.9), Window(5, 10, 8, 10)),
+        # 37 columns wide: capped at 16, centred on column 21.5 -> 13..28; rows 2..8
+        (pixel_box(2.5, 3.0, 8.5, 40.0), Window(13, 2, 16, 7)),
+        # a point: the one pixel holding it
+        (shapely.Point(at(30.5, 7.25)), Window(7, 30, 1, 1)),
+    ],
+)
+def test_bounding_box_chip_is_the_windowed_read_resized(
+    tmp_path: Path, feature: Any, window: Window
+) -> None:
+    data = np.random.default_rng(5).random((1, 40, 50), dtype=np.float32) * 100
+    raster = write_raster(tmp_path / "float.tif", data)
+    definition = EsriModelDefinition.model_validate(
+        emd("m.pt", "TorchScript", "PixelClassifier", ExtractBands=[0], CropSizeFixed=0)
+    )
+    with open_source(raster, definition) as source:
+        chip, seen = chip_for(source, feature, 16, 16, blacken=False, fixed=False)
+        fixed, _ = chip_for(source, feature, 16, 16, blacken=False, fixed=True)
+    with rasterio.open(raster) as dataset:
+        expected = bilinear(dataset.read(window=window), 16, 16)
+    assert seen and chip.shape == (1, 16, 16)
+    np.testing.assert_allclose(chip, expected, rtol=0, atol=1e-4)
+    assert not np.allclose(fixed, chip)
+
+
+@pytest.mark.parametrize(("shape", "size"), [((3, 7, 5), (16, 16)), ((2, 20, 9), (8, 12))])
+def test_resize_is_pytorch_bilinear(shape: tuple[int, int, int], size: tuple[int, int]) -> None:
+    pixels = np.random.default_rng(1).random(shape, dtype=np.float32)
+    np.testing.assert_allclose(resize(pixels, *size), bilinear(pixels, *size), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("crop_size_fixed", "label"), [(None, "Forest"), (1, "Forest"), (0, "Water")]
+)
+def test_crop_size_fixed(tmp_path: Path, crop_size_fixed: int | None, label: str) -> None:
+    data = np.full((3, 40, 40), 10, dtype=np.uint8)
+    data[:, 18:22, 18:22] = 250  # a bright spot: alone in its bounding box, a speck in 16 x 16
+    raster = write_raster(tmp_path / "spot.tif", data)
+    features = write_layer(tmp_path / "f.gpkg", [pixel_box(18, 18, 22, 22)], ["spot"], "EPSG:32633")
+    output = tmp_path / "out.gpkg"
+    extra = {} if crop_size_fixed is None else {"CropSizeFixed": crop_size_fixed}
+    summary = classify_objects(
+        classifier(tmp_path, **extra), raster, output, {}, "cpu", quiet, features=features
+    )
+    assert read(output)["ClassLabel"] == [label]
+    assert summary.arguments["CropSizeFixed"] == str(crop_size_fixed if crop_size_fixed == 0 else 1)
 
 
 def test_confidences() -> None:

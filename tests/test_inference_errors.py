@@ -207,7 +207,7 @@ def test_configurations_listing(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert ("Keras", "PixelClassifier") in pairs and ("TensorFlow", "DeepLab") in pairs
     functions = {c["task"] for c in listed if c["name"] == "InferenceFunction"}
-    assert functions == {"classify-pixels", "detect-objects"}
+    assert functions == {"classify-pixels", "detect-objects", "classify-objects"}
     assert main(["configurations"]) == 0
     assert "x1, y1, x2, y2" in capsys.readouterr().out
 

@@ -17,13 +17,14 @@ from dlpk.runners.inference.detect_objects import detect_objects
 from dlpk.runners.inference.function_tasks import _polygon, plan_blocks
 from dlpk.runners.inference.raster_function import BlockConfiguration
 from dlpk.runners.inference.windows import Tile, Window
-from tests.inference_models import TRANSFORM, write_raster
+from tests.inference_models import TRANSFORM, map_box, write_raster
 from tests.raster_functions import (
     BLOBS_PRF,
     THRESHOLD_PRF,
     function_package,
     threshold_expected,
 )
+from tests.rasters import write_features
 
 NODATA = 65535
 
@@ -205,3 +206,62 @@ def test_blocks_without_fixed_size_are_cut_at_the_raster_edge() -> None:
     assert last.core == Window(20, 20, 5, 5) and last.read == Window(17, 17, 11, 11)
     fixed = BlockConfiguration(bands=[0], padding=3, tx=10, ty=10, fixed=True, input_mask=False)
     assert plan_blocks(25, 25, fixed)[-1].read == Window(17, 17, 16, 16)
+
+
+def aoi_layer(path: Path, boxes: list[tuple[int, int, int, int]]) -> Path:
+    """Polygons given as pixel boxes (row1, col1, row2, col2), written in EPSG:4326; densified
+    so they stay rectangles on the raster's grid after reprojection."""
+    polygons = [shapely.segmentize(map_box(*b), 5.0) for b in boxes]
+    path = write_features(path, polygons, None, crs="EPSG:4326")
+    assert "4326" in str(pyogrio.read_info(path)["crs"])
+    return path
+
+
+def test_classify_pixels_only_inside_an_aoi_in_another_crs(
+    tmp_path: Path, threshold: Path, scene: tuple[Path, np.ndarray]
+) -> None:
+    raster, data = scene
+    aoi = aoi_layer(tmp_path / "aoi.gpkg", [(4, 3, 14, 15), (25, 30, 35, 45)])
+    output = tmp_path / "classes.tif"
+    summary = classify_pixels(
+        threshold, raster, output, {"threshold": "150"}, "cpu", quiet, trust_code=True, aoi=aoi
+    )
+    valid = data[1] != NODATA
+    expected = threshold_expected(data[1], valid, 150)
+    inside = np.zeros(valid.shape, dtype=bool)
+    inside[4:14, 3:15] = inside[25:35, 30:45] = True
+    with rasterio.open(output) as result:
+        got, nodata = result.read(1), result.nodata
+    assert np.array_equal(got[inside & valid], expected[inside & valid])
+    assert np.all(got[~inside | ~valid] == nodata)
+    assert summary.tiles < 4 * 4  # blocks outside the AOI never went to the function
+    # --extent (raster CRS) through the command line, intersected with the AOI
+    left = [str(v) for v in map_box(0, 0, 37, 10).bounds]
+    both = tmp_path / "both.tif"
+    argv = ["classify-pixels", "--model", str(threshold), "--raster", str(raster), "-o", str(both)]
+    argv += ["--arg", "threshold=150", "--trust-code", "--aoi", str(aoi), "--extent", *left]
+    assert main(argv) == 0
+    inside[:, 10:] = False
+    with rasterio.open(both) as result:
+        crossed = result.read(1)
+    assert np.array_equal(crossed[inside & valid], expected[inside & valid])
+    assert np.all(crossed[~inside | ~valid] == nodata)
+
+
+def test_detect_objects_only_centred_inside_the_area(tmp_path: Path, blobs: Path) -> None:
+    raster = blob_raster(tmp_path)  # square centres (row, col): 1 (16, 5), 2 (5, 16),
+    # 3 (16, 16), 4 (32, 32), 5 (25, 39), 6 (43, 8); blocks of 16 x 16
+    aoi = aoi_layer(tmp_path / "aoi.gpkg", [(0, 0, 48, 36)])  # cuts the third block column
+    output = tmp_path / "found.gpkg"
+    summary = detect_objects(blobs, raster, output, {}, "cpu", quiet, trust_code=True, aoi=aoi)
+    meta, _, _, columns = pyogrio.raw.read(output)
+    values = dict(zip(meta["fields"], columns, strict=True))["Value"]
+    assert sorted(int(v) for v in values) == [1, 2, 3, 4, 6]
+    assert summary.counts["outside_area"] == 1  # square 5: its block ran, its centre is out
+    top = [str(v) for v in map_box(0, 0, 20, 48).bounds]
+    part = tmp_path / "part.gpkg"
+    argv = ["detect-objects", "--model", str(blobs), "--raster", str(raster), "-o", str(part)]
+    assert main([*argv, "--trust-code", "--extent", *top]) == 0
+    meta, _, _, columns = pyogrio.raw.read(part)
+    values = dict(zip(meta["fields"], columns, strict=True))["Value"]
+    assert sorted(int(v) for v in values) == [1, 2, 3]

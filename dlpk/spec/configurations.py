@@ -172,6 +172,21 @@ FUNCTION_DETECTOR_OUTPUTS: Final = (
     "blocks is written once; rings are mapped to the raster's CRS."
 )
 
+FUNCTION_OBJECT_OUTPUTS: Final = (
+    "vectorize(**pixelBlocks) with rasters_pixels: a tuple of chips, one per feature, each "
+    "bands x rows x cols in the raster's own type (rasters_mask alike with inputMask; pixels "
+    "past the raster are 0 and masked), batch_size chips a call (default 1). A chip is (ty + 2 "
+    "x padding) x (tx + 2 x padding) centred on the feature, or with CropSizeFixed 0 (from "
+    "getConfiguration, else the .emd) the feature's bounding box in whole pixels, each side "
+    "capped at that size; a call holds chips of one size only. BlackenAroundFeature 1 zeroes "
+    "and masks pixels outside a polygon. Features whose chip holds no valid pixel are not sent. "
+    "Returns {'output_vectors': JSON text of {'features': [...]}} with one feature per chip, "
+    "in order, whose attributes Label (class name; ';'-joined names for a multi-label model) "
+    "and Confidence (a number, or ';'-joined text) become ClassLabel and Confidence; "
+    "ClassValue is the Value of the class named Label, if one is. The geometry returned is "
+    "ignored: the output keeps each input feature's."
+)
+
 #: Python raster function packages, by the task that runs them.
 FUNCTION_CONFIGURATIONS: Final[dict[str, Configuration]] = {
     task: Configuration(
@@ -186,5 +201,6 @@ FUNCTION_CONFIGURATIONS: Final[dict[str, Configuration]] = {
     for task, model_type, outputs in (
         ("classify-pixels", "ImageClassification", FUNCTION_PIXEL_OUTPUTS),
         ("detect-objects", "ObjectDetection", FUNCTION_DETECTOR_OUTPUTS),
+        ("classify-objects", "ObjectClassification", FUNCTION_OBJECT_OUTPUTS),
     )
 }

@@ -153,8 +153,8 @@ class InferenceParameters(_Strict):
         default=None,
         min_length=4,
         max_length=4,
-        description="Process only XMIN YMIN XMAX YMAX (raster CRS); classify-pixels and "
-        "detect-objects",
+        description="Process only XMIN YMIN XMAX YMAX (raster CRS); for classify-objects, "
+        "classify only the features meeting it",
     )
 
 
@@ -168,6 +168,11 @@ class RasterInputs(_Strict):
 class FeatureInputs(_Strict):
     in_raster: RelPath
     in_features: RelPath = Field(description="One output feature per input feature")
+    in_aoi: RelPath | None = Field(
+        default=None,
+        description="Polygons: only features meeting them are classified; the others are "
+        "written with null labels",
+    )
 
 
 class ClassifyPixelsOutputs(_Strict):

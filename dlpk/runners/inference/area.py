@@ -2,7 +2,8 @@
 
 Large scenes are often needed only around a site; skipping tiles outside it saves the model's
 time. Pixels are inside when their centre is (as ArcGIS's processing extent and mask do), so
-outputs keep the input grid with nodata elsewhere.
+outputs keep the input grid with nodata elsewhere. For classify-objects a feature is inside
+when its geometry meets the area.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Area:
 
     def mask(self, window: Window) -> NDArray[np.bool_]:
         """True where a pixel centre of `window` lies inside the area."""
-        shifted = self.transform * Affine.translation(window.col, window.row)
+        shifted = self.transform @ Affine.translation(window.col, window.row)
         return np.asarray(
             geometry_mask([self.geometry], (window.height, window.width), shifted, invert=True),
             dtype=bool,
@@ -101,6 +102,23 @@ def no_overlap() -> BadInputError:
         "the extent/AOI covers no pixel of the raster",
         "give it in the raster's CRS (--extent) or check the AOI's location",
     )
+
+
+def features_in_area(
+    dataset: Any, geometries: NDArray[np.object_], extent: list[float] | None, aoi: Path | None
+) -> NDArray[np.intp]:
+    """The numbers of the features (shapely geometries in the raster's CRS) meeting the
+    processing area, all of them without one; an area missing the raster is refused as it is
+    for the tiles."""
+    area = processing_area(dataset, extent, aoi)
+    if area is None:
+        return np.arange(len(geometries))
+    height, width = int(dataset.height), int(dataset.width)
+    corners = [(0, 0), (width, 0), (width, height), (0, height)]
+    footprint = shapely.Polygon([area.transform @ corner for corner in corners])
+    if not shapely.intersects(area.geometry, footprint):
+        raise no_overlap()
+    return np.flatnonzero(shapely.intersects(geometries, area.geometry))
 
 
 def planned_tiles(

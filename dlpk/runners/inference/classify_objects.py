@@ -1,73 +1,46 @@
 """classify-objects: one class label per input feature, from an ObjectClassifier model.
 
-Each feature gets one ImageHeight x ImageWidth chip centred on the centre of its bounding box
-(ArcGIS's CropSizeFixed = 1, reference §3.4.9), read like a tile (pixels beyond the raster and
-nodata are 0 after normalisation). With BlackenAroundFeature = 1 in the .emd, pixels outside a
-polygon feature are 0 too. Features in another CRS are reprojected to the raster's to cut the
-chip; the output keeps each input feature's geometry, CRS and fields, and adds ClassLabel,
-ClassValue and Confidence (0-100). A feature outside the raster gets no label (null).
+Each feature gets one chip (object_chips: ImageHeight x ImageWidth centred on the feature, or
+its bounding box resized to that size when the .emd says CropSizeFixed = 0), read like a tile
+(pixels beyond the raster and nodata are 0 after normalisation). With BlackenAroundFeature = 1
+in the .emd, pixels outside a polygon feature are 0 too. Features in another CRS are reprojected
+to the raster's to cut the chip; the output keeps each input feature's geometry, CRS and fields,
+and adds ClassLabel, ClassValue and Confidence (0-100). A feature outside the raster gets no
+label (null). A package whose .emd names an InferenceFunction runs through it instead
+(function_objects).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyogrio.raw
 import shapely
 from numpy.typing import NDArray
-from pyproj import CRS, Transformer
-from rasterio.features import geometry_mask
-from rasterio.transform import Affine
 
-from dlpk.errors import BadInputError, InputNotFoundError, ModelError, UsageError
+from dlpk.errors import ModelError, UsageError
+from dlpk.runners.inference.area import features_in_area
 from dlpk.runners.inference.arguments import parse_arguments
 from dlpk.runners.inference.common import check_device, check_output, crs_warnings
 from dlpk.runners.inference.engine import Forward, Progress
 from dlpk.runners.inference.model import open_model
+from dlpk.runners.inference.object_chips import ChipShape, chip_window, outside_feature, resize
+from dlpk.runners.inference.object_features import (
+    Labels,
+    label_counts,
+    read_features,
+    to_raster_crs,
+    write_labelled,
+)
 from dlpk.runners.inference.source import RasterSource, open_source
 from dlpk.runners.inference.summary import TaskSummary
-from dlpk.runners.inference.windows import Window
-from dlpk.runners.io.vectors import DRIVERS, write_layer
+from dlpk.runners.io.vectors import DRIVERS
 from dlpk.spec.emd import ClassEntry
 
 TASK = "classify-objects"
 OBJECT_ARGUMENTS = ("batch_size",)
-ADDED_FIELDS = ("ClassLabel", "ClassValue", "Confidence")
-
-
-def read_features(path: Path) -> tuple[dict[str, Any], NDArray[np.object_], list[NDArray[Any]]]:
-    """The layer's metadata, shapely geometries and field arrays."""
-    if not path.exists():
-        raise InputNotFoundError(f"{path}: no such file")
-    try:
-        meta, _, wkb, fields = pyogrio.raw.read(path)
-    except Exception as exc:  # pyogrio raises its own DataSourceError / DataLayerError
-        raise BadInputError(f"{path} is not a readable feature layer ({exc})") from exc
-    if wkb is None:
-        raise BadInputError(f"{path} has no geometries")
-    return meta, np.asarray(shapely.from_wkb(wkb), dtype=object), list(fields)
-
-
-def to_raster_crs(
-    geometries: NDArray[np.object_], source_crs: str | None, raster_crs: Any
-) -> NDArray[np.object_]:
-    """Reproject when both CRSs are known and differ; otherwise assume they agree."""
-    if not source_crs or raster_crs is None:
-        return geometries
-    source, target = CRS.from_user_input(source_crs), CRS.from_user_input(raster_crs.to_wkt())
-    if source == target:
-        return geometries
-    transformer = Transformer.from_crs(source, target, always_xy=True)
-
-    def move(coords: NDArray[np.float64]) -> NDArray[np.float64]:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return np.asarray(shapely.transform(geometries, move), dtype=object)
 
 
 def chip_for(
@@ -76,24 +49,20 @@ def chip_for(
     height: int,
     width: int,
     blacken: bool,
+    fixed: bool = True,
 ) -> tuple[NDArray[np.float32], bool]:
-    """The model input for one feature, and whether it touches any valid pixel."""
+    """The model input for one feature, `height` x `width`, and whether it touches any valid
+    pixel; a bounding-box chip (`fixed` False) is resized to that size."""
     if geometry is None or shapely.is_empty(geometry):
         return np.zeros((len(source.bands), height, width), dtype=np.float32), False
-    inverse = ~source.dataset.transform
-    x1, y1, x2, y2 = shapely.bounds(geometry)
-    cols, rows = zip(*(inverse * (x, y) for x in (x1, x2) for y in (y1, y2)), strict=True)
-    centre_row, centre_col = (min(rows) + max(rows)) / 2, (min(cols) + max(cols)) / 2
-    window = Window(
-        math.floor(centre_row - height / 2), math.floor(centre_col - width / 2), height, width
-    )
+    transform = source.dataset.transform
+    window = chip_window(geometry, transform, height, width, fixed)
     chip, valid = source.read_tile(window)
-    if blacken and shapely.get_type_id(geometry) in (3, 6):  # Polygon, MultiPolygon
-        chip_transform = source.dataset.transform * Affine.translation(window.col, window.row)
-        outside = geometry_mask([geometry], (height, width), chip_transform)
+    outside = outside_feature(geometry, window, transform) if blacken else None
+    if outside is not None:
         chip[:, outside] = 0.0
         valid &= ~outside
-    return chip, bool(valid.any())
+    return resize(chip, height, width), bool(valid.any())
 
 
 def confidences(scores: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -122,6 +91,34 @@ def label_chips(
     return [classes[i] for i in best], probabilities[np.arange(len(best)), best]
 
 
+def label_features(
+    source: RasterSource,
+    geometries: NDArray[np.object_],
+    todo: NDArray[np.intp],
+    forward: Forward,
+    classes: list[ClassEntry],
+    chip: ChipShape,
+    batch_size: int,
+    progress: Progress,
+) -> Labels:
+    """Label the features numbered in `todo`, `batch_size` chips a forward pass."""
+    labels = Labels.empty(len(geometries))
+    progress("classify", 0, len(todo))
+    for start in range(0, len(todo), batch_size):
+        numbers = todo[start : start + batch_size]
+        pairs = [
+            chip_for(source, geometries[i], chip.height, chip.width, chip.blacken, chip.fixed)
+            for i in numbers
+        ]
+        winners, probabilities = label_chips(forward, np.stack([p[0] for p in pairs]), classes)
+        for i, (_, seen), entry, p in zip(numbers, pairs, winners, probabilities, strict=True):
+            if seen:
+                labels.names[i], labels.values[i] = entry.Name, entry.Value
+                labels.confidence[i] = round(100 * float(p), 4)
+        progress("classify", start + len(numbers), len(todo))
+    return labels
+
+
 def classify_objects(
     model: Path,
     raster: Path,
@@ -132,59 +129,60 @@ def classify_objects(
     overwrite: bool = False,
     trust_code: bool = False,
     features: Path | None = None,
+    extent: list[float] | None = None,
+    aoi: Path | None = None,
 ) -> TaskSummary:
-    """Label every feature of `features` from its chip of `raster`; write them to `output`."""
+    """Label every feature of `features` from its chip of `raster`; write them to `output`.
+
+    With `extent` (raster CRS) and/or `aoi` (polygons), only features meeting that area are
+    classified; the others are written too, with null ClassLabel, ClassValue and Confidence."""
     started = time.perf_counter()
     if features is None:
         raise UsageError("classify-objects needs --features (points, lines or polygons)")
     check_device(device)
     check_output(output, overwrite, tuple(DRIVERS))
-    meta, geometries, field_data = read_features(features)
+    layer = read_features(features)
     with open_model(model, TASK) as opened:
+        if opened.runs_function:
+            from dlpk.runners.inference.function_objects import classify_objects_with_function
+
+            return classify_objects_with_function(
+                opened,
+                raster,
+                output,
+                layer,
+                arguments,
+                device,
+                progress,
+                overwrite,
+                trust_code,
+                extent,
+                aoi,
+            )
         args = parse_arguments(arguments, opened.emd, OBJECT_ARGUMENTS)
         classes = opened.classes
         height, width = args.grid.tile_height, args.grid.tile_width
-        blacken = opened.emd.BlackenAroundFeature == 1
+        emd = opened.emd
+        chip = ChipShape(height, width, emd.CropSizeFixed != 0, emd.BlackenAroundFeature == 1)
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
             adapter = opened.load(device, trust_code)
-            local = to_raster_crs(geometries, meta.get("crs"), source.dataset.crs)
-            labels: list[str | None] = [None] * len(local)
-            values = np.zeros(len(local), dtype=np.int32)
-            confidence = np.full(len(local), np.nan)
-            progress("classify", 0, len(local))
-            for start in range(0, len(local), args.batch_size):
-                stop = min(start + args.batch_size, len(local))
-                pairs = [chip_for(source, g, height, width, blacken) for g in local[start:stop]]
-                winners, probabilities = label_chips(
-                    adapter.forward, np.stack([p[0] for p in pairs]), classes
-                )
-                for offset, ((_, seen), entry) in enumerate(zip(pairs, winners, strict=True)):
-                    if seen:
-                        labels[start + offset] = entry.Name
-                        values[start + offset] = entry.Value
-                        confidence[start + offset] = round(100 * probabilities[offset], 4)
-                progress("classify", stop, len(local))
+            local = to_raster_crs(layer.geometries, layer.crs, source.dataset.crs)
+            todo = features_in_area(source.dataset, local, extent, aoi)
+            labels = label_features(
+                source, local, todo, adapter.forward, classes, chip, args.batch_size, progress
+            )
             size = source.height * source.width
-    kept = {
-        name: data
-        for name, data in zip(meta["fields"], field_data, strict=True)
-        if name not in ADDED_FIELDS
-    }
-    kept["ClassLabel"] = np.asarray(labels, dtype=object)
-    kept["ClassValue"] = values
-    kept["Confidence"] = confidence
-    wkb = np.asarray(shapely.to_wkb(geometries), dtype=object)
-    geometry_type = str(meta.get("geometry_type") or "Unknown")
-    write_layer(output, wkb, geometry_type, kept, meta.get("crs"), overwrite)
+    write_labelled(output, layer, labels, overwrite)
     return TaskSummary(
         task=TASK,
         output=output,
-        tiles=len(local),
+        tiles=len(todo),
         pixels=size,
         seconds=round(time.perf_counter() - started, 3),
         device=adapter.device,
-        arguments=args.resolved() | {"chip": f"{height}x{width}"},
-        counts={"features": len(local), "labelled": sum(label is not None for label in labels)},
+        arguments=args.resolved()
+        | {"chip": f"{height}x{width}", "CropSizeFixed": str(int(chip.fixed))},
+        counts=label_counts(labels, len(todo)),
         warnings=warnings,
     )

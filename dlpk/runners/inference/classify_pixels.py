@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlpk.errors import ModelError, UsageError
+from dlpk.errors import ModelError
 from dlpk.runners.inference.area import Area, planned_tiles
 from dlpk.runners.inference.arguments import PIXEL_ARGUMENTS, parse_arguments
 from dlpk.runners.inference.classes import ChannelMap, channel_map, class_rows
@@ -88,11 +88,17 @@ def classify_pixels(
         if opened.runs_function:
             from dlpk.runners.inference.function_tasks import classify_with_function
 
-            if extent is not None or aoi is not None:
-                raise UsageError("--extent and --aoi are not supported for raster function models")
-
             return classify_with_function(
-                opened, raster, output, arguments, device, progress, overwrite, trust_code
+                opened,
+                raster,
+                output,
+                arguments,
+                device,
+                progress,
+                overwrite,
+                trust_code,
+                extent,
+                aoi,
             )
         args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
         classes = opened.classes

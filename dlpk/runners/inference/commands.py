@@ -189,15 +189,21 @@ def register(subparsers: Any) -> None:
         "classify-objects",
         help="label each feature of a layer from its chip of a raster",
         description="Write the input features with ClassLabel, ClassValue and Confidence "
-        "(0-100) added; one ImageHeight x ImageWidth chip per feature, centred on it "
+        "(0-100) added; one ImageHeight x ImageWidth chip per feature, centred on it, or its "
+        "bounding box resized to that size when the .emd has CropSizeFixed 0 "
         "(BlackenAroundFeature in the .emd masks pixels outside polygons). Arguments: "
-        "batch_size.",
+        "batch_size; a package with an InferenceFunction takes its function's arguments and "
+        "its vectorize() gives each feature's Label and Confidence (needs --trust-code "
+        "outside a container). With --extent / --aoi only the features meeting the area are "
+        "classified; the others are written too, with null ClassLabel, ClassValue and "
+        "Confidence.",
         epilog=epilog,
     )
     _common(objects, "output layer (.gpkg, .geojson, .shp or .gdb)")
     objects.add_argument(
         "--features", required=True, metavar="LAYER", help="points, lines or polygons"
     )
+    _area_options(objects)
     objects.set_defaults(func=cmd_classify_objects)
 
     configurations = subparsers.add_parser(

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from dlpk.errors import ModelError, UsageError
+from dlpk.errors import ModelError
 from dlpk.runners.inference.area import Area, planned_tiles
 from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, Arguments, parse_arguments
 from dlpk.runners.inference.common import check_device, check_output, crs_warnings
@@ -154,11 +154,17 @@ def detect_objects(
         if opened.runs_function:
             from dlpk.runners.inference.function_tasks import detect_with_function
 
-            if extent is not None or aoi is not None:
-                raise UsageError("--extent and --aoi are not supported for raster function models")
-
             return detect_with_function(
-                opened, raster, output, arguments, device, progress, overwrite, trust_code
+                opened,
+                raster,
+                output,
+                arguments,
+                device,
+                progress,
+                overwrite,
+                trust_code,
+                extent,
+                aoi,
             )
         args = parse_arguments(arguments, opened.emd, DETECTOR_ARGUMENTS)
         classes = opened.classes

@@ -3,7 +3,8 @@
 dlpk plays ArcGIS: it plans blocks of ty x tx pixels (the cores, which partition the raster),
 reads each with `padding` pixels more on every side from the same window plan and block cache
 as the built-in tasks, and hands them to updatePixels or vectorize one at a time, reading the
-next block while the function works on this one.
+next block while the function works on this one. A processing extent or AOI limits the blocks
+and the output exactly as it does for the built-in tasks (area.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 
 from dlpk.errors import ModelError
 from dlpk.runners.adapters.base import one_line
+from dlpk.runners.inference.area import planned_tiles
 from dlpk.runners.inference.classes import class_rows
 from dlpk.runners.inference.common import crs_warnings
 from dlpk.runners.inference.engine import Progress, read_ahead
@@ -159,7 +161,7 @@ def _class_values(values: NDArray[Any], dtype: str, name: str) -> NDArray[Any]:
     return values.astype(dtype)
 
 
-def _summary(
+def function_summary(
     task: str,
     output: Path,
     tiles: int,
@@ -170,6 +172,8 @@ def _summary(
     counts: dict[str, int],
     warnings: list[str],
 ) -> TaskSummary:
+    """What a task run through a raster function reports (the device is the one asked for:
+    dlpk cannot see which one the function used)."""
     return TaskSummary(
         task=task,
         output=output,
@@ -183,9 +187,10 @@ def _summary(
     )
 
 
-def _prepare(
+def prepare_function(
     function: RasterFunction, opened: OpenedModel, dataset: Any, given: dict[str, str], device: str
 ) -> tuple[BlockConfiguration, dict[str, str]]:
+    """The function's arguments and getConfiguration's answer, with what to report of both."""
     declared = declared_arguments(function)
     scalars = scalars_for(declared, given, opened.emd_path, device)
     raw = function.call("getConfiguration", **scalars)
@@ -203,8 +208,12 @@ def classify_with_function(
     progress: Progress,
     overwrite: bool,
     trust_code: bool,
+    extent: list[float] | None = None,
+    aoi: Path | None = None,
 ) -> TaskSummary:
-    """classify-pixels through updatePixels; the output is the classified COG."""
+    """classify-pixels through updatePixels; the output is the classified COG. With an
+    `extent` and/or `aoi`, only blocks meeting that area go to the function and pixels whose
+    centre lies outside it are nodata."""
     started = time.perf_counter()
     task = "classify-pixels"
     path = function_file(opened.folder, opened.emd.InferenceFunction or "")
@@ -214,8 +223,9 @@ def classify_with_function(
         open_raster(raster) as dataset,
     ):
         warnings = [*opened.warnings, *crs_warnings(dataset)]
-        config, arguments = _prepare(function, opened, dataset, given, device)
-        tiles = plan_blocks(int(dataset.height), int(dataset.width), config)
+        config, arguments = prepare_function(function, opened, dataset, given, device)
+        planned = plan_blocks(int(dataset.height), int(dataset.width), config)
+        tiles, area = planned_tiles(dataset, planned, extent, aoi)
         scale = rescaler(dataset, config)
         nodata_pixels = 0
         with ClassifiedRasterWriter(output, dataset, class_rows(classes), overwrite) as writer:
@@ -242,10 +252,12 @@ def classify_with_function(
                 if isinstance(result, dict) and result.get("output_mask") is not None:
                     mask = _output(result, rows, cols, "output_mask", function.name)
                     valid &= mask[:height, :width] > 0
+                if area is not None:
+                    valid &= area.mask(tile.core)
                 nodata_pixels += int((~valid).sum())
                 writer.write(tile.core, np.where(valid, values[:height, :width], writer.nodata))
                 progress("infer", done, len(tiles))
-    return _summary(
+    return function_summary(
         task, output, len(tiles), dataset, started, device, arguments,
         {"nodata_pixels": nodata_pixels}, warnings,
     )  # fmt: skip
@@ -297,7 +309,8 @@ def _to_map(polygons: list[shapely.Geometry], transform: Any) -> list[shapely.Ge
     return [shapely.transform(p, affine) for p in polygons]
 
 
-def _features(result: Any, name: str) -> list[dict[str, Any]]:
+def output_features(result: Any, name: str) -> list[dict[str, Any]]:
+    """The features of vectorize()'s output_vectors (JSON text or an already parsed dict)."""
     text = result.get("output_vectors") if isinstance(result, dict) else None
     if text is None:
         raise ModelError(f"{name}: vectorize() must return {{'output_vectors': JSON text}}")
@@ -320,8 +333,12 @@ def detect_with_function(
     progress: Progress,
     overwrite: bool,
     trust_code: bool,
+    extent: list[float] | None = None,
+    aoi: Path | None = None,
 ) -> TaskSummary:
-    """detect-objects through vectorize; the output layer has the function's declared fields."""
+    """detect-objects through vectorize; the output layer has the function's declared fields.
+    With an `extent` and/or `aoi`, only blocks meeting that area go to the function and
+    features whose centroid lies outside it are dropped."""
     started = time.perf_counter()
     path = function_file(opened.folder, opened.emd.InferenceFunction or "")
     with (
@@ -341,17 +358,18 @@ def detect_with_function(
             for f in declared
             if f.get("type") not in SKIPPED_FIELDS and str(f["name"]).lower() != "shape"
         }
-        config, arguments = _prepare(function, opened, dataset, given, device)
-        tiles = plan_blocks(int(dataset.height), int(dataset.width), config)
+        config, arguments = prepare_function(function, opened, dataset, given, device)
+        planned = plan_blocks(int(dataset.height), int(dataset.width), config)
+        tiles, area = planned_tiles(dataset, planned, extent, aoi)
         scale = rescaler(dataset, config)
         polygons: list[shapely.Geometry] = []
         attributes: list[dict[str, Any]] = []
-        outside = 0
+        outside = outside_area = 0
         progress("infer", 0, len(tiles))
         reads = read_ahead(tiles, lambda t: read_block(dataset, config.bands, t.read))
         for done, (tile, block) in enumerate(reads, start=1):
             result = function.call("vectorize", **_blocks(function, config, block, scale))
-            for feature in _features(result, function.name):
+            for feature in output_features(result, function.name):
                 polygon = _polygon(feature.get("geometry"), tile, function.name)
                 if polygon.is_empty:
                     continue
@@ -362,6 +380,12 @@ def detect_with_function(
                     and core.row <= centre.y < core.row + core.height
                 ):
                     outside += 1  # the neighbouring block whose core holds it reports it
+                    continue
+                if (
+                    area is not None
+                    and not area.holds(np.array([centre.x]), np.array([centre.y]))[0]
+                ):
+                    outside_area += 1
                     continue
                 polygons.append(polygon)
                 found = feature.get("attributes") or {}
@@ -381,7 +405,8 @@ def detect_with_function(
     kind = "MultiPolygon" if multi else "Polygon"
     write_layer(output, wkb, kind, columns, crs, overwrite, nulls)
     progress("write", 1, 1)
-    return _summary(
+    return function_summary(
         "detect-objects", output, len(tiles), dataset, started, device, arguments,
-        {"detections": len(shapes), "outside_block": outside}, warnings,
+        {"detections": len(shapes), "outside_block": outside, "outside_area": outside_area},
+        warnings,
     )  # fmt: skip

@@ -153,6 +153,8 @@ class BlockConfiguration:
     input_mask: bool
     data_range: tuple[float, float] | None = None
     batch_size: int | None = None
+    crop_fixed: bool | None = None  # CropSizeFixed and BlackenAroundFeature: object chips only
+    blacken: bool | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def resolved(self) -> dict[str, str]:
@@ -168,6 +170,10 @@ class BlockConfiguration:
             values["dataRange"] = f"{self.data_range[0]},{self.data_range[1]}"
         if self.batch_size is not None:
             values["batch_size"] = str(self.batch_size)
+        if self.crop_fixed is not None:
+            values["CropSizeFixed"] = str(int(self.crop_fixed))
+        if self.blacken is not None:
+            values["BlackenAroundFeature"] = str(int(self.blacken))
         return values
 
 
@@ -219,6 +225,10 @@ def block_configuration(raw: Any, emd: EsriModelDefinition, band_count: int) -> 
         return tile - 2 * padding if tile and tile > 2 * padding else DEFAULT_BLOCK
 
     batch = raw.get("batch_size")
+
+    def flag(key: str) -> bool | None:
+        return None if raw.get(key) is None else bool(_whole(key, raw[key], 0))
+
     return BlockConfiguration(
         bands=_bands(raw.get("extractBands"), band_count),
         padding=padding,
@@ -228,6 +238,8 @@ def block_configuration(raw: Any, emd: EsriModelDefinition, band_count: int) -> 
         input_mask=bool(raw.get("inputMask", False)),
         data_range=_range(raw.get("dataRange")),
         batch_size=None if batch is None else _whole("batch_size", batch, 1),
+        crop_fixed=flag("CropSizeFixed"),
+        blacken=flag("BlackenAroundFeature"),
     )
 
 

@@ -54,7 +54,9 @@ def _run(
     return _report(jobdir, output, summary)
 
 
-def _area(job: ClassifyPixelsJob | DetectObjectsJob, jobdir: Path) -> dict[str, Any]:
+def _area(
+    job: ClassifyPixelsJob | DetectObjectsJob | ClassifyObjectsJob, jobdir: Path
+) -> dict[str, Any]:
     """The processing extent and AOI of a job, as keyword arguments for the task."""
     aoi = job.inputs.in_aoi
     return {"extent": job.parameters.extent, "aoi": jobdir / aoi if aoi else None}
@@ -77,8 +79,7 @@ def run_detect_objects(job: DetectObjectsJob, jobdir: Path, progress: Progress) 
 def run_classify_objects(job: ClassifyObjectsJob, jobdir: Path, progress: Progress) -> TaskReport:
     from dlpk.runners.inference.classify_objects import classify_objects
 
-    if job.parameters.extent is not None:
-        raise InvalidJobError("classify_objects takes no extent")
     features = jobdir / job.inputs.in_features
     output = job.outputs.out_classified_objects
-    return _run(classify_objects, job, jobdir, output, progress, features=features)
+    area = _area(job, jobdir)
+    return _run(classify_objects, job, jobdir, output, progress, features=features, **area)
