@@ -25,6 +25,7 @@ FEATURE_MODES = {
     "RCNN_Masks",
     "Labeled_Tiles",
     "MultiLabeled_Tiles",
+    "Imagenet",
 }
 RUNNING_KEYS = {"Min", "Max", "Mean", "Sum", "Count"}
 RGB_NAMES = {"red", "green", "blue"}
@@ -173,16 +174,20 @@ def load(folder: Path) -> Loaded:
     std = _band_std(stats, emd)
 
     # the first usable map.txt line: chip size from its image, label extension from a label
-    first = _first_map_line(folder, 2)
+    first = _first_map_line(folder, 1 if mode == "Imagenet" else 2)
     with rasterio.open(_windows_path(folder, first[0])) as chip:
         size = (chip.height, chip.width)
         assert chip.count == stats["NumBands"]
     assert size == (stats["TileSizeY"], stats["TileSizeX"])
     assert size == (emd["ImageHeight"], emd["ImageWidth"])
-    label_ext = Path(first[-1] if mode == "RCNN_Masks" else first[1]).suffix
+    label_ext = "" if mode == "Imagenet" else Path(first[1 if mode != "RCNN_Masks" else -1]).suffix
 
     loaded = Loaded(mode, size, classes, std, _is_multispectral(emd, stats))
-    images = sorted(p for p in (folder / "images").iterdir() if not _sidecar(p))
+    # Imagenet: images/<class name>/, the class is the parent folder's name
+    listed = (
+        (folder / "images").glob("*/*") if mode == "Imagenet" else (folder / "images").iterdir()
+    )
+    images = sorted(p for p in listed if not _sidecar(p))
     ntiles = stats.get("NumTiles", stats.get("NumTilesAsDouble"))
     assert len(images) == ntiles, f"{len(images)} images, NumTiles {ntiles}"
     for image in images:
@@ -200,6 +205,8 @@ def _sidecar(path: Path) -> bool:
 
 def _labels(folder: Path, image: Path, mode: str, ext: str, classes: dict[int, str]) -> Any:
     stem = image.stem
+    if mode == "Imagenet":
+        return _class_of(image.parent.name, classes)
     if mode == "Classified_Tiles":
         with rasterio.open(folder / "labels" / f"{stem}{ext}") as lab:
             assert lab.count == 1

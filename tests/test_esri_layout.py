@@ -22,6 +22,7 @@ FORMATS = [
     "Labeled_Tiles",
     "MultiLabeled_Tiles",
     "Export_Tiles",
+    "Imagenet",
 ]
 
 
@@ -45,7 +46,8 @@ def test_each_format_reads_back_as_arcgis_learn_reads_it(
     assert loaded.samples
     # map.txt as Pro writes it: backslashes, two spaces between columns, a trailing space
     for line in (out / "map.txt").read_text().splitlines():
-        assert line.endswith(" ") and "  " in line and "/" not in line
+        assert line.endswith(" ") and "/" not in line
+        assert ("  " in line) != (fmt == "Imagenet")  # Imagenet lines name the image only
     labels = [lab for _, lab in loaded.samples]
     if fmt == "Classified_Tiles":
         present = set().union(*labels) - {0}
@@ -64,6 +66,13 @@ def test_each_format_reads_back_as_arcgis_learn_reads_it(
         assert all(len(x) == 1 for x in labels)
     elif fmt == "MultiLabeled_Tiles":
         assert all(len(x) == 1 and x[0] == sorted(x[0]) for x in labels)
+    elif fmt == "Imagenet":
+        # one chip per feature, in the folder of the feature's class
+        assert len(labels) == stats["FeatureStats"]["NumFeaturesTotal"]
+        per_class = dict(
+            zip(loaded.classes, stats["FeatureStats"]["NumImagesPerClass"], strict=True)
+        )
+        assert {v: labels.count(v) for v in loaded.classes} == per_class
     else:
         assert labels == [None] * len(labels)
 

@@ -274,6 +274,30 @@ def test_labeled_tiles_one_chip_per_feature(
     assert emd["CropTileMode"] == "Fixed_Size" and emd["BlackenAroundFeature"] is False
 
 
+def test_imagenet_files_each_feature_chip_under_its_class(
+    tmp_path: Path, rgb_raster: Path, labels_gpkg: Path, buildings: Any
+) -> None:
+    """Imagenet: the Labeled_Tiles chips, with no label files: images/<class>/<stem>."""
+    labeled, imagenet = tmp_path / "labeled", tmp_path / "imagenet"
+    export_chips(rgb_raster, labels_gpkg, labeled, params(metadata_format="Labeled_Tiles"))
+    export_chips(rgb_raster, labels_gpkg, imagenet, params(metadata_format="Imagenet"))
+    _, values = buildings
+    assert not (imagenet / "labels").exists()
+    lines = (imagenet / "map.txt").read_text().splitlines()
+    assert len(lines) == len(values)
+    for i, value in enumerate(values):
+        chip = imagenet / "images" / str(value) / f"{i:09d}.tif"
+        assert lines[i] == f"images\\{value}\\{i:09d}.tif "
+        with rasterio.open(chip) as a, rasterio.open(labeled / "images" / chip.name) as b:
+            assert a.transform == b.transform
+            np.testing.assert_array_equal(a.read(), b.read())
+    stats = json.loads((imagenet / "esri_accumulated_stats.json").read_text())
+    assert stats["MetaDataMode"] == "Imagenet" and stats["OutputFeatures"] is True
+    assert stats["FeatureStats"]["NumFeaturesPerClass"] == [
+        values.count(v) for v in sorted(set(values))
+    ]
+
+
 def test_multilabeled_tiles_list_the_classes_present(
     tmp_path: Path, rgb_raster: Path, labels_gpkg: Path
 ) -> None:
@@ -320,14 +344,15 @@ def test_every_format_writes_its_layout(
         out = tmp_path / name
         export_chips(rgb_raster, labels_gpkg, out, params(metadata_format=name))
         expected = (
-            {"images", STATE_FILE} | ROOT | ({"labels"} if traits.labels != "none" else set())
+            {"images", STATE_FILE}
+            | ROOT
+            | ({"labels"} if traits.labels not in ("none", "folder") else set())
         )
         assert {p.name for p in out.iterdir()} == expected, name
         stats = json.loads((out / "esri_accumulated_stats.json").read_text())
         assert stats["MetaDataMode"] == name
         for key in ("Version", "NumBands", "TileSizeX", "TileSizeY", "NumClasses", "NumTiles"):
             assert isinstance(stats[key], int)
-        assert (
-            len(map_entries(out)) == stats["NumTiles"] == len(list((out / "images").glob("*.tif")))
-        )
+        chips = (out / "images").glob("*/*.tif" if traits.labels == "folder" else "*.tif")
+        assert len(map_entries(out)) == stats["NumTiles"] == len(list(chips))
         assert not list(out.rglob("*.part")), "no temporary file is left behind"

@@ -364,5 +364,5 @@ def test_labeled_tiles_options_are_refused_for_other_formats(
     )
     assert code == 3
     err = capsys.readouterr().err
-    assert "apply to Labeled_Tiles only" in err and "Traceback" not in err
+    assert "apply to Labeled_Tiles and Imagenet only" in err and "Traceback" not in err
     assert not out.exists()

@@ -82,14 +82,14 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--blacken-around-feature",
         action="store_true",
-        help="Labeled_Tiles: set the pixels outside each chip's feature to 0",
+        help="Labeled_Tiles, Imagenet: set the pixels outside each chip's feature to 0",
     )
     p.add_argument(
         "--crop-mode",
         default="FIXED_SIZE",
         choices=get_args(CropMode),
-        help="Labeled_Tiles: chips of the tile size centred on each feature, or cut to each "
-        "feature's bounding box (default: %(default)s)",
+        help="Labeled_Tiles, Imagenet: chips of the tile size centred on each feature, or cut "
+        "to each feature's bounding box (default: %(default)s)",
     )
     p.add_argument(
         "--pad-edges", action="store_true", help="pad edge tiles instead of shifting them"

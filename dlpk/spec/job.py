@@ -21,6 +21,7 @@ MetadataFormat = Literal[
     "Labeled_Tiles",
     "MultiLabeled_Tiles",
     "Export_Tiles",
+    "Imagenet",
 ]
 ChipFormat = Literal["TIFF", "PNG", "JPEG"]
 NoFeatureTiles = Literal["ALL_TILES", "ONLY_TILES_WITH_FEATURES"]
@@ -106,13 +107,13 @@ class ExportChipsParameters(_Strict):
     )
     blacken_around_feature: BlackenMode = Field(
         default="NO_BLACKEN",
-        description="Labeled_Tiles: BLACKEN_AROUND_FEATURE sets the pixels outside the chip's "
-        "feature to 0",
+        description="Labeled_Tiles, Imagenet: BLACKEN_AROUND_FEATURE sets the pixels outside "
+        "the chip's feature to 0",
     )
     crop_mode: CropMode = Field(
         default="FIXED_SIZE",
-        description="Labeled_Tiles: FIXED_SIZE chips of the tile size centred on each feature; "
-        "BOUNDING_BOX chips cut to each feature's bounding box (sizes vary)",
+        description="Labeled_Tiles, Imagenet: FIXED_SIZE chips of the tile size centred on each "
+        "feature; BOUNDING_BOX chips cut to each feature's bounding box (sizes vary)",
     )
     pad_edges: bool = Field(
         default=False,

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class FormatTraits:
     name: str
-    labels: str  # "none", "raster" (one class raster per chip), "masks" (per class), "text"
+    # "none", "raster" (one class raster per chip), "masks" (per class), "text", "folder"
+    # (no label file: the image lies in images/<class name>/)
+    labels: str
     label_ext: str | None  # for text labels; rasters use the chip format's lossless extension
     output_features: bool  # OutputFeatures in esri_accumulated_stats.json
     needs_class_data: bool
-    per_feature_tiles: bool = False  # one chip centred on each feature (Labeled_Tiles)
+    per_feature_tiles: bool = False  # one chip per feature (Labeled_Tiles, Imagenet)
 
 
 FORMATS: dict[str, FormatTraits] = {
@@ -23,6 +25,7 @@ FORMATS: dict[str, FormatTraits] = {
     "Labeled_Tiles": FormatTraits("Labeled_Tiles", "text", "xml", True, True, True),
     "MultiLabeled_Tiles": FormatTraits("MultiLabeled_Tiles", "text", "xml", True, True),
     "Export_Tiles": FormatTraits("Export_Tiles", "none", None, False, False),
+    "Imagenet": FormatTraits("Imagenet", "folder", None, True, True, True),
 }
 
 IMAGE_EXT = {"TIFF": "tif", "PNG": "png", "JPEG": "jpg"}

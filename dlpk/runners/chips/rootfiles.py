@@ -155,7 +155,7 @@ def model_definition(s: ExportSummary) -> dict[str, Any]:
     }
     if s.raster2 is not None and s.bands2 is not None:
         doc["AllTilesStats2"] = all_tiles_stats(s.raster2, s.bands2)
-    if s.metadata_format in ("Labeled_Tiles", "MultiLabeled_Tiles"):
+    if s.metadata_format in ("Labeled_Tiles", "MultiLabeled_Tiles", "Imagenet"):
         doc["CropTileMode"] = "Variable_Size" if s.variable_size else "Fixed_Size"
         doc["BlackenAroundFeature"] = s.blacken
     return doc

@@ -304,6 +304,12 @@ class ChipWriter:
                 pending += _sidecars(rel, label_fmt, transform, crs)
             if first is not None:
                 map_cols.append(first.replace("/", "\\"))
+        elif kind == "folder":
+            _, result.features = self.boxes(item)
+            assert cfg.features is not None
+            class_dir = cfg.class_names[int(cfg.features.values[item.focus])]
+            image_name = f"{class_dir}/{image_name}"
+            map_cols = [f"images\\{class_dir}\\{stem}.{IMAGE_EXT[cfg.chip_format]}"]
         elif kind == "text":
             boxes, result.features = self.boxes(item)
             rel = f"labels/{stem}.{self.traits.label_ext}"
@@ -327,7 +333,7 @@ class ChipWriter:
             pending.append((rel2, self._lazy(data2, cfg.chip_format, transform, crs, nodata2)))
             if kind == "none":
                 map_cols.append(f"images2\\{image_name}")
-        if len(map_cols) == 1:
+        if len(map_cols) == 1 and kind != "folder":
             # No label column (Export_Tiles from one raster): readers of map.txt take the first
             # line with two columns, so the chip names itself as its own target.
             map_cols.append(map_cols[0])

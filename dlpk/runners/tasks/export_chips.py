@@ -87,8 +87,8 @@ def _second_raster(path: Path, info: RasterInfo, params: ExportChipsParameters) 
 
 
 def _check_feature_tile_options(params: ExportChipsParameters, traits: FormatTraits) -> None:
-    """blacken_around_feature and crop_mode shape the one-feature chips of Labeled_Tiles only
-    (reference §4.1); elsewhere they would be silently ignored, so say so."""
+    """blacken_around_feature and crop_mode shape the one-feature chips of Labeled_Tiles and
+    Imagenet (reference §4.1); elsewhere they would be silently ignored, so say so."""
     asked = [
         f"{name} {value}"
         for name, value, default in (
@@ -99,8 +99,8 @@ def _check_feature_tile_options(params: ExportChipsParameters, traits: FormatTra
     ]
     if asked and not traits.per_feature_tiles:
         raise BadInputError(
-            f"{' and '.join(asked)} apply to Labeled_Tiles only, not {traits.name}",
-            hint="use --format Labeled_Tiles or drop the option",
+            f"{' and '.join(asked)} apply to Labeled_Tiles and Imagenet only, not {traits.name}",
+            hint="use --format Labeled_Tiles or Imagenet, or drop the option",
         )
 
 
