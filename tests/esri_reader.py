@@ -232,5 +232,5 @@ def _labels(folder: Path, image: Path, mode: str, ext: str, classes: dict[int, s
     if mode == "MultiLabeled_Tiles":
         names = _pascal_names(folder / "labels" / f"{stem}.xml")
         return [[_class_of(t, classes) for t in n.split(",")] for n in names]
-    assert mode == "Export_Tiles", mode
+    assert mode in ("Export_Tiles", "CycleGAN"), mode
     return None

@@ -98,6 +98,18 @@ def test_change_detection_folder_reads_back(
     assert len(loaded.second_images) == len(loaded.samples) > 0
 
 
+def test_cycle_gan_halves_read_back(tmp_path: Path, rgb_raster: Path) -> None:
+    """CycleGAN: A/ and B/ are each an export folder of their own (reference §4.3)."""
+    out = tmp_path / "cg"
+    params = ExportChipsParameters(
+        metadata_format="CycleGAN", tile_size_x=64, stride_x=64, workers=1
+    )
+    export_chips(rgb_raster, None, out, params, raster2=rgb_raster)
+    a, b = load(out / "A"), load(out / "B")
+    assert a.mode == b.mode == "CycleGAN"
+    assert len(a.samples) == len(b.samples) > 0
+
+
 # -- the reader is strict: each of these breaks one thing arcgis.learn relies on ------------------
 def _break_map_slashes(out: Path) -> None:
     path = out / "map.txt"

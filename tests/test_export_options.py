@@ -366,3 +366,74 @@ def test_labeled_tiles_options_are_refused_for_other_formats(
     err = capsys.readouterr().err
     assert "apply to Labeled_Tiles and Imagenet only" in err and "Traceback" not in err
     assert not out.exists()
+
+
+# -- CycleGAN: two unpaired exports -------------------------------------------------------------
+def test_cycle_gan_writes_each_raster_in_its_own_half(tmp_path: Path, rgb_raster: Path) -> None:
+    """A/ holds the raster's chips, B/ the second raster's: a raster of another size and CRS,
+    since the pairs are not aligned."""
+    rng = np.random.default_rng(11)
+    other = rng.integers(0, 255, (3, 150, 200), dtype=np.uint8)
+    transform = rasterio.transform.from_origin(10.0, 50.0, 0.001, 0.001)
+    second = write_raster(tmp_path / "other.tif", other, transform=transform, crs="EPSG:4326")
+    out = tmp_path / "cg"
+    report = export_chips(
+        rgb_raster, None, out, params(metadata_format="CycleGAN", stride_x=64), raster2=second
+    )
+    for half, source in (("A", rgb_raster), ("B", second)):
+        chips = images(out / half)
+        with rasterio.open(source) as src:
+            n = ((src.width - 64) // 64 + 1 + (src.width % 64 > 0)) * (
+                (src.height - 64) // 64 + 1 + (src.height % 64 > 0)
+            )
+            assert len(chips) == n == report.counts[f"chips_{half}"]
+            for chip in chips:
+                with rasterio.open(chip) as c:
+                    col, row = ~src.transform @ (c.transform.c, c.transform.f)
+                    window = Window(round(col), round(row), 64, 64)
+                    np.testing.assert_array_equal(c.read(), src.read(window=window))
+                    assert c.crs == src.crs
+        for name in ("esri_model_definition.emd", "esri_accumulated_stats.json"):
+            doc = json.loads((out / half / name).read_text())
+            assert doc["MetaDataMode"] == "CycleGAN"
+    assert report.counts["chips"] == report.counts["chips_A"] + report.counts["chips_B"]
+    assert {p.name for p in out.iterdir()} == {"A", "B", ".dlpk-export.json"}
+
+
+def test_cycle_gan_resume_redoes_only_missing_chips(tmp_path: Path, rgb_raster: Path) -> None:
+    out = tmp_path / "cg"
+    export_chips(rgb_raster, None, out, params(metadata_format="CycleGAN"), raster2=rgb_raster)
+    lost = images(out / "B")[3]
+    lost.unlink()
+    report = export_chips(
+        rgb_raster, None, out, params(metadata_format="CycleGAN", resume=True), raster2=rgb_raster
+    )
+    assert lost.exists()
+    assert report.counts["chips_written"] == 1 and report.counts["chips_written_B"] == 1
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--labels", "LABELS"], "CycleGAN takes no class data"),
+        ([], "CycleGAN needs a second raster"),
+    ],
+)
+def test_cycle_gan_bad_input(
+    tmp_path: Path,
+    rgb_raster: Path,
+    labels_gpkg: Path,
+    extra: list[str],
+    message: str,
+    capsys: Any,
+) -> None:
+    extra = [str(labels_gpkg) if e == "LABELS" else e for e in extra]
+    if message.endswith("no class data"):
+        extra += ["--raster2", str(rgb_raster)]
+    out = tmp_path / "x"
+    args = ["--raster", str(rgb_raster), "--format", "CycleGAN", *extra, "--tile-size", "64"]
+    code = main(["export-chips", *args, "--stride", "64", "-o", str(out)])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()

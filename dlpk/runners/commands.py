@@ -47,7 +47,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--raster2",
         type=Path,
-        help="second raster, chips in images2/ (Classified_Tiles, Export_Tiles)",
+        help="second raster: chips in images2/ (Classified_Tiles, Export_Tiles), or in B/ "
+        "(CycleGAN)",
     )
     p.add_argument(
         "--mask-polygons", type=Path, help="only chips lying completely inside these polygons"

@@ -22,6 +22,7 @@ MetadataFormat = Literal[
     "MultiLabeled_Tiles",
     "Export_Tiles",
     "Imagenet",
+    "CycleGAN",
 ]
 ChipFormat = Literal["TIFF", "PNG", "JPEG"]
 NoFeatureTiles = Literal["ALL_TILES", "ONLY_TILES_WITH_FEATURES"]

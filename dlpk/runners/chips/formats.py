@@ -26,6 +26,8 @@ FORMATS: dict[str, FormatTraits] = {
     "MultiLabeled_Tiles": FormatTraits("MultiLabeled_Tiles", "text", "xml", True, True),
     "Export_Tiles": FormatTraits("Export_Tiles", "none", None, False, False),
     "Imagenet": FormatTraits("Imagenet", "folder", None, True, True, True),
+    # two unpaired Export_Tiles exports, A/ and B/ (see tasks.export_chips)
+    "CycleGAN": FormatTraits("CycleGAN", "none", None, False, False),
 }
 
 IMAGE_EXT = {"TIFF": "tif", "PNG": "png", "JPEG": "jpg"}

@@ -38,8 +38,9 @@ from dlpk.spec.job import ExportChipsJob, ExportChipsParameters
 
 STATE_FILE = ".dlpk-export.json"
 ROOT_FILES = ("esri_model_definition.emd", "esri_accumulated_stats.json", "map.txt", "stats.txt")
-OWNED = ("images", "labels", "images2", STATE_FILE, *ROOT_FILES)
-RASTER2_FORMATS = ("Classified_Tiles", "Export_Tiles")  # reference §4.1, in_raster2
+UNPAIRED = ("A", "B")  # CycleGAN's two exports
+OWNED = ("images", "labels", "images2", *UNPAIRED, STATE_FILE, *ROOT_FILES)
+RASTER2_FORMATS = ("Classified_Tiles", "Export_Tiles", "CycleGAN")  # reference §4.1, in_raster2
 
 
 ExportReport = TaskReport
@@ -183,10 +184,15 @@ def export_chips(
     *,
     raster2: Path | None = None,
     mask_polygons: Path | None = None,
+    metadata_mode: str | None = None,
 ) -> ExportReport:
-    """Write an Export Training Data folder at `out`; raises BadInputError on unusable input."""
+    """Write an Export Training Data folder at `out`; raises BadInputError on unusable input.
+    `metadata_mode` names the format in the root files when it differs from the chips' layout
+    (the halves of a CycleGAN export are Export_Tiles folders that say CycleGAN)."""
     t0 = time.monotonic()
     params = resolve(params)
+    if params.metadata_format == "CycleGAN":
+        return _export_unpaired(raster, labels, out, params, progress, raster2, mask_polygons)
     traits = FORMATS[params.metadata_format]
     tile_y = params.tile_size_y or params.tile_size_x
     info = open_raster_info(raster)
@@ -299,7 +305,7 @@ def export_chips(
     t_root = time.monotonic()
     export = rootfiles.ExportSummary(
         raster=info,
-        metadata_format=params.metadata_format,
+        metadata_format=metadata_mode or params.metadata_format,
         tile_x=params.tile_size_x,
         tile_y=tile_y,
         classes=classes,
@@ -339,6 +345,54 @@ def export_chips(
         "root_files": t_end - t_root,
         "total": t_end - t0,
     }
+    report.parameters = params.model_dump()
+    return report
+
+
+def _export_unpaired(
+    raster: Path,
+    labels: Path | None,
+    out: Path,
+    params: ExportChipsParameters,
+    progress: Progress,
+    raster2: Path | None,
+    mask_polygons: Path | None,
+) -> ExportReport:
+    """CycleGAN (reference §4.3): the chips of each raster in a folder of its own, A/ for the
+    raster and B/ for the second one, each with the root files arcgis.learn reads. The images
+    are unpaired, so the rasters need not share a grid or an extent."""
+    if raster2 is None:
+        raise BadInputError(
+            "CycleGAN needs a second raster", hint="pass --raster2; its chips go to B/"
+        )
+    if labels is not None:
+        raise BadInputError("CycleGAN takes no class data", hint="drop --labels")
+    signature = {
+        "raster": _identity(raster),
+        "raster2": _identity(raster2),
+        "mask_polygons": _identity(mask_polygons) if mask_polygons else None,
+        **params.model_dump(exclude={"workers", "resume", "overwrite"}),
+    }
+    _prepare_output(out, signature, params.resume, params.overwrite)
+    half = params.model_copy(update={"metadata_format": "Export_Tiles", "overwrite": False})
+    report = ExportReport()
+    for name, source in zip(UNPAIRED, (raster, raster2), strict=True):
+        part = export_chips(
+            source,
+            None,
+            out / name,
+            half,
+            progress,
+            mask_polygons=mask_polygons,
+            metadata_mode="CycleGAN",
+        )
+        report.files += [(f"{name}/{path}", size, sha) for path, size, sha in part.files]
+        for key, value in part.counts.items():
+            if key != "classes":
+                report.counts[key] = report.counts.get(key, 0) + value
+                report.counts[f"{key}_{name}"] = value
+        for key, seconds in part.timings.items():
+            report.timings[key] = report.timings.get(key, 0.0) + seconds
     report.parameters = params.model_dump()
     return report
 
