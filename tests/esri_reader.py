@@ -18,7 +18,7 @@ import numpy as np
 import rasterio
 
 ESRI_FILES = ("esri_model_definition.emd", "esri_accumulated_stats.json", "map.txt")
-PIXEL_MODES = {"Classified_Tiles"}
+PIXEL_MODES = {"Classified_Tiles", "Panoptic_Segmentation"}
 FEATURE_MODES = {
     "PASCAL_VOC_rectangles",
     "KITTI_rectangles",
@@ -191,7 +191,11 @@ def load(folder: Path) -> Loaded:
     ntiles = stats.get("NumTiles", stats.get("NumTilesAsDouble"))
     assert len(images) == ntiles, f"{len(images)} images, NumTiles {ntiles}"
     for image in images:
-        loaded.samples.append((image, _labels(folder, image, mode, label_ext, classes)))
+        instance_classes = emd.get("Panoptic_Segmentation_Instance_Classes")
+        if mode == "Panoptic_Segmentation":
+            assert instance_classes, "emd lacks Panoptic_Segmentation_Instance_Classes"
+        labels = _labels(folder, image, mode, label_ext, classes, instance_classes)
+        loaded.samples.append((image, labels))
     if (folder / "images2").is_dir():  # change detection / image translation
         loaded.second_images = sorted(p for p in (folder / "images2").iterdir() if not _sidecar(p))
         assert [p.name for p in loaded.second_images] == [p.name for p in images]
@@ -203,10 +207,29 @@ def _sidecar(path: Path) -> bool:
     return path.name.startswith(".") or path.suffix in (".tfw", ".pgw", ".jgw", ".xml", ".ovr")
 
 
-def _labels(folder: Path, image: Path, mode: str, ext: str, classes: dict[int, str]) -> Any:
+def _mask_max(path: Path) -> int:
+    with rasterio.open(path) as m:
+        return int(m.read(1).max())
+
+
+def _labels(
+    folder: Path,
+    image: Path,
+    mode: str,
+    ext: str,
+    classes: dict[int, str],
+    instance_classes: list[dict[str, Any]] | None = None,
+) -> Any:
     stem = image.stem
     if mode == "Imagenet":
         return _class_of(image.parent.name, classes)
+    if mode == "Panoptic_Segmentation":
+        # semantic classes in labels/, instance masks per instance class in labels2/<Name>/
+        names = {int(c["Value"]): str(c["Name"]) for c in instance_classes}
+        masks = [folder / "labels2" / n / f"{stem}{ext}" for n in names.values()]
+        assert all(m.exists() for m in masks), f"{stem}: an instance mask is missing"
+        semantic = _labels(folder, image, "Classified_Tiles", ext, classes)
+        return semantic, {v: _mask_max(m) for v, m in zip(names, masks, strict=True)}
     if mode == "Classified_Tiles":
         with rasterio.open(folder / "labels" / f"{stem}{ext}") as lab:
             assert lab.count == 1

@@ -98,6 +98,20 @@ def test_change_detection_folder_reads_back(
     assert len(loaded.second_images) == len(loaded.samples) > 0
 
 
+def test_panoptic_folder_reads_back(tmp_path: Path, rgb_raster: Path, labels_gpkg: Path) -> None:
+    out = tmp_path / "panoptic"
+    params = ExportChipsParameters(
+        metadata_format="Panoptic_Segmentation", tile_size_x=64, stride_x=48, workers=1
+    )
+    export_chips(rgb_raster, labels_gpkg, out, params, instance_data=labels_gpkg)
+    loaded = load(out)
+    assert loaded.mode == "Panoptic_Segmentation" and loaded.samples
+    # the instances being the class features themselves, a chip has an instance in some mask
+    # exactly when it has a class pixel (a sliver may touch a tile yet cover no pixel centre)
+    assert all(bool(sem - {0}) == (max(inst.values()) > 0) for _, (sem, inst) in loaded.samples)
+    assert sum(bool(sem - {0}) for _, (sem, _) in loaded.samples) > len(loaded.samples) // 2
+
+
 def test_cycle_gan_halves_read_back(tmp_path: Path, rgb_raster: Path) -> None:
     """CycleGAN: A/ and B/ are each an export folder of their own (reference §4.3)."""
     out = tmp_path / "cg"

@@ -344,11 +344,15 @@ def test_every_format_writes_its_layout(
         if name == "CycleGAN":
             continue  # two export folders, A/ and B/: test_export_options checks them
         out = tmp_path / name
-        export_chips(rgb_raster, labels_gpkg, out, params(metadata_format=name))
+        instances = labels_gpkg if traits.labels == "panoptic" else None
+        export_chips(
+            rgb_raster, labels_gpkg, out, params(metadata_format=name), instance_data=instances
+        )
         expected = (
             {"images", STATE_FILE}
             | ROOT
             | ({"labels"} if traits.labels not in ("none", "folder") else set())
+            | ({"labels2"} if traits.labels == "panoptic" else set())
         )
         assert {p.name for p in out.iterdir()} == expected, name
         stats = json.loads((out / "esri_accumulated_stats.json").read_text())

@@ -437,3 +437,66 @@ def test_cycle_gan_bad_input(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+# -- Panoptic_Segmentation: class tiles plus instance masks ---------------------------------------
+def same_pixels(a: Path, b: Path) -> None:
+    with rasterio.open(a) as first, rasterio.open(b) as second:
+        np.testing.assert_array_equal(first.read(), second.read())
+
+
+def test_panoptic_labels_are_class_tiles_and_instance_masks(
+    tmp_path: Path, rgb_raster: Path, labels_gpkg: Path
+) -> None:
+    """labels/ holds what Classified_Tiles writes for the class data, labels2/<class>/ what
+    RCNN_Masks writes for the instance data (here the same features, so the same chips)."""
+    panoptic, classified, rcnn = tmp_path / "p", tmp_path / "c", tmp_path / "r"
+    export_chips(
+        rgb_raster,
+        labels_gpkg,
+        panoptic,
+        params(metadata_format="Panoptic_Segmentation"),
+        instance_data=labels_gpkg,
+    )
+    export_chips(rgb_raster, labels_gpkg, classified, params(metadata_format="Classified_Tiles"))
+    export_chips(rgb_raster, labels_gpkg, rcnn, params(metadata_format="RCNN_Masks"))
+    chips = images(panoptic)
+    assert [c.name for c in chips] == [c.name for c in images(classified)]
+    for chip in chips:
+        same_pixels(panoptic / "labels" / chip.name, classified / "labels" / chip.name)
+        for folder in sorted((rcnn / "labels").iterdir()):
+            same_pixels(panoptic / "labels2" / folder.name / chip.name, folder / chip.name)
+    emd = json.loads((panoptic / "esri_model_definition.emd").read_text())
+    assert emd["MetaDataMode"] == "Panoptic_Segmentation"
+    assert [c["Value"] for c in emd["Panoptic_Segmentation_Instance_Classes"]] == [1, 2, 3]
+    stats = json.loads((panoptic / "esri_accumulated_stats.json").read_text())
+    assert (
+        stats["ClassPixelStats"]
+        == json.loads((classified / "esri_accumulated_stats.json").read_text())["ClassPixelStats"]
+    )
+
+
+@pytest.mark.parametrize(
+    "fmt,instances,message",
+    [
+        ("Panoptic_Segmentation", False, "Panoptic_Segmentation needs instance features"),
+        ("RCNN_Masks", True, "instance data is used only with Panoptic_Segmentation"),
+    ],
+)
+def test_instance_data_bad_input(
+    tmp_path: Path,
+    rgb_raster: Path,
+    labels_gpkg: Path,
+    fmt: str,
+    instances: bool,
+    message: str,
+    capsys: Any,
+) -> None:
+    out = tmp_path / "x"
+    extra = ["--instance-data", str(labels_gpkg)] if instances else []
+    args = ["--raster", str(rgb_raster), "--labels", str(labels_gpkg), "--format", fmt, *extra]
+    code = main(["export-chips", *args, "--tile-size", "64", "--stride", "64", "-o", str(out)])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()

@@ -45,6 +45,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--class-field", help="class value field (default: value or classvalue)")
     p.add_argument("--labels-layer", help="layer of a multi-layer --labels dataset (GeoPackage)")
     p.add_argument(
+        "--instance-data",
+        type=Path,
+        help="Panoptic_Segmentation: instance features, masks in labels2/<class>/",
+    )
+    p.add_argument(
+        "--instance-class-field",
+        help="class value field of --instance-data (default: value or classvalue)",
+    )
+    p.add_argument(
         "--raster2",
         type=Path,
         help="second raster: chips in images2/ (Classified_Tiles, Export_Tiles), or in B/ "
@@ -162,6 +171,7 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
             output_nofeature_tiles="ALL_TILES" if args.all_tiles else "ONLY_TILES_WITH_FEATURES",
             class_value_field=args.class_field,
             class_data_layer=args.labels_layer,
+            instance_class_value_field=args.instance_class_field,
             rotation_angle=args.rotation_angle,
             reference_system=args.reference_system,
             buffer_radius=args.buffer_radius,
@@ -186,7 +196,11 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
     builder.add_input("in_raster", args.raster)
     if args.labels is not None:
         builder.add_input("in_class_data", args.labels)
-    for name, path in (("in_raster2", args.raster2), ("in_mask_polygons", args.mask_polygons)):
+    for name, path in (
+        ("in_raster2", args.raster2),
+        ("in_mask_polygons", args.mask_polygons),
+        ("in_instance_data", args.instance_data),
+    ):
         if path is not None:
             if not path.exists():
                 return _fail(BadInputError(f"{path}: no such file"))

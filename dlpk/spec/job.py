@@ -23,6 +23,7 @@ MetadataFormat = Literal[
     "Export_Tiles",
     "Imagenet",
     "CycleGAN",
+    "Panoptic_Segmentation",
 ]
 ChipFormat = Literal["TIFF", "PNG", "JPEG"]
 NoFeatureTiles = Literal["ALL_TILES", "ONLY_TILES_WITH_FEATURES"]
@@ -67,8 +68,13 @@ class ExportChipsInputs(_Strict):
     )
     in_raster2: RelPath | None = Field(
         default=None,
-        description="Second raster (change detection, image translation), written to images2/; "
-        "Classified_Tiles and Export_Tiles only",
+        description="Second raster (change detection, image translation), written to images2/ "
+        "(Classified_Tiles, Export_Tiles) or B/ (CycleGAN)",
+    )
+    in_instance_data: RelPath | None = Field(
+        default=None,
+        description="Panoptic_Segmentation: the instance features (any OGR format), written as "
+        "instance masks to labels2/<class>/",
     )
 
 
@@ -88,6 +94,10 @@ class ExportChipsParameters(_Strict):
     output_nofeature_tiles: NoFeatureTiles = "ONLY_TILES_WITH_FEATURES"
     class_value_field: str | None = Field(
         default=None, description="Defaults to a field named value or classvalue, else one class"
+    )
+    instance_class_value_field: str | None = Field(
+        default=None,
+        description="Class field of in_instance_data; defaults as class_value_field does",
     )
     class_data_layer: str | None = Field(
         default=None, description="Layer of a multi-layer vector dataset (e.g. a GeoPackage)"

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 class FormatTraits:
     name: str
     # "none", "raster" (one class raster per chip), "masks" (per class), "text", "folder"
-    # (no label file: the image lies in images/<class name>/)
+    # (no label file: the image lies in images/<class name>/), "panoptic" (a class raster in
+    # labels/ and instance masks per instance class in labels2/)
     labels: str
     label_ext: str | None  # for text labels; rasters use the chip format's lossless extension
     output_features: bool  # OutputFeatures in esri_accumulated_stats.json
@@ -25,6 +26,7 @@ FORMATS: dict[str, FormatTraits] = {
     "Labeled_Tiles": FormatTraits("Labeled_Tiles", "text", "xml", True, True, True),
     "MultiLabeled_Tiles": FormatTraits("MultiLabeled_Tiles", "text", "xml", True, True),
     "Export_Tiles": FormatTraits("Export_Tiles", "none", None, False, False),
+    "Panoptic_Segmentation": FormatTraits("Panoptic_Segmentation", "panoptic", None, False, True),
     "Imagenet": FormatTraits("Imagenet", "folder", None, True, True, True),
     # two unpaired Export_Tiles exports, A/ and B/ (see tasks.export_chips)
     "CycleGAN": FormatTraits("CycleGAN", "none", None, False, False),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dlpk.runners.chips.formats import FORMATS
@@ -44,6 +44,7 @@ class ExportSummary:
     reference_system: str = "MAP_SPACE"
     variable_size: bool = False  # Labeled_Tiles cropped to each feature's bounding box
     blacken: bool = False
+    instance_classes: dict[int, str] = field(default_factory=dict)  # Panoptic_Segmentation
 
 
 def map_txt(lines: list[str]) -> str:
@@ -133,6 +134,13 @@ def all_tiles_stats(raster: RasterInfo, bands: BandMoments) -> list[dict[str, An
     ]
 
 
+def emd_classes(classes: dict[int, str]) -> list[dict[str, Any]]:
+    return [
+        {"Value": v, "Name": n, "Color": list(_PALETTE[i % len(_PALETTE)])}
+        for i, (v, n) in enumerate(classes.items())
+    ]
+
+
 def model_definition(s: ExportSummary) -> dict[str, Any]:
     """The export's esri_model_definition.emd: a data manifest, not a usable model definition."""
     doc: dict[str, Any] = {
@@ -148,13 +156,12 @@ def model_definition(s: ExportSummary) -> dict[str, Any]:
             "BandNames": list(s.raster.band_names),
         },
         "AllTilesStats": all_tiles_stats(s.raster, s.bands),
-        "Classes": [
-            {"Value": v, "Name": n, "Color": list(_PALETTE[i % len(_PALETTE)])}
-            for i, (v, n) in enumerate(s.classes.items())
-        ],
+        "Classes": emd_classes(s.classes),
     }
     if s.raster2 is not None and s.bands2 is not None:
         doc["AllTilesStats2"] = all_tiles_stats(s.raster2, s.bands2)
+    if s.metadata_format == "Panoptic_Segmentation":
+        doc["Panoptic_Segmentation_Instance_Classes"] = emd_classes(s.instance_classes)
     if s.metadata_format in ("Labeled_Tiles", "MultiLabeled_Tiles", "Imagenet"):
         doc["CropTileMode"] = "Variable_Size" if s.variable_size else "Fixed_Size"
         doc["BlackenAroundFeature"] = s.blacken

@@ -60,6 +60,10 @@ class ChipConfig:
     resume: bool = False
     pixel_space: bool = False
     blacken: bool = False  # Labeled_Tiles: pixels outside the chip's feature become 0
+    # Panoptic_Segmentation: instance features, their classes and the instance masks' dtype
+    instances: Features | None = None
+    instance_class_names: dict[int, str] = field(default_factory=dict)
+    instance_dtype: str = "uint8"
     gdal_threads: int = 1
 
 
@@ -108,6 +112,9 @@ class ChipWriter:
         if config.label_raster is not None:
             self.labels = open_on_grid(config.label_raster, config.raster)
         self.tree = shapely.STRtree(config.features.geoms) if config.features else None
+        self.instance_tree = (
+            shapely.STRtree(config.instances.geoms) if config.instances is not None else None
+        )
         self.made: set[Path] = set()
         self.tiff = GeoTiffEncoder()
 
@@ -167,6 +174,33 @@ class ChipWriter:
             dtype=self.config.label_dtype,
         )
         return label
+
+    def instance_masks(
+        self,
+        item: PlanItem,
+        features: Features,
+        found: tuple[npt.NDArray[np.intp], npt.NDArray[Any]],
+        class_names: dict[int, str],
+        dtype: str,
+    ) -> list[tuple[str, npt.NDArray[Any]]]:
+        """(class name, mask) for every class: the chip's features of that class burnt with
+        ids 1..n, 0 elsewhere (RCNN_Masks labels, Panoptic_Segmentation labels2)."""
+        idx, parts = found
+        shape = (item.window.height, item.window.width)
+        values = features.values[idx]
+        masks = []
+        for value, name in class_names.items():
+            mine = parts[values == value]
+            mask = np.zeros(shape, dtype=dtype)
+            if mine.size:
+                mask = rasterize(
+                    zip(mine, range(1, mine.size + 1), strict=True),
+                    out_shape=shape,
+                    fill=0,
+                    dtype=dtype,
+                )
+            masks.append((name, mask))
+        return masks
 
     def feature_mask(self, item: PlanItem) -> npt.NDArray[np.bool_]:
         """The pixels of a per-feature chip that its feature covers (pixel centres inside)."""
@@ -269,7 +303,7 @@ class ChipWriter:
         label_ext = IMAGE_EXT[label_fmt]
         map_cols = [f"images\\{image_name}"]
         kind = self.traits.labels
-        if kind == "raster":
+        if kind in ("raster", "panoptic"):
             if label is None:
                 label = self.label_from_features(item)
             masked = label if valid is None else label[valid]
@@ -279,25 +313,30 @@ class ChipWriter:
             pending.append((rel, self._lazy(label[np.newaxis], label_fmt, transform, crs)))
             pending += _sidecars(rel, label_fmt, transform, crs)
             map_cols.append(f"labels\\{stem}.{label_ext}")
+            if kind == "panoptic" and cfg.instances is not None:
+                assert self.instance_tree is not None
+                found = features_in_frame(
+                    cfg.instances,
+                    self.instance_tree,
+                    item.frame,
+                    window.width,
+                    window.height,
+                    cfg.min_overlap,
+                )
+                masks = self.instance_masks(
+                    item, cfg.instances, found, cfg.instance_class_names, cfg.instance_dtype
+                )
+                for name, mask in masks:
+                    rel = f"labels2/{name}/{stem}.{label_ext}"
+                    pending.append((rel, self._lazy(mask[np.newaxis], label_fmt, transform, crs)))
+                    pending += _sidecars(rel, label_fmt, transform, crs)
         elif kind == "masks":
-            idx, parts = self._features(item)
-            _, result.features = self.boxes(item, (idx, parts))
+            found = self._features(item)
+            _, result.features = self.boxes(item, found)
             assert cfg.features is not None
             first = None
-            for value, name in cfg.class_names.items():
-                mine = [
-                    p
-                    for p, i in zip(parts, idx.tolist(), strict=True)
-                    if cfg.features.values[i] == value
-                ]
-                mask = np.zeros((window.height, window.width), dtype=cfg.label_dtype)
-                if mine:
-                    mask = rasterize(
-                        zip(mine, range(1, len(mine) + 1), strict=True),
-                        out_shape=mask.shape,
-                        fill=0,
-                        dtype=cfg.label_dtype,
-                    )
+            masks = self.instance_masks(item, cfg.features, found, cfg.class_names, cfg.label_dtype)
+            for name, mask in masks:
                 rel = f"labels/{name}/{stem}.{label_ext}"
                 first = first or rel
                 pending.append((rel, self._lazy(mask[np.newaxis], label_fmt, transform, crs)))

@@ -39,7 +39,7 @@ from dlpk.spec.job import ExportChipsJob, ExportChipsParameters
 STATE_FILE = ".dlpk-export.json"
 ROOT_FILES = ("esri_model_definition.emd", "esri_accumulated_stats.json", "map.txt", "stats.txt")
 UNPAIRED = ("A", "B")  # CycleGAN's two exports
-OWNED = ("images", "labels", "images2", *UNPAIRED, STATE_FILE, *ROOT_FILES)
+OWNED = ("images", "labels", "labels2", "images2", *UNPAIRED, STATE_FILE, *ROOT_FILES)
 RASTER2_FORMATS = ("Classified_Tiles", "Export_Tiles", "CycleGAN")  # reference §4.1, in_raster2
 
 
@@ -105,8 +105,29 @@ def _check_feature_tile_options(params: ExportChipsParameters, traits: FormatTra
         )
 
 
+def _instances(
+    path: Path | None, info: RasterInfo, params: ExportChipsParameters, traits: FormatTraits
+) -> Features | None:
+    """Panoptic_Segmentation's instance features (in_instance_data); no other format uses them."""
+    if traits.labels != "panoptic":
+        if path is not None:
+            raise BadInputError(
+                f"instance data is used only with Panoptic_Segmentation, not {traits.name}",
+                hint="drop --instance-data",
+            )
+        return None
+    if path is None:
+        raise BadInputError(
+            "Panoptic_Segmentation needs instance features",
+            hint="pass --instance-data; its masks go to labels2/<class>/",
+        )
+    if not is_vector(path):
+        raise BadInputError(f"instance data {path} is not a vector dataset")
+    return read_features(path, info, params.instance_class_value_field, params.buffer_radius)
+
+
 def _classes(values: list[int], traits: FormatTraits) -> dict[int, str]:
-    if traits.labels in ("raster", "masks") and any(v < 1 for v in values):
+    if traits.labels in ("raster", "masks", "panoptic") and any(v < 1 for v in values):
         raise BadInputError(
             f"class values must be 1 or more for {traits.name} (0 is NoData/background); "
             f"found {min(values)}"
@@ -184,6 +205,7 @@ def export_chips(
     *,
     raster2: Path | None = None,
     mask_polygons: Path | None = None,
+    instance_data: Path | None = None,
     metadata_mode: str | None = None,
 ) -> ExportReport:
     """Write an Export Training Data folder at `out`; raises BadInputError on unusable input.
@@ -219,7 +241,7 @@ def export_chips(
         )
         values = sorted({int(v) for v in features.values})
     else:
-        if traits.labels != "raster" and traits.labels != "none":
+        if traits.labels not in ("raster", "panoptic", "none"):
             raise BadInputError(
                 f"{traits.name} needs vector features; {labels} is not a vector dataset"
             )
@@ -239,6 +261,10 @@ def export_chips(
     else:
         label_dtype = "uint8" if not values or max(values) < 256 else "uint16"
 
+    instances = _instances(instance_data, info, params, traits)
+    instance_classes = (
+        _classes(sorted({int(v) for v in instances.values}), traits) if instances else {}
+    )
     mask = read_mask(mask_polygons, info) if mask_polygons is not None else None
 
     signature = {
@@ -246,6 +272,7 @@ def export_chips(
         "labels": _identity(labels) if labels else None,
         "raster2": _identity(raster2) if raster2 else None,
         "mask_polygons": _identity(mask_polygons) if mask_polygons else None,
+        "instance_data": _identity(instance_data) if instance_data else None,
         **params.model_dump(exclude={"workers", "resume", "overwrite"}),
     }
     _prepare_output(out, signature, params.resume, params.overwrite)
@@ -270,6 +297,9 @@ def export_chips(
         resume=params.resume,
         pixel_space=params.reference_system == "PIXEL_SPACE",
         blacken=params.blacken_around_feature == "BLACKEN_AROUND_FEATURE",
+        instances=instances,
+        instance_class_names=instance_classes,
+        instance_dtype="uint8" if instances is None or len(instances.values) < 256 else "uint16",
         # one worker may decode a strip's blocks on every core; several share the cores
         gdal_threads=max(1, (os.cpu_count() or 1) // workers),
     )
@@ -294,7 +324,7 @@ def export_chips(
         if bands2 is not None and group.bands2 is not None:
             bands2.merge(group.bands2)
         for result in group.chips:
-            if traits.labels == "raster":
+            if traits.labels in ("raster", "panoptic"):
                 summary.add_pixels(result.class_pixels)
             elif traits.labels != "none":
                 summary.add_features(result.features)
@@ -317,6 +347,7 @@ def export_chips(
         reference_system=params.reference_system,
         variable_size=params.crop_mode == "BOUNDING_BOX",
         blacken=params.blacken_around_feature == "BLACKEN_AROUND_FEATURE",
+        instance_classes=instance_classes,
     )
     texts = {
         "esri_model_definition.emd": rootfiles.dumps(rootfiles.model_definition(export)),
@@ -410,6 +441,7 @@ def run_job(job: ExportChipsJob, jobdir: Path, progress: Progress) -> ExportRepo
         progress,
         raster2=jobdir / inputs.in_raster2 if inputs.in_raster2 else None,
         mask_polygons=jobdir / inputs.in_mask_polygons if inputs.in_mask_polygons else None,
+        instance_data=jobdir / inputs.in_instance_data if inputs.in_instance_data else None,
     )
     report.files = [(f"{out_folder}/{path}", size, sha) for path, size, sha in report.files]
     return report
