@@ -128,6 +128,31 @@ def make_detector() -> Any:
     return SquareDetector(6).eval()
 
 
+def make_nested_detector(grow: int) -> Any:
+    """The square detector, plus for each square a box `grow` px larger on every side, centred
+    on it, of the same class and a lower score (0.8): a small box inside a large one."""
+    import torch
+
+    class NestedDetector(torch.nn.Module):
+        def __init__(self, inner: Any, grow: int) -> None:
+            super().__init__()
+            self.inner = inner
+            self.grow = grow
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            boxes, scores, labels = self.inner(x)
+            g = float(self.grow)
+            outer = boxes + torch.tensor([-g, -g, g, g], dtype=boxes.dtype)
+            outer_scores = torch.where(labels > 0, torch.full_like(scores, 0.8), scores)
+            return (
+                torch.cat([boxes, outer], dim=1),
+                torch.cat([scores, outer_scores], dim=1),
+                torch.cat([labels, labels], dim=1),
+            )
+
+    return NestedDetector(make_detector(), grow).eval()
+
+
 def emd(model_file: str, framework: str, configuration: str, **extra: Any) -> dict[str, Any]:
     model_type = {
         "PixelClassifier": "ImageClassification",

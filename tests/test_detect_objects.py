@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from tests.inference_models import (
     TRANSFORM,
     emd,
     make_detector,
+    make_nested_detector,
     package,
     save_onnx_detector,
     write_raster,
@@ -163,6 +165,79 @@ def test_overlap_metrics() -> None:
     outer = np.array([0.0, 0.0, 10.0, 10.0])
     assert overlaps(outer, inner, "iou")[0] == pytest.approx(0.04)
     assert overlaps(outer, inner, "ios")[0] == pytest.approx(1.0)
+
+
+GROW = 9  # a 24 x 24 box around each 6 x 6 square: IoU 36 / 576 = 0.0625, ios 1
+
+
+def nested_package(folder: Path) -> Path:
+    folder.mkdir()
+    torch.jit.script(make_nested_detector(GROW)).save(str(folder / "model.pt"))
+    document = emd("model.pt", "TorchScript", "ObjectDetector", ExtractBands=[0], ImageHeight=TILE)
+    document["ImageWidth"] = TILE
+    return package(folder, document)
+
+
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [
+        (None, [(17, 17, 23, 23, 90.0), (8, 8, 32, 32, 80.0)]),  # default: iou
+        ("iou", [(17, 17, 23, 23, 90.0), (8, 8, 32, 32, 80.0)]),
+        ("IOS", [(17, 17, 23, 23, 90.0)]),  # any case, as ArcGIS lower-cases arguments
+    ],
+)
+def test_nms_metric_decides_whether_a_box_inside_a_larger_one_survives(
+    tmp_path: Path, metric: str | None, expected: list[tuple[float, ...]]
+) -> None:
+    model = nested_package(tmp_path / "nested")
+    raster = write_raster(tmp_path / "in.tif", squares((40, 40), [(17, 17, 1.0)]), crs=None)
+    output = tmp_path / "out.gpkg"
+    args = {"tile_size": "40", "padding": "0"}  # one tile: only the metric decides
+    if metric is not None:
+        args["nms_metric"] = metric
+    summary = detect_objects(model, raster, output, args, "cpu", quiet)
+    boxes, classes, confidence, _ = read_layer(output)
+    # no CRS: map y runs along rows, so bounds are (col1, row1, col2, row2)
+    found = sorted((*b, c) for b, c in zip(boxes, confidence, strict=True))
+    assert found == sorted(expected) and set(classes) == {"Water"}
+    assert summary.arguments["nms_metric"] == (metric or "iou").lower()
+    assert summary.arguments["nms_overlap"] == "0.1"
+
+
+def test_nms_metric_is_recorded_in_the_job_result(tmp_path: Path) -> None:
+    jobdir = tmp_path / "job"
+    (jobdir / "in").mkdir(parents=True)
+    nested_package(jobdir / "model")  # the folder holds model.emd and model.pt
+    write_raster(jobdir / "in" / "scene.tif", squares((40, 40), [(17, 17, 2.0)]))
+    job = {
+        "apiVersion": "dlpk/v1",
+        "task": "detect_objects",
+        "model": "model",
+        "inputs": {"in_raster": "in/scene.tif"},
+        "parameters": {
+            "arguments": {"tile_size": "40", "padding": "0", "nms_metric": "ios"},
+            "device": "cpu",
+        },
+    }
+    (jobdir / "job.json").write_text(json.dumps(job))
+    assert main(["run", str(jobdir)]) == 0
+    result = json.loads((jobdir / "out" / "result.json").read_text())
+    assert result["parameters"]["arguments"]["nms_metric"] == "ios"
+    assert result["counts"]["detections"] == 1
+    assert read_layer(jobdir / "out" / "detections.gpkg")[1] == ["Forest"]
+
+
+def test_bad_nms_metric_is_a_one_line_usage_error(
+    tmp_path: Path, detector: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raster = write_raster(tmp_path / "in.tif", squares((30, 30), [(10, 12, 2.0)]))
+    output = tmp_path / "out.gpkg"
+    argv = ["detect-objects", "--model", str(detector), "--raster", str(raster), "-o"]
+    argv += [str(output), "--arg", "nms_metric=dice", "--device", "cpu"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "dlpk: error: --arg nms_metric=dice: expected one of iou, ios"
+    assert "Traceback" not in err and not output.exists()
 
 
 @pytest.mark.parametrize("suffix", [".gdb", ".geojson", ".gpkg"])

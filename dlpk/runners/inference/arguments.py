@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dlpk.errors import UsageError
+from dlpk.runners.inference.nms import METRICS
 from dlpk.runners.inference.windows import TileGrid, default_padding
 from dlpk.spec.emd import EsriModelDefinition
 
@@ -16,7 +17,13 @@ EDGE_FILLS = ("zero", "reflect")
 COMMON = ("padding", "batch_size", "tile_size", "edge_fill")
 MERGE_POLICIES = ("mean", "max", "min")
 PIXEL_ARGUMENTS = (*COMMON, "predict_background", "test_time_augmentation", "merge_policy")
-DETECTOR_ARGUMENTS = (*COMMON, "threshold", "nms_overlap", "exclude_pad_detections")
+DETECTOR_ARGUMENTS = (
+    *COMMON,
+    "threshold",
+    "nms_overlap",
+    "nms_metric",
+    "exclude_pad_detections",
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,7 @@ class Arguments:
     predict_background: bool | None  # None: decided from Classes (reference §1.6)
     test_time_augmentation: bool = False
     merge_policy: str = "mean"
+    nms_metric: str = "iou"
     allowed: tuple[str, ...] = COMMON
 
     def resolved(self) -> dict[str, str]:
@@ -41,6 +49,7 @@ class Arguments:
             "edge_fill": self.edge_fill,
             "threshold": str(self.threshold),
             "nms_overlap": str(self.nms_overlap),
+            "nms_metric": self.nms_metric,
             "exclude_pad_detections": str(self.exclude_pad_detections),
             "test_time_augmentation": str(self.test_time_augmentation),
             "merge_policy": self.merge_policy,
@@ -64,6 +73,14 @@ def _float(name: str, text: str, low: float, high: float) -> float:
         raise UsageError(f"--arg {name}={text}: not a number") from None
     if not low <= value <= high:
         raise UsageError(f"--arg {name}={text}: must be between {low} and {high}")
+    return value
+
+
+def _choice(name: str, text: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, in any case (ArcGIS's functions lower-case their string arguments)."""
+    value = text.strip().lower()
+    if value not in choices:
+        raise UsageError(f"--arg {name}={text}: expected one of {', '.join(choices)}")
     return value
 
 
@@ -91,9 +108,7 @@ def parse_arguments(
         height = width = _int("tile_size", raw["tile_size"])
     padding_default = default_padding(height, emd.ModelPadding)
     padding = _int("padding", raw["padding"]) if "padding" in raw else padding_default
-    edge_fill = raw.get("edge_fill", "zero")
-    if edge_fill not in EDGE_FILLS:
-        raise UsageError(f"--arg edge_fill={edge_fill}: expected one of {', '.join(EDGE_FILLS)}")
+    edge_fill = _choice("edge_fill", raw.get("edge_fill", "zero"), EDGE_FILLS)
     try:
         grid = TileGrid(height, width, padding)
     except ValueError as exc:
@@ -101,11 +116,7 @@ def parse_arguments(
     batch = _int("batch_size", raw["batch_size"]) if "batch_size" in raw else emd.BatchSize or 4
     if batch <= 0:
         raise UsageError(f"--arg batch_size={batch}: must be positive")
-    merge_policy = raw.get("merge_policy", "mean")
-    if merge_policy not in MERGE_POLICIES:
-        raise UsageError(
-            f"--arg merge_policy={merge_policy}: expected one of {', '.join(MERGE_POLICIES)}"
-        )
+    merge_policy = _choice("merge_policy", raw.get("merge_policy", "mean"), MERGE_POLICIES)
     threshold_default = float(emd.Threshold) if emd.Threshold is not None else 0.5
     return Arguments(
         grid=grid,
@@ -125,5 +136,6 @@ def parse_arguments(
             "test_time_augmentation", raw.get("test_time_augmentation", "False")
         ),
         merge_policy=merge_policy,
+        nms_metric=_choice("nms_metric", raw.get("nms_metric", "iou"), METRICS),
         allowed=allowed,
     )

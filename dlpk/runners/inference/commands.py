@@ -178,7 +178,9 @@ def register(subparsers: Any) -> None:
         help="detect objects in a raster with an object detector",
         description="Write polygons with Class, ClassValue and Confidence (0-100) fields; the "
         "format follows the extension (.gpkg, .geojson, .shp, .gdb). Arguments: padding, "
-        "batch_size, tile_size, edge_fill, threshold (0-1), nms_overlap, exclude_pad_detections.",
+        "batch_size, tile_size, edge_fill, threshold (0-1), nms_overlap (0-1), nms_metric "
+        "(iou|ios: intersection over union, or over the smaller box, which also merges a box "
+        "inside a larger one), exclude_pad_detections.",
         epilog=epilog,
     )
     _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")

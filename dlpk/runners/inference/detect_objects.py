@@ -3,9 +3,10 @@
 Per tile, a detection is kept when its score reaches `threshold`, its centre is a valid (not
 nodata) pixel and, with `exclude_pad_detections` (default), its centre lies in the tile's core:
 cores partition the raster, so an object seen whole by two overlapping tiles is kept by one.
-Then class-aware NMS (`nms_overlap`, IoU) runs within each tile and once more over the whole
-raster. Fields: Class (name), ClassValue (Value), Confidence (0-100, as ArcGIS writes it for
-arcgis.learn models; `threshold` is 0-1).
+Then class-aware NMS (`nms_overlap`, measured as `nms_metric`: IoU, or intersection over the
+smaller box, which also merges a box lying inside a larger one) runs within each tile and once
+more over the whole raster. Fields: Class (name), ClassValue (Value), Confidence (0-100, as
+ArcGIS writes it for arcgis.learn models; `threshold` is 0-1).
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def tile_detections(
     kept_boxes = boxes[keep] + np.array([tile.read.col, tile.read.row] * 2, dtype=np.float64)
     kept_scores = scores[keep]
     kept_labels = np.asarray(labels[keep], dtype=np.int64)
-    chosen = class_aware_nms(kept_boxes, kept_scores, kept_labels, args.nms_overlap)
+    chosen = class_aware_nms(
+        kept_boxes, kept_scores, kept_labels, args.nms_overlap, args.nms_metric
+    )
     return kept_boxes[chosen], kept_scores[chosen], kept_labels[chosen]
 
 
@@ -125,7 +128,7 @@ def detect_tiles(
             all_scores[centres],
             all_labels[centres],
         )
-    chosen = class_aware_nms(all_boxes, all_scores, all_labels, args.nms_overlap)
+    chosen = class_aware_nms(all_boxes, all_scores, all_labels, args.nms_overlap, args.nms_metric)
     limits = np.array([source.width, source.height] * 2, dtype=np.float64)
     clipped = np.clip(all_boxes[chosen], 0, limits)
     return clipped, all_scores[chosen], all_labels[chosen]
