@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from dlpk.errors import ModelError
 from dlpk.runners.inference.area import Area, planned_tiles
 from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, Arguments, parse_arguments
 from dlpk.runners.inference.common import check_device, check_output, crs_warnings
+from dlpk.runners.inference.detections import candidates, split_outputs
 from dlpk.runners.inference.engine import Forward, Progress, run_tiles
 from dlpk.runners.inference.model import open_model
 from dlpk.runners.inference.nms import class_aware_nms
@@ -47,19 +47,6 @@ class Detections:
         return np.concatenate(self.boxes), np.concatenate(self.scores), np.concatenate(self.labels)
 
 
-def _split(outputs: list[NDArray[np.generic]], count: int) -> tuple[NDArray[np.float64], ...]:
-    if len(outputs) != 3:
-        raise ModelError(f"an ObjectDetector returns boxes, scores, labels; got {len(outputs)}")
-    boxes, scores, labels = (np.asarray(o, dtype=np.float64) for o in outputs)
-    m = boxes.shape[1] if boxes.ndim == 3 else -1
-    if boxes.shape != (count, m, 4) or scores.shape != (count, m) or labels.shape != (count, m):
-        shapes = [tuple(o.shape) for o in outputs]
-        raise ModelError(
-            f"detector outputs {shapes} for {count} tiles; expected [N, M, 4], [N, M], [N, M]"
-        )
-    return boxes, scores, labels
-
-
 def tile_detections(
     tile: Tile,
     boxes: NDArray[np.float64],
@@ -70,8 +57,7 @@ def tile_detections(
     args: Arguments,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """One tile's kept detections, shifted into raster pixel coordinates."""
-    keep = (labels >= 1) & (labels <= classes) & (scores >= args.threshold)
-    keep &= np.all(np.isfinite(boxes), axis=1)
+    keep = candidates(boxes, scores, labels, classes, args.threshold)
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     col, row = np.floor(cx).astype(np.int64), np.floor(cy).astype(np.int64)
     height, width = valid.shape
@@ -104,7 +90,7 @@ def detect_tiles(
     with an `area`, those whose centre lies outside it are dropped."""
     found = Detections()
     for batch in run_tiles(source, tiles, forward, args.batch_size, args.edge_fill, progress):
-        boxes, scores, labels = _split(batch.outputs, len(batch.tiles))
+        boxes, scores, labels = split_outputs(batch.outputs, len(batch.tiles))
         for number, tile in enumerate(batch.tiles):
             kept = tile_detections(
                 tile,
