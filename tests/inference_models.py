@@ -98,15 +98,21 @@ def save_onnx(module: Any, path: Path, bands: int) -> Path:
     return path
 
 
-def make_detector() -> Any:
+def make_detector(shift: int = 0, graded: bool = False) -> Any:
     """Finds s x s squares of value 1 (class 1) or 2 (class 2) on a zero background in band 1:
-    a box where an s x s window is uniformly 1 or 2, score 0.9; up to 8 boxes per tile."""
+    a box where an s x s window is uniformly 1 or 2, score 0.9; up to 8 boxes per tile.
+
+    As is, it commutes with flips and quarter turns. `shift` moves each box `shift` px right
+    and `graded` scores it 0.5 + 0.4 x its column / the tile's width: a detector that does not
+    (a box mirrored left/right is found on the other side of its square, with another score)."""
     import torch
 
     class SquareDetector(torch.nn.Module):
-        def __init__(self, size: int) -> None:
+        def __init__(self, size: int, shift: int, graded: bool) -> None:
             super().__init__()
             self.size = size
+            self.shift = shift
+            self.graded = graded
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             s = self.size
@@ -120,12 +126,16 @@ def make_detector() -> Any:
             top = torch.topk(flat, 8, dim=1)
             rows = torch.div(top.indices, w, rounding_mode="floor").to(torch.float32)
             cols = (top.indices % w).to(torch.float32)
-            boxes = torch.stack([cols, rows, cols + s, rows + s], dim=2)
+            left = cols + self.shift
+            boxes = torch.stack([left, rows, left + s, rows + s], dim=2)
             labels = top.values.to(torch.int64)
-            scores = torch.where(labels > 0, torch.full_like(top.values, 0.9), top.values * 0)
+            score = torch.full_like(top.values, 0.9)
+            if self.graded:
+                score = 0.5 + 0.4 * cols / x.shape[3]
+            scores = torch.where(labels > 0, score, top.values * 0)
             return boxes, scores, labels
 
-    return SquareDetector(6).eval()
+    return SquareDetector(6, shift, graded).eval()
 
 
 def make_nested_detector(grow: int) -> Any:

@@ -23,6 +23,7 @@ DETECTOR_ARGUMENTS = (
     "nms_overlap",
     "nms_metric",
     "exclude_pad_detections",
+    "test_time_augmentation",
 )
 
 

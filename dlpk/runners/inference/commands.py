@@ -180,7 +180,8 @@ def register(subparsers: Any) -> None:
         "format follows the extension (.gpkg, .geojson, .shp, .gdb). Arguments: padding, "
         "batch_size, tile_size, edge_fill, threshold (0-1), nms_overlap (0-1), nms_metric "
         "(iou|ios: intersection over union, or over the smaller box, which also merges a box "
-        "inside a larger one), exclude_pad_detections.",
+        "inside a larger one), exclude_pad_detections, test_time_augmentation (True|False: "
+        "detections of each tile's flips and quarter turns, mapped back, merged by NMS).",
         epilog=epilog,
     )
     _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")

@@ -5,8 +5,10 @@ nodata) pixel and, with `exclude_pad_detections` (default), its centre lies in t
 cores partition the raster, so an object seen whole by two overlapping tiles is kept by one.
 Then class-aware NMS (`nms_overlap`, measured as `nms_metric`: IoU, or intersection over the
 smaller box, which also merges a box lying inside a larger one) runs within each tile and once
-more over the whole raster. Fields: Class (name), ClassValue (Value), Confidence (0-100, as
-ArcGIS writes it for arcgis.learn models; `threshold` is 0-1).
+more over the whole raster. With `test_time_augmentation`, a tile's detections are first those
+of each of its flips and quarter turns, mapped back and merged by the same NMS (`detect_tta`).
+Fields: Class (name), ClassValue (Value), Confidence (0-100, as ArcGIS writes it for
+arcgis.learn models; `threshold` is 0-1).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from numpy.typing import NDArray
 from dlpk.runners.inference.area import Area, planned_tiles
 from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, Arguments, parse_arguments
 from dlpk.runners.inference.common import check_device, check_output, crs_warnings
+from dlpk.runners.inference.detect_tta import augmented_detector
 from dlpk.runners.inference.detections import candidates, split_outputs
 from dlpk.runners.inference.engine import Forward, Progress, run_tiles
 from dlpk.runners.inference.model import open_model
 from dlpk.runners.inference.nms import class_aware_nms
 from dlpk.runners.inference.source import RasterSource, open_source
 from dlpk.runners.inference.summary import TaskSummary
+from dlpk.runners.inference.tta import transforms_for
 from dlpk.runners.inference.windows import Tile, plan_tiles
 from dlpk.runners.io.vectors import DRIVERS, pixel_boxes_to_polygons, write_polygons
 
@@ -162,8 +166,13 @@ def detect_objects(
             adapter = opened.load(device, trust_code)
             planned = plan_tiles(source.height, source.width, args.grid)
             tiles, area = planned_tiles(source.dataset, planned, extent, aoi)
+            forward: Forward = adapter.forward
+            if args.test_time_augmentation:
+                square = args.grid.tile_height == args.grid.tile_width
+                transforms = transforms_for(opened.emd.ImageSpaceUsed, square)
+                forward = augmented_detector(forward, transforms, len(classes), args)
             boxes, scores, labels = detect_tiles(
-                source, tiles, adapter.forward, len(classes), args, progress, area
+                source, tiles, forward, len(classes), args, progress, area
             )
             polygons = pixel_boxes_to_polygons(boxes, source.dataset.transform)
             crs = source.dataset.crs.to_wkt() if source.dataset.crs else None

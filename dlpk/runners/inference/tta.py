@@ -1,8 +1,10 @@
-"""Test-time augmentation for pixel classifiers: run transformed tiles, undo, merge the scores.
+"""Test-time augmentation: run transformed tiles, undo the transform, merge what came back.
 
 Which transforms are safe depends on ImageSpaceUsed (reference §1.2): a model trained on map
 space imagery saw north in any direction, so all 8 dihedral transforms apply; one trained on
-pixel space (oblique, sensor geometry) only sees left/right mirrored scenes.
+pixel space (oblique, sensor geometry) only sees left/right mirrored scenes. A transform moves
+pixels (pixel classifiers' score maps) and boxes (detectors) alike; pixel scores are merged
+here, detections in `detect_tta`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,46 @@ class Transform:
         out = np.rot90(array, -self.turns, axes=(-2, -1))
         out = out[..., ::-1, :] if self.flip_rows else out
         return np.ascontiguousarray(out[..., ::-1] if self.flip else out)
+
+    def apply_boxes(
+        self, boxes: NDArray[np.float64], height: int, width: int
+    ) -> NDArray[np.float64]:
+        """Boxes [M, 4] (x1, y1, x2, y2, pixel edges) of a `height x width` tile, as they lie
+        in the tile after `apply`. One quarter turn (np.rot90) takes the point (x, y) of a
+        frame `w` wide to (y, w - x) and swaps the frame's height and width."""
+        x = boxes[:, [0, 2]].astype(np.float64)
+        y = boxes[:, [1, 3]].astype(np.float64)
+        if self.flip:
+            x = width - x
+        if self.flip_rows:
+            y = height - y
+        for _ in range(self.turns % 4):
+            x, y = y, width - x
+            height, width = width, height
+        return _corners(x, y)
+
+    def invert_boxes(
+        self, boxes: NDArray[np.float64], height: int, width: int
+    ) -> NDArray[np.float64]:
+        """Boxes found in the transformed tile, mapped back to the original `height x width`
+        tile: each step of `apply_boxes` undone in reverse order."""
+        x = boxes[:, [0, 2]].astype(np.float64)
+        y = boxes[:, [1, 3]].astype(np.float64)
+        turns = self.turns % 4
+        rows, cols = (width, height) if turns % 2 else (height, width)  # the transformed tile
+        for _ in range(turns):  # a quarter turn back: (x, y) -> (rows - y, x)
+            x, y = rows - y, x
+            rows, cols = cols, rows
+        if self.flip_rows:
+            y = height - y
+        if self.flip:
+            x = width - x
+        return _corners(x, y)
+
+
+def _corners(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Boxes [M, 4] from two corners' coordinates [M, 2] in any order."""
+    return np.stack([x.min(axis=1), y.min(axis=1), x.max(axis=1), y.max(axis=1)], axis=1)
 
 
 def transforms_for(image_space: str | None, square: bool) -> list[Transform]:
