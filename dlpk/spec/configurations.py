@@ -14,10 +14,13 @@ from typing import Any, Final
 #: Shared by every configuration.
 INPUT_CONTRACT: Final = (
     "one input, float32, NCHW: N tiles of C = len(ExtractBands) bands, ImageHeight x ImageWidth "
-    "rows x columns (or tile_size when SupportsVariableTileSize). Values are normalised as "
-    "ArcGIS does (reference §1.7): with NormalizationStats, (x - band_min) / (band_max - "
-    "band_min) then (x' - scaled_mean) / scaled_std, indexed by ExtractBands; else ImageNet "
-    "mean/std on the 0-255 scale for 3 bands; else the raw values as float32. Pixels outside "
+    "rows x columns (or tile_size when SupportsVariableTileSize). With DataRange [low, high] "
+    "in the .emd, each band is first rescaled linearly from the raster's min..max statistics "
+    "to [low, high], as ArcGIS does before the model's code runs (reference §1.2). Values are "
+    "then normalised as arcgis.learn does (reference §1.7): with NormalizationStats, (x - "
+    "band_min) / (band_max - band_min) then (x' - scaled_mean) / scaled_std, indexed by "
+    "ExtractBands; else ImageNet mean/std on the 0-255 scale for 3 bands of 8-bit pixels (not "
+    "rescaled by DataRange); else the values as float32. Pixels outside "
     "the raster and nodata pixels are 0 after normalisation, as a convolution's own zero "
     "padding would see them."
 )
@@ -79,7 +82,8 @@ KERAS_PIXEL_OUTPUTS: Final = (
 )
 TF_RAW_INPUTS: Final = (
     "one input, uint8, NHWC: N tiles of ImageHeight x ImageWidth x len(ExtractBands) raw pixel "
-    "values (no normalisation; clipped to 0..255), zero past the raster and at nodata. A "
+    "values (no normalisation, but rescaled to DataRange when the .emd has one; clipped to "
+    "0..255), zero past the raster and at nodata. A "
     "SavedModel (ModelFile names its folder or its saved_model.pb; the serving_default "
     "signature is called) or a frozen GraphDef .pb (tensors looked up by name)."
 )

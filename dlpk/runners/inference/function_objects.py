@@ -25,12 +25,12 @@ from numpy.typing import NDArray
 from dlpk.errors import ModelError
 from dlpk.runners.inference.area import features_in_area
 from dlpk.runners.inference.common import crs_warnings
+from dlpk.runners.inference.data_range import rescaler
 from dlpk.runners.inference.engine import Progress
 from dlpk.runners.inference.function_tasks import (
     function_summary,
     output_features,
     prepare_function,
-    rescaler,
 )
 from dlpk.runners.inference.model import OpenedModel
 from dlpk.runners.inference.object_chips import chip_window, outside_feature
@@ -132,7 +132,7 @@ def classify_objects_with_function(
         blacken = (
             config.blacken if config.blacken is not None else opened.emd.BlackenAroundFeature == 1
         )
-        scale = rescaler(dataset, config)
+        scale = rescaler(dataset, config.bands, config.data_range)
         local = to_raster_crs(layer.geometries, layer.crs, dataset.crs)
         labels = Labels.empty(len(local))
         todo = features_in_area(dataset, local, extent, aoi)

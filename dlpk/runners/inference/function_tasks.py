@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from dlpk.runners.adapters.base import one_line
 from dlpk.runners.inference.area import planned_tiles
 from dlpk.runners.inference.classes import class_rows
 from dlpk.runners.inference.common import crs_warnings
+from dlpk.runners.inference.data_range import rescaler
 from dlpk.runners.inference.engine import Progress, read_ahead
 from dlpk.runners.inference.model import OpenedModel
 from dlpk.runners.inference.raster_function import (
@@ -73,34 +73,6 @@ def plan_blocks(height: int, width: int, config: BlockConfiguration) -> list[Til
                              t.core.width + 2 * p), t.core)
         for t in tiles
     ]  # fmt: skip
-
-
-def band_ranges(dataset: Any, bands: list[int]) -> list[tuple[float, float]]:
-    """Each band's min and max over the raster (approximate statistics, as GDAL keeps them)."""
-    ranges = []
-    for band in bands:
-        stats = dataset.stats(indexes=[band + 1], approx=True)[0]
-        ranges.append((float(stats.min), float(stats.max)))
-    return ranges
-
-
-def rescaler(
-    dataset: Any, config: BlockConfiguration
-) -> Callable[[NDArray[Any]], NDArray[Any]] | None:
-    """dataRange: each band mapped linearly from the raster's range to [low, high], float32.
-    The raster's range, not each block's, so a pixel's value does not depend on the tiling."""
-    if config.data_range is None:
-        return None
-    low, high = config.data_range
-    ranges = band_ranges(dataset, config.bands)
-    lows = np.array([r[0] for r in ranges], dtype=np.float64).reshape(-1, 1, 1)
-    spans = np.array([(r[1] - r[0]) or 1.0 for r in ranges], dtype=np.float64).reshape(-1, 1, 1)
-
-    def rescale(pixels: NDArray[Any]) -> NDArray[Any]:
-        scaled = (pixels.astype(np.float64) - lows) / spans * (high - low) + low
-        return scaled.astype(np.float32)
-
-    return rescale
 
 
 def _blocks(
@@ -226,7 +198,7 @@ def classify_with_function(
         config, arguments = prepare_function(function, opened, dataset, given, device)
         planned = plan_blocks(int(dataset.height), int(dataset.width), config)
         tiles, area = planned_tiles(dataset, planned, extent, aoi)
-        scale = rescaler(dataset, config)
+        scale = rescaler(dataset, config.bands, config.data_range)
         nodata_pixels = 0
         with ClassifiedRasterWriter(output, dataset, class_rows(classes), overwrite) as writer:
             props = _props(dataset, PIXEL_TYPES[writer.dtype], writer.nodata)
@@ -361,7 +333,7 @@ def detect_with_function(
         config, arguments = prepare_function(function, opened, dataset, given, device)
         planned = plan_blocks(int(dataset.height), int(dataset.width), config)
         tiles, area = planned_tiles(dataset, planned, extent, aoi)
-        scale = rescaler(dataset, config)
+        scale = rescaler(dataset, config.bands, config.data_range)
         polygons: list[shapely.Geometry] = []
         attributes: list[dict[str, Any]] = []
         outside = outside_area = 0

@@ -1,4 +1,5 @@
-"""Reading model-ready tiles from a raster: band selection, normalisation, nodata, edge fill.
+"""Reading model-ready tiles from a raster: band selection, DataRange, normalisation, nodata,
+edge fill.
 
 Only the part of a tile that lies inside the raster is read (a windowed read), so memory stays
 one batch of tiles whatever the raster size; GDAL's block cache makes the overlapping halos of
@@ -23,6 +24,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window as RioWindow
 
 from dlpk.errors import BadInputError, InputNotFoundError
+from dlpk.runners.inference.data_range import Rescale, rescaler
 from dlpk.runners.inference.windows import Window
 from dlpk.spec.emd import EsriModelDefinition
 
@@ -133,6 +135,7 @@ class RasterSource:
     dataset: Any
     bands: list[int]
     normalise: Normaliser
+    rescale: Rescale | None = None  # DataRange, applied before `normalise`
 
     @property
     def height(self) -> int:
@@ -154,7 +157,9 @@ class RasterSource:
             return tile, valid
         indexes = [b + 1 for b in self.bands]
         rio = RioWindow(inside.col, inside.row, inside.width, inside.height)
-        pixels = self.normalise(self.dataset.read(indexes, window=rio).astype(np.float32))
+        raw = self.dataset.read(indexes, window=rio)
+        scaled = self.rescale(raw) if self.rescale is not None else raw.astype(np.float32)
+        pixels = self.normalise(scaled)
         masks = self.dataset.read_masks(indexes, window=rio)
         good = np.all(masks > 0, axis=0)
         pixels[:, ~good] = 0.0
@@ -203,18 +208,21 @@ def open_raster(path: Path) -> Iterator[Any]:
 def open_source(
     path: Path, emd: EsriModelDefinition, normalised: bool = True
 ) -> Iterator[RasterSource]:
-    """The raster at `path` delivering the .emd's bands, normalised unless the model takes raw
-    pixel values (TensorFlow's predefined configurations)."""
+    """The raster at `path` delivering the .emd's bands, rescaled to DataRange when the .emd
+    has one, then normalised unless the model takes raw pixel values (TensorFlow's predefined
+    configurations). ArcGIS rescales before the model's own code runs, so normalisation then
+    sees float32 values: the ImageNet default for 8-bit RGB no longer applies."""
     with open_raster(path) as dataset:
         bands = resolve_bands(emd.ExtractBands, dataset.count, _band_names(dataset))
-        dtype = str(dataset.dtypes[bands[0]])
+        rescale = rescaler(dataset, bands, emd.DataRange)
+        dtype = "float32" if rescale is not None else str(dataset.dtypes[bands[0]])
         zeros, ones = np.zeros(len(bands), np.float32), np.ones(len(bands), np.float32)
         normalise = (
             normaliser_for(emd, bands, dtype)
             if normalised
             else Normaliser(zeros, ones, zeros, ones)
         )
-        yield RasterSource(dataset, bands, normalise)
+        yield RasterSource(dataset, bands, normalise, rescale)
 
 
 def read_block(
