@@ -14,6 +14,7 @@ from dlpk.cli import main
 from dlpk.runners.inference.classify_pixels import classify_pixels
 from dlpk.runners.inference.source import normaliser_for
 from dlpk.spec.emd import EsriModelDefinition
+from tests.gdal_rat import read_attribute_table
 from tests.inference_models import (
     CLASSES,
     TRANSFORM,
@@ -101,6 +102,21 @@ def test_raster_attribute_table(
     assert rows == [["1", "Water", "0", "0", "255"], ["5", "Forest", "0", "128", "0"]]
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == []
+    # and as GDAL itself reads it, with the colour table rasterio sees
+    seen = read_attribute_table(output)
+    assert seen is not None and seen.table_type == "thematic"
+    assert [(c.name, c.usage) for c in seen.columns] == [
+        ("Value", "MinMax"),
+        ("Class", "Name"),
+        ("Red", "Red"),
+        ("Green", "Green"),
+        ("Blue", "Blue"),
+    ]
+    assert seen.rows == rows
+    assert seen.integers == [[c["Value"], *c["Color"]] for c in CLASSES]
+    with rasterio.open(output) as result:
+        colours = result.colormap(1)
+    assert [colours[c["Value"]] for c in CLASSES] == [(*c["Color"], 255) for c in CLASSES]
 
 
 def test_onnx_matches_torchscript(tmp_path: Path) -> None:
