@@ -3,9 +3,9 @@
 Runs in worker processes. Each worker opens the rasters once (`init_worker`) and then handles
 groups of plan items that lie side by side in one band of rows: the group's source region is read
 and decoded once and every chip is sliced (or, when rotated, sampled) from it. A chip's labels
-and sidecars are written first, then its image, under a temporary name and renamed: an image on
-disk means a finished chip, and a chip without one (a killed run) is made again in full on
---resume. Only the image pays for a rename, which costs the file system as much as a small write.
+and sidecars are written first, then its image, atomically (atomic.write_new_file_atomic): an
+image on disk means a finished chip, and a chip without one (a killed run) is made again in
+full on --resume.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import shapely
 from affine import Affine
 from rasterio.features import rasterize
 
-from dlpk.atomic import sha256_file, write_bytes_atomic
+from dlpk.atomic import sha256_file, write_new_file_atomic
 from dlpk.runners.chips.annotations import Box, kitti, pascal_voc
 from dlpk.runners.chips.encode import GeoTiffEncoder, aux_xml, encode_raster, world_file
 from dlpk.runners.chips.formats import (
@@ -396,7 +396,7 @@ class ChipWriter:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self.made.add(target.parent)
             if image:
-                write_bytes_atomic(target, payload)
+                write_new_file_atomic(target, payload)
             else:
                 target.write_bytes(payload)
             result.files.append((rel, len(payload), hashlib.sha256(payload).hexdigest()))
