@@ -362,3 +362,17 @@ def test_every_format_writes_its_layout(
         chips = (out / "images").glob("*/*.tif" if traits.labels == "folder" else "*.tif")
         assert len(map_entries(out)) == stats["NumTiles"] == len(list(chips))
         assert not list(out.rglob("*.part")), "no temporary file is left behind"
+
+
+def test_default_workers_follow_the_cores_this_process_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under a CPU affinity or cpuset narrower than the machine, workers and GDAL threads fit
+    the cores allowed, not the machine's count."""
+    from dlpk.runners.tasks import export_chips as task
+
+    monkeypatch.setattr(task.os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert task.usable_cores() == 1
+    assert task.resolve(ExportChipsParameters()).workers == 1
+    monkeypatch.setattr(task.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert task.resolve(ExportChipsParameters()).workers == 3

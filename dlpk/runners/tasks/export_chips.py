@@ -46,13 +46,21 @@ RASTER2_FORMATS = ("Classified_Tiles", "Export_Tiles", "CycleGAN")  # reference 
 ExportReport = TaskReport
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a CPU affinity or cpuset can allow fewer than the
+    machine has): the default worker count, and the budget of GDAL decoding threads."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def resolve(params: ExportChipsParameters) -> ExportChipsParameters:
     """Fill the defaults that depend on other parameters or on the machine."""
     return params.model_copy(
         update={
             "tile_size_y": params.tile_size_y or params.tile_size_x,
             "stride_y": params.stride_y or params.stride_x,
-            "workers": params.workers or os.cpu_count() or 1,
+            "workers": params.workers or usable_cores(),
         }
     )
 
@@ -301,7 +309,7 @@ def export_chips(
         instance_class_names=instance_classes,
         instance_dtype="uint8" if instances is None or len(instances.values) < 256 else "uint16",
         # one worker may decode a strip's blocks on every core; several share the cores
-        gdal_threads=max(1, (os.cpu_count() or 1) // workers),
+        gdal_threads=max(1, usable_cores() // workers),
     )
 
     t_chips = time.monotonic()
