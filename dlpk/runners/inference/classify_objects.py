@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from dlpk.errors import ModelError, UsageError
 from dlpk.runners.inference.area import features_in_area
 from dlpk.runners.inference.arguments import parse_arguments
-from dlpk.runners.inference.common import check_device, check_output, crs_warnings
+from dlpk.runners.inference.common import TaskRequest, check_device, check_output, crs_warnings
 from dlpk.runners.inference.engine import Forward, Progress
 from dlpk.runners.inference.model import open_model
 from dlpk.runners.inference.object_chips import ChipShape, chip_window, outside_feature, resize
@@ -148,16 +148,10 @@ def classify_objects(
 
             return classify_objects_with_function(
                 opened,
-                raster,
-                output,
+                TaskRequest(
+                    raster, output, arguments, device, progress, overwrite, trust_code, extent, aoi
+                ),
                 layer,
-                arguments,
-                device,
-                progress,
-                overwrite,
-                trust_code,
-                extent,
-                aoi,
             )
         args = parse_arguments(arguments, opened.emd, OBJECT_ARGUMENTS)
         classes = opened.classes

@@ -11,7 +11,13 @@ from dlpk.errors import ModelError
 from dlpk.runners.inference.area import Area, planned_tiles
 from dlpk.runners.inference.arguments import PIXEL_ARGUMENTS, parse_arguments
 from dlpk.runners.inference.classes import ChannelMap, channel_map, class_rows
-from dlpk.runners.inference.common import check_device, check_output, core_of, crs_warnings
+from dlpk.runners.inference.common import (
+    TaskRequest,
+    check_device,
+    check_output,
+    core_of,
+    crs_warnings,
+)
 from dlpk.runners.inference.engine import Forward, Progress, run_tiles
 from dlpk.runners.inference.model import open_model
 from dlpk.runners.inference.source import RasterSource, open_source
@@ -90,15 +96,9 @@ def classify_pixels(
 
             return classify_with_function(
                 opened,
-                raster,
-                output,
-                arguments,
-                device,
-                progress,
-                overwrite,
-                trust_code,
-                extent,
-                aoi,
+                TaskRequest(
+                    raster, output, arguments, device, progress, overwrite, trust_code, extent, aoi
+                ),
             )
         args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
         classes = opened.classes

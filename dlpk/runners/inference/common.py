@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,24 @@ from numpy.typing import NDArray
 
 from dlpk.errors import OutputExistsError, UsageError
 from dlpk.runners.adapters.base import DEVICES
+from dlpk.runners.inference.engine import Progress
 from dlpk.runners.inference.windows import Tile
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """What the user asked of an inference task, handed whole to the path that runs it (the
+    built-in adapters or the package's raster function)."""
+
+    raster: Path
+    output: Path
+    arguments: dict[str, str]
+    device: str
+    progress: Progress
+    overwrite: bool = False
+    trust_code: bool = False
+    extent: list[float] | None = None
+    aoi: Path | None = None
 
 
 def check_output(output: Path, overwrite: bool, suffixes: tuple[str, ...]) -> None:

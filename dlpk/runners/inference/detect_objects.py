@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from dlpk.runners.inference.area import Area, planned_tiles
 from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, Arguments, parse_arguments
-from dlpk.runners.inference.common import check_device, check_output, crs_warnings
+from dlpk.runners.inference.common import TaskRequest, check_device, check_output, crs_warnings
 from dlpk.runners.inference.detect_tta import augmented_detector
 from dlpk.runners.inference.detections import candidates, split_outputs
 from dlpk.runners.inference.engine import Forward, Progress, run_tiles
@@ -149,15 +149,9 @@ def detect_objects(
 
             return detect_with_function(
                 opened,
-                raster,
-                output,
-                arguments,
-                device,
-                progress,
-                overwrite,
-                trust_code,
-                extent,
-                aoi,
+                TaskRequest(
+                    raster, output, arguments, device, progress, overwrite, trust_code, extent, aoi
+                ),
             )
         args = parse_arguments(arguments, opened.emd, DETECTOR_ARGUMENTS)
         classes = opened.classes

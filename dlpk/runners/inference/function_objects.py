@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,9 +23,8 @@ from numpy.typing import NDArray
 
 from dlpk.errors import ModelError
 from dlpk.runners.inference.area import features_in_area
-from dlpk.runners.inference.common import crs_warnings
+from dlpk.runners.inference.common import TaskRequest, crs_warnings
 from dlpk.runners.inference.data_range import rescaler
-from dlpk.runners.inference.engine import Progress
 from dlpk.runners.inference.function_tasks import (
     function_summary,
     output_features,
@@ -104,16 +102,8 @@ def _label(feature: dict[str, Any], name: str) -> tuple[str, Confidence]:
 
 def classify_objects_with_function(
     opened: OpenedModel,
-    raster: Path,
-    output: Path,
+    request: TaskRequest,
     layer: FeatureLayer,
-    given: dict[str, str],
-    device: str,
-    progress: Progress,
-    overwrite: bool,
-    trust_code: bool,
-    extent: list[float] | None = None,
-    aoi: Path | None = None,
 ) -> TaskSummary:
     """Label every feature of `layer` through vectorize (only those meeting the `extent` and
     `aoi`, when given); write the layer to `output`."""
@@ -121,11 +111,13 @@ def classify_objects_with_function(
     path = function_file(opened.folder, opened.emd.InferenceFunction or "")
     values_of = {c.Name: c.Value for c in opened.emd.Classes or []}
     with (
-        loaded_function(path, opened.emd_path, device, trust_code) as function,
-        open_raster(raster) as dataset,
+        loaded_function(path, opened.emd_path, request.device, request.trust_code) as function,
+        open_raster(request.raster) as dataset,
     ):
         warnings = [*opened.warnings, *crs_warnings(dataset)]
-        config, arguments = prepare_function(function, opened, dataset, given, device)
+        config, arguments = prepare_function(
+            function, opened, dataset, request.arguments, request.device
+        )
         fixed = (
             config.crop_fixed if config.crop_fixed is not None else opened.emd.CropSizeFixed != 0
         )
@@ -135,10 +127,10 @@ def classify_objects_with_function(
         scale = rescaler(dataset, config.bands, config.data_range)
         local = to_raster_crs(layer.geometries, layer.crs, dataset.crs)
         labels = Labels.empty(len(local))
-        todo = features_in_area(dataset, local, extent, aoi)
+        todo = features_in_area(dataset, local, request.extent, request.aoi)
         chips = (cut_chip(dataset, config, i, local[i], fixed, blacken) for i in todo.tolist())
         sent = 0
-        progress("classify", 0, len(todo))
+        request.progress("classify", 0, len(todo))
         for group in batches((c for c in chips if c is not None), config.batch_size or 1):
             pixels = tuple(
                 c.pixels if scale is None else scale(c.pixels) * (c.mask > 0) for c in group
@@ -156,11 +148,19 @@ def classify_objects_with_function(
                 name, labels.confidence[chip.index] = _label(feature, function.name)
                 labels.names[chip.index], labels.values[chip.index] = name, values_of.get(name)
             sent += len(group)
-            progress("classify", sent, len(todo))
-        progress("classify", len(todo), len(todo))
-    write_labelled(output, layer, labels, overwrite)
+            request.progress("classify", sent, len(todo))
+        request.progress("classify", len(todo), len(todo))
+    write_labelled(request.output, layer, labels, request.overwrite)
     counts = label_counts(labels, len(todo))
     chosen = {"CropSizeFixed": str(int(fixed)), "BlackenAroundFeature": str(int(blacken))}
     return function_summary(
-        TASK, output, sent, dataset, started, device, arguments | chosen, counts, warnings
+        TASK,
+        request.output,
+        sent,
+        dataset,
+        started,
+        request.device,
+        arguments | chosen,
+        counts,
+        warnings,
     )

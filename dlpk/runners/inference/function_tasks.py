@@ -22,9 +22,9 @@ from dlpk.errors import ModelError
 from dlpk.runners.adapters.base import one_line
 from dlpk.runners.inference.area import planned_tiles
 from dlpk.runners.inference.classes import class_rows
-from dlpk.runners.inference.common import crs_warnings
+from dlpk.runners.inference.common import TaskRequest, crs_warnings
 from dlpk.runners.inference.data_range import rescaler
-from dlpk.runners.inference.engine import Progress, read_ahead
+from dlpk.runners.inference.engine import read_ahead
 from dlpk.runners.inference.model import OpenedModel
 from dlpk.runners.inference.raster_function import (
     BlockConfiguration,
@@ -173,15 +173,7 @@ def prepare_function(
 
 def classify_with_function(
     opened: OpenedModel,
-    raster: Path,
-    output: Path,
-    given: dict[str, str],
-    device: str,
-    progress: Progress,
-    overwrite: bool,
-    trust_code: bool,
-    extent: list[float] | None = None,
-    aoi: Path | None = None,
+    request: TaskRequest,
 ) -> TaskSummary:
     """classify-pixels through updatePixels; the output is the classified COG. With an
     `extent` and/or `aoi`, only blocks meeting that area go to the function and pixels whose
@@ -191,18 +183,22 @@ def classify_with_function(
     path = function_file(opened.folder, opened.emd.InferenceFunction or "")
     classes = opened.classes
     with (
-        loaded_function(path, opened.emd_path, device, trust_code) as function,
-        open_raster(raster) as dataset,
+        loaded_function(path, opened.emd_path, request.device, request.trust_code) as function,
+        open_raster(request.raster) as dataset,
     ):
         warnings = [*opened.warnings, *crs_warnings(dataset)]
-        config, arguments = prepare_function(function, opened, dataset, given, device)
+        config, arguments = prepare_function(
+            function, opened, dataset, request.arguments, request.device
+        )
         planned = plan_blocks(int(dataset.height), int(dataset.width), config)
-        tiles, area = planned_tiles(dataset, planned, extent, aoi)
+        tiles, area = planned_tiles(dataset, planned, request.extent, request.aoi)
         scale = rescaler(dataset, config.bands, config.data_range)
         nodata_pixels = 0
-        with ClassifiedRasterWriter(output, dataset, class_rows(classes), overwrite) as writer:
+        with ClassifiedRasterWriter(
+            request.output, dataset, class_rows(classes), request.overwrite
+        ) as writer:
             props = _props(dataset, PIXEL_TYPES[writer.dtype], writer.nodata)
-            progress("infer", 0, len(tiles))
+            request.progress("infer", 0, len(tiles))
             reads = read_ahead(tiles, lambda t: read_block(dataset, config.bands, t.read))
             for done, (tile, block) in enumerate(reads, start=1):
                 rows, cols = (
@@ -228,9 +224,9 @@ def classify_with_function(
                     valid &= area.mask(tile.core)
                 nodata_pixels += int((~valid).sum())
                 writer.write(tile.core, np.where(valid, values[:height, :width], writer.nodata))
-                progress("infer", done, len(tiles))
+                request.progress("infer", done, len(tiles))
     return function_summary(
-        task, output, len(tiles), dataset, started, device, arguments,
+        task, request.output, len(tiles), dataset, started, request.device, arguments,
         {"nodata_pixels": nodata_pixels}, warnings,
     )  # fmt: skip
 
@@ -298,15 +294,7 @@ def output_features(result: Any, name: str) -> list[dict[str, Any]]:
 
 def detect_with_function(
     opened: OpenedModel,
-    raster: Path,
-    output: Path,
-    given: dict[str, str],
-    device: str,
-    progress: Progress,
-    overwrite: bool,
-    trust_code: bool,
-    extent: list[float] | None = None,
-    aoi: Path | None = None,
+    request: TaskRequest,
 ) -> TaskSummary:
     """detect-objects through vectorize; the output layer has the function's declared fields.
     With an `extent` and/or `aoi`, only blocks meeting that area go to the function and
@@ -314,8 +302,8 @@ def detect_with_function(
     started = time.perf_counter()
     path = function_file(opened.folder, opened.emd.InferenceFunction or "")
     with (
-        loaded_function(path, opened.emd_path, device, trust_code) as function,
-        open_raster(raster) as dataset,
+        loaded_function(path, opened.emd_path, request.device, request.trust_code) as function,
+        open_raster(request.raster) as dataset,
     ):
         warnings = [*opened.warnings, *crs_warnings(dataset)]
         if function.has("getGeometryType"):
@@ -330,14 +318,16 @@ def detect_with_function(
             for f in declared
             if f.get("type") not in SKIPPED_FIELDS and str(f["name"]).lower() != "shape"
         }
-        config, arguments = prepare_function(function, opened, dataset, given, device)
+        config, arguments = prepare_function(
+            function, opened, dataset, request.arguments, request.device
+        )
         planned = plan_blocks(int(dataset.height), int(dataset.width), config)
-        tiles, area = planned_tiles(dataset, planned, extent, aoi)
+        tiles, area = planned_tiles(dataset, planned, request.extent, request.aoi)
         scale = rescaler(dataset, config.bands, config.data_range)
         polygons: list[shapely.Geometry] = []
         attributes: list[dict[str, Any]] = []
         outside = outside_area = 0
-        progress("infer", 0, len(tiles))
+        request.progress("infer", 0, len(tiles))
         reads = read_ahead(tiles, lambda t: read_block(dataset, config.bands, t.read))
         for done, (tile, block) in enumerate(reads, start=1):
             result = function.call("vectorize", **_blocks(function, config, block, scale))
@@ -362,7 +352,7 @@ def detect_with_function(
                 polygons.append(polygon)
                 found = feature.get("attributes") or {}
                 attributes.append(found if isinstance(found, dict) else {})
-            progress("infer", done, len(tiles))
+            request.progress("infer", done, len(tiles))
         shapes = _to_map(polygons, dataset.transform)
         crs = dataset.crs.to_wkt() if dataset.crs else None
     columns: dict[str, NDArray[Any]] = {}
@@ -373,12 +363,12 @@ def detect_with_function(
     if multi:
         shapes = [shapely.MultiPolygon([s]) if s.geom_type == "Polygon" else s for s in shapes]
     wkb = np.asarray(shapely.to_wkb(np.asarray(shapes, dtype=object)), dtype=object)
-    progress("write", 0, 1)
+    request.progress("write", 0, 1)
     kind = "MultiPolygon" if multi else "Polygon"
-    write_layer(output, wkb, kind, columns, crs, overwrite, nulls)
-    progress("write", 1, 1)
+    write_layer(request.output, wkb, kind, columns, crs, request.overwrite, nulls)
+    request.progress("write", 1, 1)
     return function_summary(
-        "detect-objects", output, len(tiles), dataset, started, device, arguments,
+        "detect-objects", request.output, len(tiles), dataset, started, request.device, arguments,
         {"detections": len(shapes), "outside_block": outside, "outside_area": outside_area},
         warnings,
     )  # fmt: skip
