@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlpk.errors import BadInputError, ModelError
-from dlpk.runners.inference.classes import channel_map, class_color
+from dlpk.runners.inference.classes import ChannelMap, channel_map, class_color
 from dlpk.runners.inference.source import normaliser_for, resolve_bands
 from dlpk.runners.io.classified import output_dtype
 from dlpk.spec.emd import ClassEntry, EsriModelDefinition
@@ -99,3 +101,30 @@ def test_bands_by_index_or_name() -> None:
 )
 def test_output_dtype_leaves_room_for_nodata(values: list[int], dtype: str, nodata: int) -> None:
     assert output_dtype(values) == (dtype, nodata)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    channels=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+    nans=st.integers(0, 6),
+    dtype=st.sampled_from(["float32", "float64", "int16"]),
+    data=st.data(),
+)
+def test_classify_is_the_argmax_of_the_allowed_channels(
+    channels: int, seed: int, nans: int, dtype: str, data: st.DataObject
+) -> None:
+    """Ties go to the first channel and a NaN wins, exactly as np.argmax over masked scores."""
+    allowed = np.array(data.draw(st.lists(st.booleans(), min_size=channels, max_size=channels)))
+    if not allowed.any():
+        allowed[data.draw(st.integers(0, channels - 1))] = True
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(-3, 3, (2, channels, 5, 7)).astype(dtype)  # small range: many ties
+    if dtype != "int16":
+        for _ in range(nans):
+            scores[tuple(rng.integers(0, n) for n in scores.shape)] = np.nan
+    values = np.arange(10, 10 + channels, dtype=np.int64)
+    masked = np.where(allowed.reshape(1, -1, 1, 1), scores.astype(np.float32), -np.inf)
+    expected = values[np.argmax(masked.astype(np.float32), axis=1)]
+    got = ChannelMap(values, allowed).classify(scores)
+    np.testing.assert_array_equal(got, expected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def classify_tiles(
     source: RasterSource,
     tiles: list[Tile],
     forward: Forward,
-    mapping: ChannelMap,
+    mapping_for: Callable[[int], ChannelMap],
     writer: ClassifiedRasterWriter,
     batch_size: int,
     fill: str,
@@ -55,14 +56,19 @@ def classify_tiles(
     area: Area | None = None,
 ) -> dict[str, int]:
     """Run every tile, write each core's class Values (nodata where the input was nodata or,
-    with an `area`, outside it)."""
+    with an `area`, outside it). The channel mapping comes from the first batch's channel
+    count (`mapping_for`); a mismatch with the Classes then stops the task before the output
+    is published."""
     counts = {"nodata_pixels": 0}
+    mapping: ChannelMap | None = None
     for batch in run_tiles(source, tiles, forward, batch_size, fill, progress):
         first = batch.tiles[0].read
         scores = _scores(batch.outputs, len(batch.tiles), first.height, first.width)
-        values = mapping.classify(scores)
+        if mapping is None:
+            mapping = mapping_for(int(scores.shape[1]))
         for number, tile in enumerate(batch.tiles):
-            core = core_of(tile, values[number])
+            # only the core is written: the padding's pixels need no class
+            core = mapping.classify(core_of(tile, scores[number])[np.newaxis])[0]
             valid = np.asarray(core_of(tile, batch.valid[number]), dtype=bool)
             if area is not None:
                 valid &= area.mask(tile.core)
@@ -107,10 +113,12 @@ def classify_pixels(
             adapter = opened.load(device, trust_code)
             planned = plan_tiles(source.height, source.width, args.grid)
             tiles, area = planned_tiles(source.dataset, planned, extent, aoi)
-            channels = _probe_channels(adapter.forward, source, tiles[0], args.edge_fill)
-            mapping = channel_map(
-                classes, channels, args.predict_background, opened.emd.ignore_mapped_class
-            )
+
+            def mapping_for(channels: int) -> ChannelMap:
+                return channel_map(
+                    classes, channels, args.predict_background, opened.emd.ignore_mapped_class
+                )
+
             forward: Forward = adapter.forward
             if args.test_time_augmentation:
                 square = args.grid.tile_height == args.grid.tile_width
@@ -122,7 +130,7 @@ def classify_pixels(
                     source,
                     tiles,
                     forward,
-                    mapping,
+                    mapping_for,
                     writer,
                     args.batch_size,
                     args.edge_fill,
@@ -140,10 +148,3 @@ def classify_pixels(
         counts=counts,
         warnings=warnings,
     )
-
-
-def _probe_channels(forward: Forward, source: RasterSource, tile: Tile, fill: str) -> int:
-    """Run the first tile once: the channel count fixes the class mapping before writing."""
-    pixels, _ = source.read_tile(tile.read, fill)
-    outputs = forward(pixels[np.newaxis])
-    return int(_scores(outputs, 1, pixels.shape[1], pixels.shape[2]).shape[1])

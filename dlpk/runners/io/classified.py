@@ -134,6 +134,8 @@ class ClassifiedRasterWriter:
                 BLOCKSIZE=str(BLOCK),
                 OVERVIEW_RESAMPLING="NEAREST",
                 BIGTIFF="IF_SAFER",
+                # tiles are compressed independently: the bytes do not depend on the threads
+                NUM_THREADS="ALL_CPUS",
             )
             stray = cog.with_name(cog.name + ".aux.xml")
             stray.unlink(missing_ok=True)
