@@ -481,6 +481,7 @@ def test_panoptic_labels_are_class_tiles_and_instance_masks(
     [
         ("Panoptic_Segmentation", False, "Panoptic_Segmentation needs instance features"),
         ("RCNN_Masks", True, "instance data is used only with Panoptic_Segmentation"),
+        ("CycleGAN", True, "instance data is used only with Panoptic_Segmentation"),
     ],
 )
 def test_instance_data_bad_input(
@@ -494,7 +495,11 @@ def test_instance_data_bad_input(
 ) -> None:
     out = tmp_path / "x"
     extra = ["--instance-data", str(labels_gpkg)] if instances else []
-    args = ["--raster", str(rgb_raster), "--labels", str(labels_gpkg), "--format", fmt, *extra]
+    if fmt == "CycleGAN":
+        extra += ["--raster2", str(rgb_raster)]
+    else:
+        extra += ["--labels", str(labels_gpkg)]
+    args = ["--raster", str(rgb_raster), "--format", fmt, *extra]
     code = main(["export-chips", *args, "--tile-size", "64", "--stride", "64", "-o", str(out)])
     assert code == 3
     err = capsys.readouterr().err

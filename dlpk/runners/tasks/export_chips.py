@@ -222,6 +222,11 @@ def export_chips(
     t0 = time.monotonic()
     params = resolve(params)
     if params.metadata_format == "CycleGAN":
+        if instance_data is not None:
+            raise BadInputError(
+                "instance data is used only with Panoptic_Segmentation, not CycleGAN",
+                hint="drop --instance-data",
+            )
         return _export_unpaired(raster, labels, out, params, progress, raster2, mask_polygons)
     traits = FORMATS[params.metadata_format]
     tile_y = params.tile_size_y or params.tile_size_x
