@@ -59,7 +59,7 @@ class ChipConfig:
     min_overlap: float = 0.0
     resume: bool = False
     pixel_space: bool = False
-    blacken: bool = False  # Labeled_Tiles: pixels outside the chip's feature become 0
+    blacken: bool = False  # Labeled_Tiles, Imagenet: pixels outside the chip's feature become 0
     # Panoptic_Segmentation: instance features, their classes and the instance masks' dtype
     instances: Features | None = None
     instance_class_names: dict[int, str] = field(default_factory=dict)
