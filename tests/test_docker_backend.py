@@ -20,6 +20,7 @@ from dlpk.runners.backends.docker import (
 from dlpk.runners.backends.docker_client import DockerUnavailableError
 from dlpk.runners.backends.launch import JobBuilder
 from dlpk.runners.images.catalog import image_tag
+from tests.test_export_folder import scene, split_into_tiles
 
 
 def test_cpu_sends_no_device_request() -> None:
@@ -176,6 +177,29 @@ def test_export_chips_in_docker_equals_local(
     files = _tree(local)
     assert len(files) > 4
     assert _tree(container) == files
+
+
+@pytest.mark.usefixtures("docker_ready")
+def test_folder_of_images_in_docker_equals_local(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, labels_gpkg: Path
+) -> None:
+    """The folder is mounted read-only; the mosaic's VRT goes to the container's scratch."""
+    folder = split_into_tiles(tmp_path / "tiles", scene())
+    common = [
+        "export-chips", "--raster", str(folder), "--labels", str(labels_gpkg),
+        "--format", "Classified_Tiles", "--tile-size", "64", "--stride", "64", "--workers", "1",
+    ]  # fmt: skip
+    local, container = tmp_path / "local", tmp_path / "docker"
+    assert main([*common, "-o", str(local)]) == 0
+    assert main([*common, "-o", str(container), "--backend", "docker"]) == 0, (
+        capsys.readouterr().err
+    )
+    files = _tree(local)
+    assert len(files) > 4
+    assert _tree(container) == files
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.txt", "checksums.dat", "tile_0.tfw", *(f"tile_{n}.tif" for n in range(4))
+    ]  # fmt: skip
 
 
 @pytest.mark.usefixtures("docker_ready")

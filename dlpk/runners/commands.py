@@ -28,6 +28,7 @@ from dlpk.spec.job import (
     CropMode,
     ExportChipsParameters,
     MetadataFormat,
+    ProcessingMode,
     ProgressRecord,
     ReferenceSystem,
     Result,
@@ -40,7 +41,12 @@ def register(subparsers: Any) -> None:
         help="write training chips, labels and metadata as Export Training Data does",
         description="Export image chips and labels in an Esri training-data layout.",
     )
-    p.add_argument("--raster", required=True, type=Path, help="input raster (any GDAL format)")
+    p.add_argument(
+        "--raster",
+        required=True,
+        type=Path,
+        help="input raster (any GDAL format), or a folder of images (see --processing-mode)",
+    )
     p.add_argument("--labels", type=Path, help="class data: vector features or a classified raster")
     p.add_argument("--class-field", help="class value field (default: value or classvalue)")
     p.add_argument("--labels-layer", help="layer of a multi-layer --labels dataset (GeoPackage)")
@@ -100,6 +106,13 @@ def register(subparsers: Any) -> None:
         choices=get_args(CropMode),
         help="Labeled_Tiles, Imagenet: chips of the tile size centred on each feature, or cut "
         "to each feature's bounding box (default: %(default)s)",
+    )
+    p.add_argument(
+        "--processing-mode",
+        default="PROCESS_AS_MOSAICKED_IMAGE",
+        choices=get_args(ProcessingMode),
+        help="a folder of images as --raster: one mosaic (images on one grid), or each image "
+        "tiled on its own, chips numbered on (default: %(default)s)",
     )
     p.add_argument(
         "--pad-edges", action="store_true", help="pad edge tiles instead of shifting them"
@@ -180,6 +193,7 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
                 "BLACKEN_AROUND_FEATURE" if args.blacken_around_feature else "NO_BLACKEN"
             ),
             crop_mode=args.crop_mode,
+            processing_mode=args.processing_mode,
             pad_edges=args.pad_edges,
             workers=args.workers,
             resume=args.resume,
@@ -193,7 +207,8 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
     if args.labels is not None and not args.labels.exists():
         return _fail(BadInputError(f"class data not found: {args.labels}"))
     builder = JobBuilder("export_chips")
-    builder.add_input("in_raster", args.raster)
+    # a folder is referenced by its own name: "." or "tiles/" have none until resolved
+    builder.add_input("in_raster", args.raster.resolve() if args.raster.is_dir() else args.raster)
     if args.labels is not None:
         builder.add_input("in_class_data", args.labels)
     for name, path in (

@@ -121,8 +121,10 @@ def read_features(
     class_field: str | None,
     buffer_radius: float = 0.0,
     layer: str | None = None,
+    require_overlap: bool = True,
 ) -> Features:
-    """Read, reproject to the raster CRS and convert to pixel space; checks overlap."""
+    """Read, reproject to the raster CRS and convert to pixel space; checks overlap (an item
+    of a folder of images may hold no feature: `require_overlap=False`)."""
     if not path.exists():
         raise BadInputError(f"labels not found: {path}")
     layer = _layer_name(path, layer)
@@ -150,13 +152,18 @@ def read_features(
     if buffer_radius > 0:
         geoms = shapely.buffer(geoms, buffer_radius)
     geoms = _map_to_pixels(geoms, raster)
-    extent = shapely.box(0, 0, raster.width, raster.height)
-    if len(geoms) == 0 or not shapely.intersects(geoms, extent).any():
+    if require_overlap and not overlaps(geoms, raster):
         raise BadInputError(f"labels {path} do not overlap the raster {raster.path}")
     return Features(geoms=geoms, values=values, class_field=field)
 
 
-def read_mask(path: Path, raster: RasterInfo) -> shapely.Geometry:
+def overlaps(geoms: npt.NDArray[Any], raster: RasterInfo) -> bool:
+    """Whether any of `geoms` (in the raster's pixel space) meets the raster."""
+    extent = shapely.box(0, 0, raster.width, raster.height)
+    return len(geoms) > 0 and bool(shapely.intersects(geoms, extent).any())
+
+
+def read_mask(path: Path, raster: RasterInfo, require_overlap: bool = True) -> shapely.Geometry:
     """Mask polygons as one prepared area in raster pixel space (only chips inside it are kept)."""
     layer = _layer_name(path, None)
     info = _open_info(path, layer, raster, "mask polygons")
@@ -167,7 +174,9 @@ def read_mask(path: Path, raster: RasterInfo) -> shapely.Geometry:
     if len(geoms) == 0 or not np.isin(polygonal, (3, 6)).all():
         raise BadInputError(f"mask {path} must hold polygons")
     area = shapely.union_all(_map_to_pixels(_reproject(geoms, info["crs"], raster), raster))
-    if not shapely.intersects(area, shapely.box(0, 0, raster.width, raster.height)):
+    if require_overlap and not shapely.intersects(
+        area, shapely.box(0, 0, raster.width, raster.height)
+    ):
         raise BadInputError(f"mask polygons {path} do not overlap the raster {raster.path}")
     shapely.prepare(area)
     return area

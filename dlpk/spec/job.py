@@ -30,6 +30,7 @@ NoFeatureTiles = Literal["ALL_TILES", "ONLY_TILES_WITH_FEATURES"]
 ReferenceSystem = Literal["MAP_SPACE", "PIXEL_SPACE"]
 BlackenMode = Literal["NO_BLACKEN", "BLACKEN_AROUND_FEATURE"]
 CropMode = Literal["FIXED_SIZE", "BOUNDING_BOX"]
+ProcessingMode = Literal["PROCESS_AS_MOSAICKED_IMAGE", "PROCESS_ITEMS_SEPARATELY"]
 
 
 def _relative(path: str) -> str:
@@ -59,7 +60,10 @@ class _Strict(BaseModel):
 class ExportChipsInputs(_Strict):
     """Inputs of export_chips, named as ArcGIS's Export Training Data names them (§4.1)."""
 
-    in_raster: RelPath
+    in_raster: RelPath = Field(
+        description="A raster, or a folder of images (every file in it GDAL reads as a raster; "
+        "parameters.processing_mode says how they are combined)"
+    )
     in_class_data: RelPath | None = Field(
         default=None, description="Vector features (any OGR format) or a classified raster"
     )
@@ -125,6 +129,12 @@ class ExportChipsParameters(_Strict):
         default="FIXED_SIZE",
         description="Labeled_Tiles, Imagenet: FIXED_SIZE chips of the tile size centred on each "
         "feature; BOUNDING_BOX chips cut to each feature's bounding box (sizes vary)",
+    )
+    processing_mode: ProcessingMode = Field(
+        default="PROCESS_AS_MOSAICKED_IMAGE",
+        description="When in_raster is a folder of images: one mosaic of them (they must share "
+        "a CRS, a cell size and an aligned grid), or each image tiled on its own, chips "
+        "numbered on across images (images of one band layout, any CRS)",
     )
     pad_edges: bool = Field(
         default=False,

@@ -10,19 +10,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
+import shapely
 
 from dlpk.atomic import remove_partials, sha256_file, write_text_atomic
 from dlpk.errors import BadInputError
 from dlpk.runners.chips import rootfiles
 from dlpk.runners.chips.formats import FORMATS, FormatTraits
 from dlpk.runners.chips.plan import make_plan
+from dlpk.runners.chips.plan_item import PlanItem
 from dlpk.runners.chips.pool import make_chips
+from dlpk.runners.chips.sources import RasterSet, check_items, list_rasters, write_mosaic
 from dlpk.runners.chips.stats import BandMoments, ClassSummary
 from dlpk.runners.chips.worker import ChipConfig, GroupResult
 from dlpk.runners.progress import Progress, no_progress
@@ -31,6 +37,7 @@ from dlpk.runners.tasks.report import TaskReport
 from dlpk.runners.vectors import (
     Features,
     is_vector,
+    overlaps,
     read_features,
     read_mask,
 )
@@ -114,7 +121,11 @@ def _check_feature_tile_options(params: ExportChipsParameters, traits: FormatTra
 
 
 def _instances(
-    path: Path | None, info: RasterInfo, params: ExportChipsParameters, traits: FormatTraits
+    path: Path | None,
+    info: RasterInfo,
+    params: ExportChipsParameters,
+    traits: FormatTraits,
+    require_overlap: bool = True,
 ) -> Features | None:
     """Panoptic_Segmentation's instance features (in_instance_data); no other format uses them."""
     if traits.labels != "panoptic":
@@ -131,7 +142,13 @@ def _instances(
         )
     if not is_vector(path):
         raise BadInputError(f"instance data {path} is not a vector dataset")
-    return read_features(path, info, params.instance_class_value_field, params.buffer_radius)
+    return read_features(
+        path,
+        info,
+        params.instance_class_value_field,
+        params.buffer_radius,
+        require_overlap=require_overlap,
+    )
 
 
 def _classes(values: list[int], traits: FormatTraits) -> dict[int, str]:
@@ -143,8 +160,9 @@ def _classes(values: list[int], traits: FormatTraits) -> dict[int, str]:
     return {v: str(v) for v in sorted(values)}
 
 
-def _raster_class_values(path: str, info: RasterInfo) -> list[int]:
-    """Distinct non-zero class values of a classified raster, read block by block."""
+def _raster_class_values(path: str, info: RasterInfo) -> set[int]:
+    """Distinct non-zero class values of a classified raster over `info`'s grid, read block by
+    block (none when it holds no class pixel there)."""
     found: set[int] = set()
     with rasterio.open(path) as raw:
         if raw.count != 1 or not np.issubdtype(np.dtype(raw.dtypes[0]), np.integer):
@@ -158,9 +176,7 @@ def _raster_class_values(path: str, info: RasterInfo) -> list[int]:
             found.update(int(v) for v in np.unique(data) if v != 0)
     finally:
         src.close()
-    if not found:
-        raise BadInputError(f"classified raster {path} has no class pixels over the raster")
-    return sorted(found)
+    return found
 
 
 def _identity(path: Path) -> dict[str, Any]:
@@ -204,6 +220,18 @@ def _prepare_output(out: Path, signature: dict[str, Any], resume: bool, overwrit
     write_text_atomic(state, json.dumps(signature, indent=2) + "\n")
 
 
+@dataclass
+class _Item:
+    """One raster of the export with what was read for it: features and masks in its pixel
+    space, and its chips, numbered after those of the items before it."""
+
+    info: RasterInfo
+    features: Features | None = None
+    instances: Features | None = None
+    mask: shapely.Geometry | None = None
+    plan: list[PlanItem] = field(default_factory=list)
+
+
 def export_chips(
     raster: Path,
     labels: Path | None,
@@ -217,9 +245,10 @@ def export_chips(
     metadata_mode: str | None = None,
 ) -> ExportReport:
     """Write an Export Training Data folder at `out`; raises BadInputError on unusable input.
-    `metadata_mode` names the format in the root files when it differs from the chips' layout
-    (the halves of a CycleGAN export are Export_Tiles folders that say CycleGAN)."""
-    t0 = time.monotonic()
+    `raster` is a raster or a folder of images (a mosaic, or items one by one, as
+    params.processing_mode says). `metadata_mode` names the format in the root files when it
+    differs from the chips' layout (the halves of a CycleGAN export are Export_Tiles folders
+    that say CycleGAN)."""
     params = resolve(params)
     if params.metadata_format == "CycleGAN":
         if instance_data is not None:
@@ -228,19 +257,84 @@ def export_chips(
                 hint="drop --instance-data",
             )
         return _export_unpaired(raster, labels, out, params, progress, raster2, mask_polygons)
+    sources = list_rasters(raster)
+    if raster2 is not None and len(sources.rasters) > 1:
+        raise BadInputError(
+            f"a second raster pairs with one raster, and {raster} is a folder of "
+            f"{len(sources.rasters)}",
+            hint="pass one raster as --raster",
+        )
+    inputs = Inputs(raster, sources, labels, raster2, mask_polygons, instance_data)
+    with tempfile.TemporaryDirectory(prefix="dlpk-mosaic-") as scratch:
+        rasters = sources.rasters
+        if len(rasters) > 1 and params.processing_mode == "PROCESS_AS_MOSAICKED_IMAGE":
+            infos = [open_raster_info(path) for path in rasters]
+            rasters = [write_mosaic(infos, Path(scratch) / "mosaic.vrt")]
+        return _export(rasters, inputs, out, params, progress, metadata_mode)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The export's inputs as the user named them."""
+
+    raster: Path
+    sources: RasterSet
+    labels: Path | None
+    raster2: Path | None
+    mask_polygons: Path | None
+    instance_data: Path | None
+
+    def signature(self) -> dict[str, Any]:
+        """What identifies the inputs across runs and backends (a resume must match)."""
+        raster: Any = _identity(self.raster)
+        if self.sources.folder:
+            items = [_identity(path) for path in self.sources.rasters]
+            raster = {"name": self.raster.name, "items": items}
+        return {
+            "raster": raster,
+            "labels": _identity(self.labels) if self.labels else None,
+            "raster2": _identity(self.raster2) if self.raster2 else None,
+            "mask_polygons": _identity(self.mask_polygons) if self.mask_polygons else None,
+            "instance_data": _identity(self.instance_data) if self.instance_data else None,
+        }
+
+
+def _export(
+    rasters: list[Path],
+    inputs: Inputs,
+    out: Path,
+    params: ExportChipsParameters,
+    progress: Progress,
+    metadata_mode: str | None,
+) -> ExportReport:
+    t0 = time.monotonic()
     traits = FORMATS[params.metadata_format]
     tile_y = params.tile_size_y or params.tile_size_x
-    info = open_raster_info(raster)
-    check_chip_format(info, params.image_chip_format)
+    labels = inputs.labels
+    items = [_Item(open_raster_info(path)) for path in rasters]
+    infos = [item.info for item in items]
+    check_items(infos)
+    for info in infos:
+        check_chip_format(info, params.image_chip_format)
+    info = infos[0]
+    several = len(items) > 1
     _check_feature_tile_options(params, traits)
-    info2 = _second_raster(raster2, info, params) if raster2 is not None else None
-    if not params.pad_edges and (params.tile_size_x > info.width or tile_y > info.height):
-        raise BadInputError(
-            f"tile {params.tile_size_x}x{tile_y} is larger than the raster "
-            f"({info.width}x{info.height})"
-        )
+    info2 = _second_raster(inputs.raster2, info, params) if inputs.raster2 is not None else None
+    small: list[str] = []
+    if not params.pad_edges:
+        fitting = [
+            i for i in items if params.tile_size_x <= i.info.width and tile_y <= i.info.height
+        ]
+        if not fitting:
+            smallest = min(infos, key=lambda i: i.width * i.height)
+            raise BadInputError(
+                f"tile {params.tile_size_x}x{tile_y} is larger than the raster"
+                + ("s" if several else "")
+                + f" ({smallest.width}x{smallest.height})"
+            )
+        small = [Path(i.info.path).name for i in items if all(i is not f for f in fitting)]
+        items = fitting  # smaller items of a folder give no chip, as their tiles would not fit
 
-    features: Features | None = None
     label_raster: str | None = None
     if labels is None:
         if traits.needs_class_data:
@@ -249,10 +343,17 @@ def export_chips(
     elif not labels.exists():
         raise BadInputError(f"labels not found: {labels}")
     elif is_vector(labels):
-        features = read_features(
-            labels, info, params.class_value_field, params.buffer_radius, params.class_data_layer
-        )
-        values = sorted({int(v) for v in features.values})
+        for item in items:
+            item.features = read_features(
+                labels,
+                item.info,
+                params.class_value_field,
+                params.buffer_radius,
+                params.class_data_layer,
+                require_overlap=not several,
+            )
+        _require_overlap(items, f"labels {labels}", lambda item: item.features)
+        values = sorted({int(v) for item in items for v in _features(item.features).values})
     else:
         if traits.labels not in ("raster", "panoptic", "none"):
             raise BadInputError(
@@ -264,58 +365,52 @@ def export_chips(
         except rasterio.errors.RasterioIOError:
             raise BadInputError(f"cannot read labels {labels} as features or raster") from None
         label_raster = str(labels)
-        values = _raster_class_values(label_raster, info)
+        found = {v for item in items for v in _raster_class_values(label_raster, item.info)}
+        if not found:
+            raise BadInputError(f"classified raster {labels} has no class pixels over the raster")
+        values = sorted(found)
     if traits.labels == "none":
-        features, label_raster, values = None, None, []
+        label_raster, values = None, []
+        for item in items:
+            item.features = None
     classes = _classes(values, traits)
     if traits.labels == "masks":
-        count = 0 if features is None else len(features.values)
+        count = max(len(item.features.values) if item.features else 0 for item in items)
         label_dtype = "uint8" if count < 256 else "uint16"
     else:
         label_dtype = "uint8" if not values or max(values) < 256 else "uint16"
 
-    instances = _instances(instance_data, info, params, traits)
-    instance_classes = (
-        _classes(sorted({int(v) for v in instances.values}), traits) if instances else {}
-    )
-    mask = read_mask(mask_polygons, info) if mask_polygons is not None else None
+    instance_values: set[int] = set()
+    for item in items:
+        item.instances = _instances(inputs.instance_data, item.info, params, traits, not several)
+        if item.instances is not None:
+            instance_values.update(int(v) for v in item.instances.values)
+    if inputs.instance_data is not None:
+        _require_overlap(items, f"instance data {inputs.instance_data}", lambda i: i.instances)
+    instance_classes = _classes(sorted(instance_values), traits) if instance_values else {}
+    most_instances = max(len(i.instances.values) if i.instances else 0 for i in items)
+    if inputs.mask_polygons is not None:
+        for item in items:
+            item.mask = read_mask(inputs.mask_polygons, item.info, require_overlap=not several)
 
     signature = {
-        "raster": _identity(raster),
-        "labels": _identity(labels) if labels else None,
-        "raster2": _identity(raster2) if raster2 else None,
-        "mask_polygons": _identity(mask_polygons) if mask_polygons else None,
-        "instance_data": _identity(instance_data) if instance_data else None,
+        **inputs.signature(),
         **params.model_dump(exclude={"workers", "resume", "overwrite"}),
     }
     _prepare_output(out, signature, params.resume, params.overwrite)
     t_plan = time.monotonic()
-    plan = make_plan(info, params, traits, features, label_raster, mask, progress)
-    if not plan:
-        if mask is not None:
+    numbered = 0
+    for item in items:
+        plan = make_plan(
+            item.info, params, traits, item.features, label_raster, item.mask, progress
+        )
+        item.plan = [replace(chip, index=chip.index + numbered) for chip in plan]
+        numbered += len(plan)
+    if not numbered:
+        if inputs.mask_polygons is not None:
             raise BadInputError("no tile lies completely inside the mask polygons")
         raise BadInputError("no tile of the raster holds a feature; nothing to export")
     workers = params.workers or 1
-    config = ChipConfig(
-        raster=info,
-        out_dir=str(out),
-        metadata_format=params.metadata_format,
-        chip_format=params.image_chip_format,
-        class_names=classes,
-        label_dtype=label_dtype,
-        features=features,
-        label_raster=label_raster,
-        raster2=info2,
-        min_overlap=params.min_polygon_overlap_ratio,
-        resume=params.resume,
-        pixel_space=params.reference_system == "PIXEL_SPACE",
-        blacken=params.blacken_around_feature == "BLACKEN_AROUND_FEATURE",
-        instances=instances,
-        instance_class_names=instance_classes,
-        instance_dtype="uint8" if instances is None or len(instances.values) < 256 else "uint16",
-        # one worker may decode a strip's blocks on every core; several share the cores
-        gdal_threads=max(1, usable_cores() // workers),
-    )
 
     t_chips = time.monotonic()
     report = ExportReport()
@@ -324,12 +419,33 @@ def export_chips(
     summary = ClassSummary(values=list(classes))
     map_lines: list[str] = []
     written = done = 0
-    progress("chips", 0, len(plan))
+    progress("chips", 0, numbered)
     groups: list[GroupResult] = []
-    for group in make_chips(config, plan, workers):
-        groups.append(group)
-        done += len(group.chips)
-        progress("chips", done, len(plan))
+    for item in items:
+        config = ChipConfig(
+            raster=item.info,
+            out_dir=str(out),
+            metadata_format=params.metadata_format,
+            chip_format=params.image_chip_format,
+            class_names=classes,
+            label_dtype=label_dtype,
+            features=item.features,
+            label_raster=label_raster,
+            raster2=info2,
+            min_overlap=params.min_polygon_overlap_ratio,
+            resume=params.resume,
+            pixel_space=params.reference_system == "PIXEL_SPACE",
+            blacken=params.blacken_around_feature == "BLACKEN_AROUND_FEATURE",
+            instances=item.instances,
+            instance_class_names=instance_classes,
+            instance_dtype="uint8" if most_instances < 256 else "uint16",
+            # one worker may decode a strip's blocks on every core; several share the cores
+            gdal_threads=max(1, usable_cores() // workers),
+        )
+        for group in make_chips(config, item.plan, workers):
+            groups.append(group)
+            done += len(group.chips)
+            progress("chips", done, numbered)
     # merged in plan order, so the statistics do not depend on the workers or the schedule
     groups.sort(key=lambda g: g.chips[0].index)
     for group in groups:
@@ -354,7 +470,7 @@ def export_chips(
         classes=classes,
         bands=bands,
         summary=summary,
-        num_tiles=len(plan),
+        num_tiles=numbered,
         raster2=info2,
         bands2=bands2,
         reference_system=params.reference_system,
@@ -374,11 +490,16 @@ def export_chips(
     t_end = time.monotonic()
 
     report.counts = {
-        "chips": len(plan),
+        "chips": numbered,
         "chips_written": written,
-        "chips_reused": len(plan) - written,
+        "chips_reused": numbered - written,
         "classes": len(classes),
     }
+    if inputs.sources.folder:
+        report.counts["rasters"] = len(inputs.sources.rasters)
+        report.counts["rasters_with_chips"] = sum(1 for item in items if item.plan)
+        report.counts["files_not_rasters"] = len(inputs.sources.skipped)
+        report.warnings += _folder_warnings(inputs, small)
     if traits.labels != "none":
         key = "features" if traits.output_features else "labelled_pixels"
         report.counts[key] = int(sum(summary.amount_per_class.values()))
@@ -391,6 +512,37 @@ def export_chips(
     }
     report.parameters = params.model_dump()
     return report
+
+
+def _folder_warnings(inputs: Inputs, small: list[str]) -> list[str]:
+    """Files of the folder that gave no chip for a reason the user may not expect."""
+    folder = inputs.raster
+    warnings = []
+    if inputs.sources.skipped:
+        names = ", ".join(p.name for p in inputs.sources.skipped[:5])
+        more = len(inputs.sources.skipped) - 5
+        warnings.append(
+            f"{len(inputs.sources.skipped)} file(s) in {folder} are not rasters GDAL reads "
+            f"and were skipped: {names}" + (f" and {more} more" if more > 0 else "")
+        )
+    if small:
+        names = ", ".join(small[:5]) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
+        warnings.append(f"{len(small)} raster(s) in {folder} are smaller than a tile: {names}")
+    return warnings
+
+
+def _features(features: Features | None) -> Features:
+    assert features is not None
+    return features
+
+
+def _require_overlap(
+    items: list[_Item], what: str, read: Callable[[_Item], Features | None]
+) -> None:
+    """Items of a folder may each miss the features; all of them missing is an error."""
+    if not any(overlaps(_features(read(item)).geoms, item.info) for item in items):
+        where = "the raster" if len(items) == 1 else "any raster of the folder"
+        raise BadInputError(f"{what} do not overlap {where}")
 
 
 def _export_unpaired(

@@ -1,0 +1,188 @@
+"""Which rasters an export reads: one raster, or a folder of images (ArcGIS's in_raster may be a
+folder), processed as one mosaic or item by item (processing_mode, reference §4.1).
+
+A mosaic is a VRT written beside the export's scratch files: no pixel is copied, and the rest of
+the export sees one ordinary GDAL raster.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import rasterio
+from affine import Affine
+
+from dlpk.errors import BadInputError
+from dlpk.runners.raster import RasterInfo, open_raster_info
+
+# Files that sit beside images and are never images themselves: not even tried.
+SIDECARS = (
+    ".aux.xml", ".aux", ".ovr", ".rrd", ".msk", ".tfw", ".tifw", ".tiffw", ".jgw", ".jpgw",
+    ".pgw", ".pngw", ".wld", ".prj", ".xml", ".txt", ".md", ".json", ".cpg", ".dbf", ".shx",
+    ".shp", ".gpkg", ".geojson", ".zip",
+)  # fmt: skip
+
+GDAL_TYPES = {
+    "uint8": "Byte",
+    "int8": "Int8",
+    "uint16": "UInt16",
+    "int16": "Int16",
+    "uint32": "UInt32",
+    "int32": "Int32",
+    "uint64": "UInt64",
+    "int64": "Int64",
+    "float32": "Float32",
+    "float64": "Float64",
+}
+
+# Grid alignment tolerance, in pixels: tiles cut from one product line up to rounding error.
+ALIGNMENT = 1e-3
+
+
+@dataclass
+class RasterSet:
+    """The rasters of an export's in_raster, in name order, and the files that were not."""
+
+    rasters: list[Path]
+    skipped: list[Path] = field(default_factory=list)
+    folder: bool = False
+
+
+def list_rasters(path: Path) -> RasterSet:
+    """A file is one raster; a folder gives every file in it that GDAL opens as a raster (not
+    its subfolders). Other files are reported as skipped, never silently dropped."""
+    if not path.exists():
+        raise BadInputError(f"raster not found: {path}")
+    if not path.is_dir():
+        return RasterSet([path])
+    found = RasterSet([], folder=True)
+    for entry in sorted(path.iterdir()):
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        if entry.name.lower().endswith(SIDECARS):
+            continue
+        (found.rasters if _opens_as_raster(entry) else found.skipped).append(entry)
+    if not found.rasters:
+        raise BadInputError(
+            f"folder {path} holds no raster GDAL can read",
+            hint="pass a raster file, or a folder of images (GeoTIFF, JPEG 2000, ...)",
+        )
+    return found
+
+
+def _opens_as_raster(path: Path) -> bool:
+    try:
+        with rasterio.open(path) as src:
+            return bool(src.count) and src.width > 0 and src.height > 0
+    except rasterio.errors.RasterioIOError:
+        return False
+
+
+def check_items(infos: list[RasterInfo]) -> None:
+    """Items exported into one folder share one band layout: arcgis.learn reads a single
+    NumBands and band statistics per export."""
+    first = infos[0]
+    for info in infos[1:]:
+        if (info.count, info.dtype) != (first.count, first.dtype):
+            raise BadInputError(
+                f"raster {Path(info.path).name} has {info.count} {info.dtype} bands, "
+                f"{Path(first.path).name} has {first.count} {first.dtype}",
+                hint="export rasters of one band layout together",
+            )
+
+
+def write_mosaic(infos: list[RasterInfo], vrt: Path) -> Path:
+    """A VRT mosaic of rasters on one grid (one CRS, one cell size, aligned origins); where
+    images overlap, the later one in name order covers the earlier (as gdalbuildvrt), except
+    for its nodata pixels."""
+    check_items(infos)
+    first = infos[0]
+    unplaced = [Path(i.path).name for i in infos if i.crs_wkt is None]
+    if unplaced:
+        raise BadInputError(
+            f"raster {unplaced[0]} has no CRS, so it has no place in a mosaic",
+            hint="use processing mode PROCESS_ITEMS_SEPARATELY",
+        )
+    for info in infos:
+        _check_on_grid(info, first)
+    res_x, res_y = first.transform.a, first.transform.e
+    lefts = [i.transform.c for i in infos]
+    rights = [i.transform.c + i.width * res_x for i in infos]
+    tops = [i.transform.f for i in infos]
+    bottoms = [i.transform.f + i.height * res_y for i in infos]
+    left, top = min(lefts), max(tops) if res_y < 0 else min(tops)
+    width = round((max(rights) - left) / res_x)
+    height = round(((min(bottoms) if res_y < 0 else max(bottoms)) - top) / res_y)
+    nodata = {i.nodata for i in infos}
+    shared_nodata = nodata.pop() if len(nodata) == 1 else None
+    lines = [f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">']
+    if first.crs_wkt is not None:
+        lines.append(f"  <SRS>{escape(first.crs_wkt)}</SRS>")
+    geo = Affine(res_x, 0, left, 0, res_y, top).to_gdal()
+    lines.append(f"  <GeoTransform>{', '.join(repr(v) for v in geo)}</GeoTransform>")
+    gdal_type = GDAL_TYPES[first.dtype]
+    for band in range(1, first.count + 1):
+        lines.append(f'  <VRTRasterBand dataType="{gdal_type}" band="{band}">')
+        lines.append(f"    <Description>{escape(first.band_names[band - 1])}</Description>")
+        if shared_nodata is not None:
+            lines.append(f"    <NoDataValue>{shared_nodata!r}</NoDataValue>")
+        for info in infos:
+            col = round((info.transform.c - left) / res_x)
+            row = round((info.transform.f - top) / res_y)
+            size = f'xSize="{info.width}" ySize="{info.height}"'
+            lines += [
+                "    <ComplexSource>",
+                f'      <SourceFilename relativeToVRT="0">{escape(info.path)}</SourceFilename>',
+                f"      <SourceBand>{band}</SourceBand>",
+                f'      <SrcRect xOff="0" yOff="0" {size}/>',
+                f'      <DstRect xOff="{col}" yOff="{row}" {size}/>',
+            ]
+            if info.nodata is not None:
+                lines.append(f"      <NODATA>{info.nodata!r}</NODATA>")
+            lines.append("    </ComplexSource>")
+        lines.append("  </VRTRasterBand>")
+    lines.append("</VRTDataset>")
+    vrt.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return vrt
+
+
+def _check_on_grid(info: RasterInfo, first: RasterInfo) -> None:
+    """One mosaic needs one grid; anything else would resample, which an export must not do
+    silently."""
+    name = Path(info.path).name
+    hint = "use processing mode PROCESS_ITEMS_SEPARATELY, or resample the images to one grid"
+    if info.crs_wkt != first.crs_wkt and not _same_crs(info.crs_wkt, first.crs_wkt):
+        raise BadInputError(
+            f"raster {name} is in another CRS than {Path(first.path).name}; a mosaic needs one",
+            hint=hint,
+        )
+    t, f = info.transform, first.transform
+    if t.b or t.d:
+        raise BadInputError(f"raster {name} is rotated; a mosaic needs north-up images", hint=hint)
+    if not (math.isclose(t.a, f.a, rel_tol=1e-9) and math.isclose(t.e, f.e, rel_tol=1e-9)):
+        raise BadInputError(
+            f"raster {name} has cells of {abs(t.a)} x {abs(t.e)}, "
+            f"{Path(first.path).name} of {abs(f.a)} x {abs(f.e)}; a mosaic needs one cell size",
+            hint=hint,
+        )
+    for offset, cell in ((t.c - f.c, f.a), (t.f - f.f, f.e)):
+        pixels = offset / cell
+        if abs(pixels - round(pixels)) > ALIGNMENT:
+            raise BadInputError(
+                f"raster {name} is not aligned with the grid of {Path(first.path).name} "
+                f"({pixels:.3f} pixels off)",
+                hint=hint,
+            )
+
+
+def _same_crs(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return False
+    return bool(rasterio.crs.CRS.from_wkt(a) == rasterio.crs.CRS.from_wkt(b))
+
+
+def open_items(rasters: list[Path]) -> list[RasterInfo]:
+    return [open_raster_info(path) for path in rasters]

@@ -1,0 +1,226 @@
+"""A folder of images as the export's raster: one mosaic, or each image on its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+from dlpk.cli import main
+from dlpk.errors import BadInputError
+from dlpk.runners.tasks.export_chips import export_chips
+from dlpk.spec.job import ExportChipsParameters
+from tests.rasters import HEIGHT, RASTER_CRS, TRANSFORM, WIDTH, write_raster
+
+
+def params(**kw: Any) -> ExportChipsParameters:
+    base: dict[str, Any] = {"tile_size_x": 64, "stride_x": 48, "workers": 1}
+    return ExportChipsParameters(**(base | kw))
+
+
+def scene() -> np.ndarray[Any, np.dtype[np.uint8]]:
+    return np.random.default_rng(42).integers(0, 256, size=(3, HEIGHT, WIDTH), dtype=np.uint8)
+
+
+def split_into_tiles(folder: Path, data: np.ndarray[Any, Any]) -> Path:
+    """The scene cut into four overlapping, differently sized GeoTIFFs (plus files that are
+    not images), as a folder of orthophoto tiles arrives."""
+    folder.mkdir()
+    cuts = [(0, 0, 200, 130), (180, 0, WIDTH, 130), (0, 120, 150, HEIGHT)]
+    cuts.append((140, 110, WIDTH, HEIGHT))
+    for n, (c0, r0, c1, r1) in enumerate(cuts):
+        transform = TRANSFORM @ Affine.translation(c0, r0)
+        write_raster(folder / f"tile_{n}.tif", data[:, r0:r1, c0:c1].copy(), transform)
+    (folder / "tile_0.tfw").write_text("0.5\n0\n0\n-0.5\n500000.25\n4999999.75\n")
+    (folder / "README.txt").write_text("delivery notes")
+    (folder / "checksums.dat").write_bytes(b"\x00not an image")
+    return folder
+
+
+def chip_arrays(out: Path) -> list[np.ndarray[Any, Any]]:
+    chips = []
+    for chip in sorted((out / "images").glob("*.tif")):
+        with rasterio.open(chip) as src:
+            chips.append(src.read())
+    return chips
+
+
+def label_arrays(out: Path) -> list[np.ndarray[Any, Any]]:
+    return [rasterio.open(p).read() for p in sorted((out / "labels").glob("*.tif"))]
+
+
+def test_mosaic_of_tiles_exports_exactly_what_the_whole_scene_exports(
+    tmp_path: Path, labels_gpkg: Path
+) -> None:
+    whole = write_raster(tmp_path / "whole.tif", scene())
+    folder = split_into_tiles(tmp_path / "tiles", scene())
+    fmt = {"metadata_format": "Classified_Tiles"}
+    expected = export_chips(whole, labels_gpkg, tmp_path / "a", params(**fmt))
+    report = export_chips(folder, labels_gpkg, tmp_path / "b", params(**fmt))
+    assert report.counts["chips"] == expected.counts["chips"] > 4
+    assert report.counts["rasters"] == 4 and report.counts["files_not_rasters"] == 1
+    assert report.warnings == [
+        f"1 file(s) in {folder} are not rasters GDAL reads and were skipped: checksums.dat"
+    ]
+    for got, want in zip(chip_arrays(tmp_path / "b"), chip_arrays(tmp_path / "a"), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(label_arrays(tmp_path / "b"), label_arrays(tmp_path / "a"), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for name in ("esri_accumulated_stats.json", "stats.txt", "map.txt"):
+        assert (tmp_path / "b" / name).read_text() == (tmp_path / "a" / name).read_text()
+    with rasterio.open(sorted((tmp_path / "b" / "images").glob("*.tif"))[0]) as chip:
+        assert chip.crs == RASTER_CRS  # chips of a mosaic are georeferenced like the scene's
+
+
+def reprojected(path: Path, source: Path, crs: str) -> Path:
+    """`source` warped into another CRS: an image of a neighbouring UTM zone, say."""
+    with rasterio.open(source) as src:
+        transform, width, height = calculate_default_transform(
+            src.crs, crs, src.width, src.height, *src.bounds
+        )
+        data = np.zeros((src.count, height, width), dtype=np.uint8)
+        reproject(
+            src.read(), data, src_transform=src.transform, src_crs=src.crs,
+            dst_transform=transform, dst_crs=crs, resampling=Resampling.nearest,
+        )  # fmt: skip
+    return write_raster(path, data, transform, crs)
+
+
+def test_items_separately_number_chips_on_across_images(tmp_path: Path, labels_gpkg: Path) -> None:
+    folder = tmp_path / "items"
+    folder.mkdir()
+    first = write_raster(folder / "a.tif", scene())
+    second = reprojected(folder / "b.tif", first, "EPSG:3857")
+    away = TRANSFORM @ Affine.translation(5000, 5000)  # far from every building
+    write_raster(folder / "c.tif", scene(), away)
+    write_raster(folder / "d.tif", scene()[:, :40, :40].copy())  # smaller than a tile
+    fmt = {"metadata_format": "PASCAL_VOC_rectangles"}
+    alone = [
+        export_chips(r, labels_gpkg, tmp_path / r.stem, params(**fmt)) for r in [first, second]
+    ]
+    separately = params(processing_mode="PROCESS_ITEMS_SEPARATELY", **fmt)
+    report = export_chips(folder, labels_gpkg, tmp_path / "all", separately)
+    sizes = [part.counts["chips"] for part in alone]
+    assert report.counts["chips"] == sum(sizes) and min(sizes) > 0
+    assert report.counts["rasters"] == 4 and report.counts["rasters_with_chips"] == 2
+    assert report.warnings == [f"1 raster(s) in {folder} are smaller than a tile: d.tif"]
+    assert report.counts["features"] == sum(part.counts["features"] for part in alone)
+    want = chip_arrays(tmp_path / "a") + chip_arrays(tmp_path / "b")
+    for got, expected in zip(chip_arrays(tmp_path / "all"), want, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    # labels of b's chips are b's labels under the numbers after a's
+    number = sizes[0]
+    ours = (tmp_path / "all" / "labels" / f"{number:09d}.xml").read_text()
+    theirs = (tmp_path / "b" / "labels" / "000000000.xml").read_text()
+    assert ours == theirs.replace("000000000", f"{number:09d}")
+    with rasterio.open(tmp_path / "all" / "images" / f"{number:09d}.tif") as chip:
+        assert chip.crs == "EPSG:3857"  # each item's chips keep its own georeferencing
+    lines = (tmp_path / "all" / "map.txt").read_text().splitlines()
+    assert len(lines) == sum(sizes) and lines[-1].startswith(f"images\\{sum(sizes) - 1:09d}")
+    stats = json.loads((tmp_path / "all" / "esri_accumulated_stats.json").read_text())
+    assert stats["NumTiles"] == sum(sizes)
+    parts = [json.loads((tmp_path / p / "esri_accumulated_stats.json").read_text()) for p in "ab"]
+    per_class = [p["FeatureStats"]["NumFeaturesPerClass"] for p in parts]
+    total = [a + b for a, b in zip(*per_class, strict=True)]
+    assert stats["FeatureStats"]["NumFeaturesPerClass"] == total
+
+
+def test_resume_of_a_folder_export_reuses_every_chip(tmp_path: Path, labels_gpkg: Path) -> None:
+    folder = split_into_tiles(tmp_path / "tiles", scene())
+    mode = params(processing_mode="PROCESS_ITEMS_SEPARATELY")
+    first = export_chips(folder, labels_gpkg, tmp_path / "o", mode)
+    again = export_chips(
+        folder, labels_gpkg, tmp_path / "o", mode.model_copy(update={"resume": True})
+    )
+    assert again.counts["chips_reused"] == first.counts["chips"] > 0
+    (folder / "tile_3.tif").unlink()
+    with pytest.raises(BadInputError, match="parameters differ \\(raster\\)"):
+        export_chips(folder, labels_gpkg, tmp_path / "o", mode.model_copy(update={"resume": True}))
+
+
+def test_mosaic_needs_one_grid(tmp_path: Path, rgb_raster: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    write_raster(folder / "a.tif", scene())
+    reprojected(folder / "b.tif", folder / "a.tif", "EPSG:3857")
+    every = {"metadata_format": "Export_Tiles", "output_nofeature_tiles": "ALL_TILES"}
+    with pytest.raises(BadInputError, match=r"another CRS.*PROCESS_ITEMS_SEPARATELY"):
+        export_chips(folder, None, tmp_path / "o", params(**every))
+    (folder / "b.tif").unlink()
+    write_raster(folder / "b.tif", scene(), TRANSFORM @ Affine.translation(0.5, 0))
+    with pytest.raises(BadInputError, match=r"not aligned.*0\.500 pixels off"):
+        export_chips(folder, None, tmp_path / "o", params(**every))
+    (folder / "b.tif").unlink()
+    write_raster(folder / "b.tif", scene(), TRANSFORM @ Affine.scale(2))
+    with pytest.raises(BadInputError, match=r"cells of 1\.0 x 1\.0"):
+        export_chips(folder, None, tmp_path / "o", params(**every))
+    (folder / "b.tif").unlink()
+    write_raster(folder / "b.tif", scene(), crs=None)
+    with pytest.raises(BadInputError, match=r"b\.tif has no CRS"):
+        export_chips(folder, None, tmp_path / "o", params(**every))
+    separately = params(processing_mode="PROCESS_ITEMS_SEPARATELY", **every)
+    report = export_chips(folder, None, tmp_path / "o", separately)
+    assert report.counts["rasters_with_chips"] == 2
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["export-chips", "--workers", "1", "--tile-size", "64", *argv])
+    return code, capsys.readouterr().err
+
+
+def test_folder_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    code, err = run_cli(capsys, "--raster", str(empty), "--format", "Export_Tiles", "-o", "x")
+    assert code == 3 and err.strip() == (
+        f"dlpk: error: folder {empty} holds no raster GDAL can read (pass a raster file, "
+        "or a folder of images (GeoTIFF, JPEG 2000, ...))"
+    )
+    layouts = tmp_path / "layouts"
+    layouts.mkdir()
+    write_raster(layouts / "rgb.tif", scene())
+    write_raster(layouts / "gray.tif", scene()[:1].copy())
+    code, err = run_cli(
+        capsys, "--raster", str(layouts), "--format", "Export_Tiles", "--all-tiles",
+        "--processing-mode", "PROCESS_ITEMS_SEPARATELY", "-o", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 3 and "Traceback" not in err
+    assert err.startswith("dlpk: error: raster rgb.tif has 3 uint8 bands, gray.tif has 1 uint8")
+    code, err = run_cli(
+        capsys, "--raster", str(layouts), "--raster2", str(layouts / "rgb.tif"),
+        "--format", "Export_Tiles", "--all-tiles", "-o", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 3 and "a second raster pairs with one raster" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_folder_through_the_job_contract(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    labels_gpkg: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The CLI references the folder (here given as ".") through the job's read-only input
+    mount, and the runner subprocess lists and mosaics it there."""
+    folder = split_into_tiles(tmp_path / "tiles", scene())
+    monkeypatch.chdir(folder)
+    code, err = run_cli(
+        capsys, "--raster", ".", "--labels", str(labels_gpkg), "--format", "Classified_Tiles",
+        "-o", str(tmp_path / "cli"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "dlpk: warning: 1 file(s) in " in err and "skipped: checksums.dat" in err
+    fmt = params(stride_x=128, metadata_format="Classified_Tiles")  # the CLI's default stride
+    export_chips(tmp_path / "tiles", labels_gpkg, tmp_path / "direct", fmt)
+    cli, direct = chip_arrays(tmp_path / "cli"), chip_arrays(tmp_path / "direct")
+    assert len(cli) == len(direct) > 0
+    for got, want in zip(cli, direct, strict=True):
+        np.testing.assert_array_equal(got, want)
