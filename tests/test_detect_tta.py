@@ -243,3 +243,91 @@ def test_bad_tta_value_is_a_one_line_usage_error(
         "dlpk: error: --arg test_time_augmentation=maybe: expected True or False"
     ]
     assert not output.exists()
+
+
+def make_blob_detector(only_size: int = 0) -> Any:
+    """One box per tile: the bounding box of the band-1 pixels >= 0.5 (class 1), scored by the
+    input's height / 256, so the box kept tells which scale of the tile found it. With
+    `only_size`, inputs of any other height or width are refused, as a model exported for
+    one input size refuses them."""
+
+    class BlobDetector(torch.nn.Module):
+        def __init__(self, only_size: int) -> None:
+            super().__init__()
+            self.only_size = only_size
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            n, h, w = x.shape[0], x.shape[2], x.shape[3]
+            if self.only_size > 0 and (h != self.only_size or w != self.only_size):
+                raise RuntimeError("this model takes 32 x 32 inputs only")
+            mask = x[:, 0] >= 0.5
+            rows, cols = mask.any(dim=2), mask.any(dim=1)
+            row_numbers = torch.arange(h, dtype=torch.float32).expand(n, h)
+            col_numbers = torch.arange(w, dtype=torch.float32).expand(n, w)
+            far = torch.full_like(row_numbers, 1e9)
+            y1 = torch.where(rows, row_numbers, far).min(dim=1).values
+            y2 = torch.where(rows, row_numbers, -far).max(dim=1).values + 1
+            far = torch.full_like(col_numbers, 1e9)
+            x1 = torch.where(cols, col_numbers, far).min(dim=1).values
+            x2 = torch.where(cols, col_numbers, -far).max(dim=1).values + 1
+            found = rows.any(dim=1)
+            boxes = torch.where(found[:, None], torch.stack([x1, y1, x2, y2], dim=1), 0.0)
+            scores = torch.where(found, torch.full_like(x1, h / 256.0), 0.0)
+            labels = found.to(torch.int64)
+            return boxes[:, None], scores[:, None], labels[:, None]
+
+    return BlobDetector(only_size).eval()
+
+
+@pytest.mark.parametrize(
+    ("shape", "scales", "tta", "confidence"),
+    [
+        ((32, 32), "0.5", "False", 100 * 16 / 256),  # the half-size tile alone
+        ((32, 32), "2", "False", 100 * 64 / 256),
+        ((32, 32), "0.5,1,2", "False", 100 * 64 / 256),  # every scale found it; 2 scores best
+        ((32, 48), "0.5, 2", "True", 100 * 64 / 256),  # with flips, on a non-square tile
+    ],
+)
+def test_tta_scales_map_boxes_back_to_the_tile(
+    tmp_path: Path, shape: tuple[int, int], scales: str, tta: str, confidence: float
+) -> None:
+    """A tile resized by each scale is detected and its boxes divided by the scale: an object
+    with even edges is found exactly where it is (bilinear halving and doubling keep its
+    edges), with the score of the largest view."""
+    model = detector_package(tmp_path / "model", make_blob_detector(), *shape)
+    data = np.zeros((1, *shape), dtype=np.float32)
+    data[0, 6:14, 10:20] = 1.0
+    raster = write_raster(tmp_path / "in.tif", data, crs=None)
+    output = tmp_path / "out.gpkg"
+    args = {"padding": "0", "threshold": "0.05", "tta_scales": scales}
+    summary = detect_objects(
+        model, raster, output, {**args, "test_time_augmentation": tta}, "cpu", quiet
+    )
+    assert read_detections(output) == [(10.0, 6.0, 20.0, 14.0, 1.0, confidence)]
+    assert summary.arguments["tta_scales"] == scales.replace(" ", "")
+    plain = tmp_path / "plain.gpkg"
+    detect_objects(model, raster, plain, {**args, "tta_scales": "1"}, "cpu", quiet)
+    assert read_detections(plain) == [(10.0, 6.0, 20.0, 14.0, 1.0, 100 * shape[0] / 256)]
+
+
+def test_tta_scales_on_a_fixed_size_model_says_what_to_drop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlpk.cli import main
+
+    model = detector_package(tmp_path / "model", make_blob_detector(only_size=32), 32, 32)
+    raster = write_raster(tmp_path / "in.tif", squares((32, 32), [(5, 6, 1.0)]), crs=None)
+    output = tmp_path / "out.gpkg"
+    argv = ["detect-objects", "--model", str(model), "--raster", str(raster), "-o", str(output)]
+    argv += ["--arg", "padding=0", "--arg", "tta_scales=1,0.5", "--device", "cpu"]
+    assert main(argv) == 4
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("dlpk: error: the model failed on tiles rescaled by 0.5 (16x16 px): ")
+    assert err.endswith("(drop tta_scales: this model takes only its own tile size)")
+    assert not output.exists()
+    argv[-3] = "tta_scales=1,9"
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "dlpk: error: --arg tta_scales=9: must be between 0.25 and 4.0"
+    ]

@@ -24,6 +24,7 @@ DETECTOR_ARGUMENTS = (
     "nms_metric",
     "exclude_pad_detections",
     "test_time_augmentation",
+    "tta_scales",
 )
 
 
@@ -39,6 +40,7 @@ class Arguments:
     test_time_augmentation: bool = False
     merge_policy: str = "mean"
     nms_metric: str = "iou"
+    tta_scales: tuple[float, ...] = (1.0,)
     allowed: tuple[str, ...] = COMMON
 
     def resolved(self) -> dict[str, str]:
@@ -54,6 +56,7 @@ class Arguments:
             "exclude_pad_detections": str(self.exclude_pad_detections),
             "test_time_augmentation": str(self.test_time_augmentation),
             "merge_policy": self.merge_policy,
+            "tta_scales": ",".join(f"{scale:g}" for scale in self.tta_scales),
         }
         if self.predict_background is not None:
             values["predict_background"] = str(self.predict_background)
@@ -83,6 +86,15 @@ def _choice(name: str, text: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise UsageError(f"--arg {name}={text}: expected one of {', '.join(choices)}")
     return value
+
+
+def _scales(name: str, text: str) -> tuple[float, ...]:
+    """arcgis.learn's comma list of tile scale factors ("0.9,1,1.1"), each from 0.25 to 4."""
+    parts = [part.strip() for part in text.split(",")]
+    scales = tuple(_float(name, part, 0.25, 4.0) for part in parts if part)
+    if not scales:
+        raise UsageError(f"--arg {name}={text}: expected scale factors such as 0.9,1,1.1")
+    return tuple(dict.fromkeys(scales))  # each scale once, in the order given
 
 
 def _bool(name: str, text: str) -> bool:
@@ -138,5 +150,6 @@ def parse_arguments(
         ),
         merge_policy=merge_policy,
         nms_metric=_choice("nms_metric", raw.get("nms_metric", "iou"), METRICS),
+        tta_scales=_scales("tta_scales", raw.get("tta_scales", "1")),
         allowed=allowed,
     )

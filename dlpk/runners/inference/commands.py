@@ -181,7 +181,9 @@ def register(subparsers: Any) -> None:
         "batch_size, tile_size, edge_fill, threshold (0-1), nms_overlap (0-1), nms_metric "
         "(iou|ios: intersection over union, or over the smaller box, which also merges a box "
         "inside a larger one), exclude_pad_detections, test_time_augmentation (True|False: "
-        "detections of each tile's flips and quarter turns, mapped back, merged by NMS).",
+        "detections of each tile's flips and quarter turns, mapped back, merged by NMS), "
+        "tta_scales (comma list, default 1: each tile also resized by these factors, e.g. "
+        "0.9,1,1.1, boxes scaled back and merged likewise).",
         epilog=epilog,
     )
     _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")

@@ -6,7 +6,8 @@ cores partition the raster, so an object seen whole by two overlapping tiles is 
 Then class-aware NMS (`nms_overlap`, measured as `nms_metric`: IoU, or intersection over the
 smaller box, which also merges a box lying inside a larger one) runs within each tile and once
 more over the whole raster. With `test_time_augmentation`, a tile's detections are first those
-of each of its flips and quarter turns, mapped back and merged by the same NMS (`detect_tta`).
+of each of its flips and quarter turns, and of the tile resized by each of `tta_scales`, mapped
+back and merged by the same NMS (`detect_tta`).
 Fields: Class (name), ClassValue (Value), Confidence (0-100, as ArcGIS writes it for
 arcgis.learn models; `threshold` is 0-1).
 """
@@ -30,7 +31,7 @@ from dlpk.runners.inference.model import open_model
 from dlpk.runners.inference.nms import class_aware_nms
 from dlpk.runners.inference.source import RasterSource, open_source
 from dlpk.runners.inference.summary import TaskSummary
-from dlpk.runners.inference.tta import transforms_for
+from dlpk.runners.inference.tta import Transform, transforms_for
 from dlpk.runners.inference.windows import Tile, plan_tiles
 from dlpk.runners.io.vectors import DRIVERS, pixel_boxes_to_polygons, write_polygons
 
@@ -161,9 +162,13 @@ def detect_objects(
             planned = plan_tiles(source.height, source.width, args.grid)
             tiles, area = planned_tiles(source.dataset, planned, extent, aoi)
             forward: Forward = adapter.forward
-            if args.test_time_augmentation:
+            if args.test_time_augmentation or args.tta_scales != (1.0,):
                 square = args.grid.tile_height == args.grid.tile_width
-                transforms = transforms_for(opened.emd.ImageSpaceUsed, square)
+                transforms = (
+                    transforms_for(opened.emd.ImageSpaceUsed, square)
+                    if args.test_time_augmentation
+                    else [Transform()]
+                )
                 forward = augmented_detector(forward, transforms, len(classes), args)
             boxes, scores, labels = detect_tiles(
                 source, tiles, forward, len(classes), args, progress, area

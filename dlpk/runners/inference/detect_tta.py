@@ -1,9 +1,10 @@
 """Test-time augmentation for detectors: every transform's detections, mapped back and merged.
 
-Each tile runs once per transform (`tta.transforms_for`); the boxes found in a transformed tile
-are mapped back to the tile's own frame exactly (`Transform.invert_boxes`), all of them are
-pooled and class-aware NMS (`nms_overlap`, `nms_metric`) keeps the best of each cluster. The
-result goes on as the model's own output would: the core rule and the NMS across tiles follow.
+Each tile runs once per transform (`tta.transforms_for`) and scale (`tta_scales`, the tile
+resized bilinearly); the boxes found in a transformed tile are mapped back to the tile's own
+frame exactly (`Transform.invert_boxes`, then divided by the scale), all of them are pooled
+and class-aware NMS (`nms_overlap`, `nms_metric`) keeps the best of each cluster. The result
+goes on as the model's own output would: the core rule and the NMS across tiles follow.
 arcgis.learn fuses TTA boxes by weighted boxes fusion, which averages the coordinates of a
 cluster; NMS keeps one of its boxes whole, so a box is always one the model found.
 """
@@ -13,10 +14,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from dlpk.errors import ModelError
 from dlpk.runners.inference.arguments import Arguments
 from dlpk.runners.inference.detections import candidates, split_outputs
 from dlpk.runners.inference.engine import Forward
 from dlpk.runners.inference.nms import class_aware_nms
+from dlpk.runners.inference.object_chips import resize
 from dlpk.runners.inference.tta import Transform
 
 Pool = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
@@ -49,20 +52,53 @@ def _padded(merged: list[Pool]) -> list[NDArray[np.generic]]:
     return [boxes, scores, labels]
 
 
+def scaled(pixels: NDArray[np.float32], scale: float) -> NDArray[np.float32]:
+    """A [N, C, H, W] batch resized bilinearly by `scale` (sides rounded, at least 1 pixel)."""
+    count, bands, height, width = pixels.shape
+    size = max(1, round(height * scale)), max(1, round(width * scale))
+    if size == (height, width):
+        return pixels
+    flat = resize(pixels.reshape(count * bands, height, width), *size)
+    return flat.reshape(count, bands, *size)
+
+
 def augmented_detector(
     forward: Forward, transforms: list[Transform], classes: int, args: Arguments
 ) -> Forward:
-    """A forward pass returning the ObjectDetector outputs merged over `transforms`."""
+    """A forward pass returning the ObjectDetector outputs merged over `transforms` at every
+    scale of `args.tta_scales`: a tile resized by a scale is transformed, detected, and its
+    boxes mapped back through the transform, then divided by the scale of each axis."""
 
     def run(pixels: NDArray[np.float32]) -> list[NDArray[np.generic]]:
         count, height, width = pixels.shape[0], pixels.shape[-2], pixels.shape[-1]
         pools: list[list[Pool]] = [[] for _ in range(count)]
-        for transform in transforms:
-            outputs = forward(np.asarray(transform.apply(pixels), dtype=np.float32))
-            boxes, scores, labels = split_outputs(outputs, count)
-            for number in range(count):
-                back = transform.invert_boxes(boxes[number], height, width)
-                pools[number].append((back, scores[number], labels[number]))
+        for scale in args.tta_scales:
+            resized = scaled(pixels, scale)
+            rows, cols = resized.shape[-2], resized.shape[-1]
+            back_to_tile = np.array([width / cols, height / rows] * 2)
+            for transform in transforms:
+                view = np.asarray(transform.apply(resized), dtype=np.float32)
+                outputs = _forward_at_scale(forward, view, scale)
+                boxes, scores, labels = split_outputs(outputs, count)
+                for number in range(count):
+                    back = transform.invert_boxes(boxes[number], rows, cols) * back_to_tile
+                    pools[number].append((back, scores[number], labels[number]))
         return _padded([merge_tile(pool, classes, args) for pool in pools])
 
     return run
+
+
+def _forward_at_scale(
+    forward: Forward, view: NDArray[np.float32], scale: float
+) -> list[NDArray[np.generic]]:
+    """A model exported for one input size cannot take a rescaled tile: say so, and how."""
+    try:
+        return forward(view)
+    except ModelError as exc:
+        if scale == 1.0:
+            raise
+        raise ModelError(
+            f"the model failed on tiles rescaled by {scale:g} "
+            f"({view.shape[-2]}x{view.shape[-1]} px): {exc.message}",
+            hint="drop tta_scales: this model takes only its own tile size",
+        ) from exc
