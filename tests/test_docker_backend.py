@@ -157,16 +157,25 @@ def _tree(folder: Path) -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("docker_ready")
-@pytest.mark.parametrize("metadata_format", ["Classified_Tiles", "PASCAL_VOC_rectangles"])
+@pytest.mark.parametrize(
+    ("metadata_format", "source"),
+    [
+        ("Classified_Tiles", "raster"),
+        ("PASCAL_VOC_rectangles", "raster"),
+        ("Classified_Tiles", "folder"),  # mounted read-only; its VRT mosaic goes to scratch
+    ],
+)
 def test_export_chips_in_docker_equals_local(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     rgb_raster: Path,
     labels_gpkg: Path,
     metadata_format: str,
+    source: str,
 ) -> None:
+    raster = rgb_raster if source == "raster" else split_into_tiles(tmp_path / "tiles", scene())
     common = [
-        "export-chips", "--raster", str(rgb_raster), "--labels", str(labels_gpkg),
+        "export-chips", "--raster", str(raster), "--labels", str(labels_gpkg),
         "--format", metadata_format, "--tile-size", "64", "--stride", "64", "--workers", "1",
     ]  # fmt: skip
     local, container = tmp_path / "local", tmp_path / "docker"
@@ -177,29 +186,6 @@ def test_export_chips_in_docker_equals_local(
     files = _tree(local)
     assert len(files) > 4
     assert _tree(container) == files
-
-
-@pytest.mark.usefixtures("docker_ready")
-def test_folder_of_images_in_docker_equals_local(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, labels_gpkg: Path
-) -> None:
-    """The folder is mounted read-only; the mosaic's VRT goes to the container's scratch."""
-    folder = split_into_tiles(tmp_path / "tiles", scene())
-    common = [
-        "export-chips", "--raster", str(folder), "--labels", str(labels_gpkg),
-        "--format", "Classified_Tiles", "--tile-size", "64", "--stride", "64", "--workers", "1",
-    ]  # fmt: skip
-    local, container = tmp_path / "local", tmp_path / "docker"
-    assert main([*common, "-o", str(local)]) == 0
-    assert main([*common, "-o", str(container), "--backend", "docker"]) == 0, (
-        capsys.readouterr().err
-    )
-    files = _tree(local)
-    assert len(files) > 4
-    assert _tree(container) == files
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "README.txt", "checksums.dat", "tile_0.tfw", *(f"tile_{n}.tif" for n in range(4))
-    ]  # fmt: skip
 
 
 @pytest.mark.usefixtures("docker_ready")
