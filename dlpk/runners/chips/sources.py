@@ -109,44 +109,57 @@ def write_mosaic(infos: list[RasterInfo], vrt: Path) -> Path:
     for info in infos:
         _check_on_grid(info, first)
     res_x, res_y = first.transform.a, first.transform.e
-    lefts = [i.transform.c for i in infos]
-    rights = [i.transform.c + i.width * res_x for i in infos]
-    tops = [i.transform.f for i in infos]
-    bottoms = [i.transform.f + i.height * res_y for i in infos]
-    left, top = min(lefts), max(tops) if res_y < 0 else min(tops)
-    width = round((max(rights) - left) / res_x)
-    height = round(((min(bottoms) if res_y < 0 else max(bottoms)) - top) / res_y)
+    left = min(i.transform.c for i in infos)
+    top = max(i.transform.f for i in infos) if res_y < 0 else min(i.transform.f for i in infos)
+    places = [
+        (round((i.transform.c - left) / res_x), round((i.transform.f - top) / res_y), i)
+        for i in infos
+    ]
+    width = max(col + i.width for col, _, i in places)
+    height = max(row + i.height for _, row, i in places)
     nodata = {i.nodata for i in infos}
     shared_nodata = nodata.pop() if len(nodata) == 1 else None
     lines = [f'<VRTDataset rasterXSize="{width}" rasterYSize="{height}">']
-    if first.crs_wkt is not None:
-        lines.append(f"  <SRS>{escape(first.crs_wkt)}</SRS>")
+    lines.append(f"  <SRS>{escape(str(first.crs_wkt))}</SRS>")
     geo = Affine(res_x, 0, left, 0, res_y, top).to_gdal()
     lines.append(f"  <GeoTransform>{', '.join(repr(v) for v in geo)}</GeoTransform>")
-    gdal_type = GDAL_TYPES[first.dtype]
     for band in range(1, first.count + 1):
-        lines.append(f'  <VRTRasterBand dataType="{gdal_type}" band="{band}">')
+        lines.append(f'  <VRTRasterBand dataType="{GDAL_TYPES[first.dtype]}" band="{band}">')
         lines.append(f"    <Description>{escape(first.band_names[band - 1])}</Description>")
         if shared_nodata is not None:
             lines.append(f"    <NoDataValue>{shared_nodata!r}</NoDataValue>")
-        for info in infos:
-            col = round((info.transform.c - left) / res_x)
-            row = round((info.transform.f - top) / res_y)
-            size = f'xSize="{info.width}" ySize="{info.height}"'
-            lines += [
-                "    <ComplexSource>",
-                f'      <SourceFilename relativeToVRT="0">{escape(info.path)}</SourceFilename>',
-                f"      <SourceBand>{band}</SourceBand>",
-                f'      <SrcRect xOff="0" yOff="0" {size}/>',
-                f'      <DstRect xOff="{col}" yOff="{row}" {size}/>',
-            ]
-            if info.nodata is not None:
-                lines.append(f"      <NODATA>{info.nodata!r}</NODATA>")
-            lines.append("    </ComplexSource>")
+        for number, (col, row, info) in enumerate(places):
+            lines += _source(info, band, col, row, _overlaps_earlier(places, number))
         lines.append("  </VRTRasterBand>")
     lines.append("</VRTDataset>")
     vrt.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return vrt
+
+
+def _source(info: RasterInfo, band: int, col: int, row: int, covers: bool) -> list[str]:
+    """One image's band in the mosaic. A plain copy (SimpleSource) unless its nodata pixels
+    must let an earlier image show through: GDAL's ComplexSource, which masks them, takes a
+    general path that made a mosaic export a third slower."""
+    kind = "ComplexSource" if covers and info.nodata is not None else "SimpleSource"
+    size = f'xSize="{info.width}" ySize="{info.height}"'
+    lines = [
+        f"    <{kind}>",
+        f'      <SourceFilename relativeToVRT="0">{escape(info.path)}</SourceFilename>',
+        f"      <SourceBand>{band}</SourceBand>",
+        f'      <SrcRect xOff="0" yOff="0" {size}/>',
+        f'      <DstRect xOff="{col}" yOff="{row}" {size}/>',
+    ]
+    if kind == "ComplexSource":
+        lines.append(f"      <NODATA>{info.nodata!r}</NODATA>")
+    return [*lines, f"    </{kind}>"]
+
+
+def _overlaps_earlier(places: list[tuple[int, int, RasterInfo]], number: int) -> bool:
+    col, row, info = places[number]
+    return any(
+        col < c + i.width and c < col + info.width and row < r + i.height and r < row + info.height
+        for c, r, i in places[:number]
+    )
 
 
 def _check_on_grid(info: RasterInfo, first: RasterInfo) -> None:
@@ -160,8 +173,10 @@ def _check_on_grid(info: RasterInfo, first: RasterInfo) -> None:
             hint=hint,
         )
     t, f = info.transform, first.transform
-    if t.b or t.d:
-        raise BadInputError(f"raster {name} is rotated; a mosaic needs north-up images", hint=hint)
+    if t.b or t.d or t.a <= 0:
+        raise BadInputError(
+            f"raster {name} is rotated or mirrored; a mosaic needs north-up images", hint=hint
+        )
     if not (math.isclose(t.a, f.a, rel_tol=1e-9) and math.isclose(t.e, f.e, rel_tol=1e-9)):
         raise BadInputError(
             f"raster {name} has cells of {abs(t.a)} x {abs(t.e)}, "
