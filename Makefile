@@ -54,4 +54,6 @@ schemas: venv
 bench: dev-venv images
 	$(BIN)/python benchmarks/bench_lint.py
 	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/python benchmarks/bench_export_folder.py
+	$(BIN)/python benchmarks/bench_inference.py --memory 5000,20000
 	$(BIN)/python benchmarks/bench_docker.py
