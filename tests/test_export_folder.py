@@ -255,3 +255,17 @@ def test_folder_through_the_job_contract(
     assert len(cli) == len(direct) > 0
     for got, want in zip(cli, direct, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("mode", ["PROCESS_ITEMS_SEPARATELY", "PROCESS_AS_MOSAICKED_IMAGE"])
+def test_two_workers_make_the_same_folder_export(
+    tmp_path: Path, labels_gpkg: Path, mode: str
+) -> None:
+    """One pool serves every image: tasks carry their image, workers swap datasets."""
+    folder = split_into_tiles(tmp_path / "tiles", scene())
+    one = params(processing_mode=mode, metadata_format="RCNN_Masks", stride_x=32)
+    two = one.model_copy(update={"workers": 2})
+    first = export_chips(folder, labels_gpkg, tmp_path / "one", one)
+    export_chips(folder, labels_gpkg, tmp_path / "two", two)
+    assert first.counts["chips"] > 20
+    assert files_of(tmp_path / "two") == files_of(tmp_path / "one")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from dlpk.runners.chips.plan_item import PlanItem
 from dlpk.runners.chips.schedule import group_items, strip_width, tasks
-from dlpk.runners.chips.worker import ChipConfig, ChipWriter, GroupResult, init_worker, run_task
+from dlpk.runners.chips.worker import ChipConfig, GroupResult, Task, Writers, init_worker, run_task
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -27,24 +27,32 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def make_chips(config: ChipConfig, plan: list[PlanItem], workers: int) -> Iterator[GroupResult]:
-    """Every group's result, in schedule order (not plan order: the caller sorts)."""
-    if not plan:
+def make_chips(
+    jobs: list[tuple[ChipConfig, list[PlanItem]]], workers: int
+) -> Iterator[GroupResult]:
+    """Every group's result, in schedule order (not plan order: the caller sorts). `jobs` are
+    the rasters of the export (one, or a folder's images) with their plans; one pool of
+    workers serves them all, so a folder of many small images costs no pool start per image."""
+    todo: list[Task] = []
+    for source, (config, plan) in enumerate(jobs):
+        if not plan:
+            continue
+        info = config.raster
+        first = plan[0].window
+        width = strip_width(first.width, first.height, info.count, info.dtype)
+        todo += [(source, run) for run in tasks(group_items(plan, width), width, workers)]
+    if not todo:
         return
-    info = config.raster
-    first = plan[0].window
-    width = strip_width(first.width, first.height, info.count, info.dtype)
-    todo = tasks(group_items(plan, width), width, workers)
+    configs = [config for config, _ in jobs]
     if workers <= 1 or len(todo) <= 1:
-        writer = ChipWriter(config)
+        writers = Writers(configs)
         try:
             for task in todo:
-                for group in task:
-                    yield writer.run_group(group)
+                yield from writers.run(task)
         finally:
-            writer.close()
+            writers.close()
         return
     ctx = _context()
-    with ctx.Pool(min(workers, len(todo)), initializer=init_worker, initargs=(config,)) as pool:
+    with ctx.Pool(min(workers, len(todo)), initializer=init_worker, initargs=(configs,)) as pool:
         for results in pool.imap(run_task, todo):
             yield from results

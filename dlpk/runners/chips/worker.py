@@ -1,6 +1,6 @@
 """Chips, start to finish: read their source once, derive labels, write files, measure them.
 
-Runs in worker processes. Each worker opens the rasters once (`init_worker`) and then handles
+Runs in worker processes. Each worker opens the rasters once per image (`Writers`) and handles
 groups of plan items that lie side by side in one band of rows: the group's source region is read
 and decoded once and every chip is sliced (or, when rotated, sampled) from it. A chip's labels
 and sidecars are written first, then its image, atomically (atomic.write_new_file_atomic): an
@@ -95,7 +95,7 @@ GDAL_CACHE_BYTES = 32 * 1024 * 1024
 class ChipWriter:
     """Holds the open datasets of one worker process."""
 
-    def __init__(self, config: ChipConfig) -> None:
+    def __init__(self, config: ChipConfig, tiff: GeoTiffEncoder | None = None) -> None:
         self.config = config
         self.traits = FORMATS[config.metadata_format]
         self.out = Path(config.out_dir)
@@ -116,7 +116,7 @@ class ChipWriter:
             shapely.STRtree(config.instances.geoms) if config.instances is not None else None
         )
         self.made: set[Path] = set()
-        self.tiff = GeoTiffEncoder()
+        self.tiff = tiff or GeoTiffEncoder()
 
     def encode(
         self,
@@ -432,14 +432,43 @@ def _describe(path: Path, rel: str) -> tuple[str, int, str]:
 
 
 # -- process-pool plumbing ----------------------------------------------------------------------
-_WRITER: ChipWriter | None = None
+class Writers:
+    """The writer of the raster a task is for: a folder's images are chipped one after the
+    other, so one writer (one set of open datasets) is kept, and swapped when the image
+    changes."""
+
+    def __init__(self, configs: list[ChipConfig]) -> None:
+        self.configs = configs
+        self.current: tuple[int, ChipWriter] | None = None
+        # images of one product make chips of one shape and CRS: their GeoTIFF templates serve
+        # every image
+        self.tiff = GeoTiffEncoder()
+
+    def run(self, task: Task) -> list[GroupResult]:
+        source, groups = task
+        if self.current is None or self.current[0] != source:
+            self.close()
+            self.current = (source, ChipWriter(self.configs[source], self.tiff))
+        writer = self.current[1]
+        return [writer.run_group(group) for group in groups]
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current[1].close()
+            self.current = None
 
 
-def init_worker(config: ChipConfig) -> None:
-    global _WRITER
-    _WRITER = ChipWriter(config)
+# A task: the number of the raster (its ChipConfig) and a run of its groups.
+Task = tuple[int, list[list[PlanItem]]]
+
+_WRITERS: Writers | None = None
 
 
-def run_task(groups: list[list[PlanItem]]) -> list[GroupResult]:
-    assert _WRITER is not None, "init_worker was not called"
-    return [_WRITER.run_group(group) for group in groups]
+def init_worker(configs: list[ChipConfig]) -> None:
+    global _WRITERS
+    _WRITERS = Writers(configs)
+
+
+def run_task(task: Task) -> list[GroupResult]:
+    assert _WRITERS is not None, "init_worker was not called"
+    return _WRITERS.run(task)

@@ -420,7 +420,7 @@ def _export(
     map_lines: list[str] = []
     written = done = 0
     progress("chips", 0, numbered)
-    groups: list[GroupResult] = []
+    jobs: list[tuple[ChipConfig, list[PlanItem]]] = []
     for item in items:
         config = ChipConfig(
             raster=item.info,
@@ -442,10 +442,12 @@ def _export(
             # one worker may decode a strip's blocks on every core; several share the cores
             gdal_threads=max(1, usable_cores() // workers),
         )
-        for group in make_chips(config, item.plan, workers):
-            groups.append(group)
-            done += len(group.chips)
-            progress("chips", done, numbered)
+        jobs.append((config, item.plan))
+    groups: list[GroupResult] = []
+    for group in make_chips(jobs, workers):
+        groups.append(group)
+        done += len(group.chips)
+        progress("chips", done, numbered)
     # merged in plan order, so the statistics do not depend on the workers or the schedule
     groups.sort(key=lambda g: g.chips[0].index)
     for group in groups:
