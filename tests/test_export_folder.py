@@ -9,14 +9,25 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from affine import Affine
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from dlpk.cli import main
 from dlpk.errors import BadInputError
+from dlpk.runners.raster import open_raster_info
 from dlpk.runners.tasks.export_chips import STATE_FILE, export_chips
+from dlpk.runners.vectors import load_features, place_features
 from dlpk.spec.job import ExportChipsParameters
-from tests.rasters import HEIGHT, RASTER_CRS, TRANSFORM, WIDTH, write_raster
+from tests.rasters import (
+    HEIGHT,
+    RASTER_CRS,
+    TRANSFORM,
+    WIDTH,
+    pixel_box,
+    write_features,
+    write_raster,
+)
 
 
 def params(**kw: Any) -> ExportChipsParameters:
@@ -269,3 +280,27 @@ def test_two_workers_make_the_same_folder_export(
     export_chips(folder, labels_gpkg, tmp_path / "two", two)
     assert first.counts["chips"] > 20
     assert files_of(tmp_path / "two") == files_of(tmp_path / "one")
+
+
+def test_each_image_gets_the_features_near_it(tmp_path: Path) -> None:
+    """Labels are read once; an image takes, in file order, the features within `near`
+    pixels of it (found in the labels' own CRS, here WGS 84), not every feature."""
+    info = open_raster_info(write_raster(tmp_path / "r.tif", scene()))
+    boxes = [
+        (10, 10),  # inside
+        (-60, 10),  # 60 px to the left
+        (2000, 10),  # far to the right
+        (WIDTH + 100, HEIGHT + 100),  # beyond the bottom-right corner, diagonally
+        (150, -300),  # far above
+    ]
+    geoms = [pixel_box(col, row, 5, 5) for col, row in boxes]
+    loaded = load_features(write_features(tmp_path / "l.gpkg", geoms, [1, 2, 3, 4, 5]), info, None)
+    assert loaded.values.tolist() == [1, 2, 3, 4, 5] and loaded.crs == "EPSG:4326"
+    near = place_features(loaded, info, near=128, require_overlap=False)
+    assert near.values.tolist() == [1, 2, 4]
+    np.testing.assert_allclose(shapely.bounds(near.geoms[1]), [-60, 10, -55, 15], atol=1e-6)
+    assert place_features(loaded, info, near=64, require_overlap=False).values.tolist() == [1, 2]
+    assert place_features(loaded, info).values.tolist() == [1, 2, 3, 4, 5]
+    # a buffer radius (metres, the raster CRS's unit) widens the search by as much
+    buffered = place_features(loaded, info, buffer_radius=60, near=64, require_overlap=False)
+    assert buffered.values.tolist() == [1, 2, 4]

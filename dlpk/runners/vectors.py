@@ -5,7 +5,8 @@ Pixel space (column, row of the source raster) makes every per-chip step a trans
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ import pyogrio
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
+from rasterio.transform import array_bounds
+from rasterio.warp import transform_bounds
 
 from dlpk.errors import BadInputError
 from dlpk.runners.raster import RasterInfo
@@ -115,46 +118,102 @@ def _open_info(path: Path, layer: str | None, raster: RasterInfo, what: str) -> 
     return info
 
 
-def read_features(
-    path: Path,
-    raster: RasterInfo,
-    class_field: str | None,
-    buffer_radius: float = 0.0,
-    layer: str | None = None,
-    require_overlap: bool = True,
-) -> Features:
-    """Read, reproject to the raster CRS and convert to pixel space; checks overlap (an item
-    of a folder of images may hold no feature: `require_overlap=False`)."""
+@dataclass
+class LoadedFeatures:
+    """Label features as read, in their own CRS: read once, then placed on each raster of an
+    export (`place_features`), a folder's images included."""
+
+    path: Path
+    geoms: npt.NDArray[Any]  # shapely geometries, in `crs`
+    values: npt.NDArray[np.int64]
+    class_field: str | None
+    crs: Any
+    tree: shapely.STRtree = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tree = shapely.STRtree(self.geoms)
+
+
+def load_features(
+    path: Path, raster: RasterInfo, class_field: str | None, layer: str | None = None
+) -> LoadedFeatures:
+    """Read the geometries and class values once; `raster` is the first they go on."""
     if not path.exists():
         raise BadInputError(f"labels not found: {path}")
     layer = _layer_name(path, layer)
     info = _open_info(path, layer, raster, "labels")
-    field = _pick_field([str(f) for f in info["fields"]], class_field, path)
+    chosen = _pick_field([str(f) for f in info["fields"]], class_field, path)
     _meta, _fids, wkb, field_data = pyogrio.raw.read(
-        path, layer=layer, columns=[field] if field else []
+        path, layer=layer, columns=[chosen] if chosen else []
     )
     geoms = shapely.from_wkb(wkb)
     keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-    if field is not None:
+    if chosen is not None:
         raw = np.asarray(field_data[0])
         try:
             as_float = raw.astype(np.float64)
         except (TypeError, ValueError):
-            raise BadInputError(f"class field {field!r} in {path} is not numeric") from None
+            raise BadInputError(f"class field {chosen!r} in {path} is not numeric") from None
         keep &= ~np.isnan(as_float)
         if not np.all(as_float[keep] == np.round(as_float[keep])):
-            raise BadInputError(f"class field {field!r} in {path} holds non-integer values")
+            raise BadInputError(f"class field {chosen!r} in {path} holds non-integer values")
         values = np.where(keep, as_float, 0).astype(np.int64)
     else:
         values = np.ones(len(geoms), dtype=np.int64)
-    geoms, values = geoms[keep], values[keep]
-    geoms = _reproject(geoms, info["crs"], raster) if len(geoms) else geoms
+    return LoadedFeatures(path, geoms[keep], values[keep], chosen, info["crs"])
+
+
+def place_features(
+    loaded: LoadedFeatures,
+    raster: RasterInfo,
+    buffer_radius: float = 0.0,
+    require_overlap: bool = True,
+    near: float | None = None,
+) -> Features:
+    """The features reprojected to the raster's CRS and put in its pixel space; checks
+    overlap (an image of a folder may hold no feature: `require_overlap=False`). With `near`
+    (pixels), only features within that distance of the raster are kept, in file order: the
+    images of a folder each get the features around them, not a copy of every feature."""
+    if raster.crs_wkt is None:
+        raise BadInputError(f"raster {raster.path} has no coordinate reference system")
+    geoms, values = loaded.geoms, loaded.values
+    if near is not None and len(geoms):
+        chosen = _near(loaded, raster, near, buffer_radius)
+        if chosen is not None:
+            geoms, values = geoms[chosen], values[chosen]
+    geoms = _reproject(geoms, loaded.crs, raster) if len(geoms) else geoms
     if buffer_radius > 0:
         geoms = shapely.buffer(geoms, buffer_radius)
     geoms = _map_to_pixels(geoms, raster)
     if require_overlap and not overlaps(geoms, raster):
-        raise BadInputError(f"labels {path} do not overlap the raster {raster.path}")
-    return Features(geoms=geoms, values=values, class_field=field)
+        raise BadInputError(f"labels {loaded.path} do not overlap the raster {raster.path}")
+    return Features(geoms=geoms, values=values, class_field=loaded.class_field)
+
+
+def _near(
+    loaded: LoadedFeatures, raster: RasterInfo, pixels: float, buffer_radius: float
+) -> npt.NDArray[np.intp] | None:
+    """Indices (in file order) of the features meeting the raster's extent grown by `pixels`
+    and the buffer radius, found in the labels' CRS; None when that extent cannot be put in
+    the labels' CRS as one box (then every feature is kept)."""
+    t = raster.transform
+    grow = pixels * max(math.hypot(t.a, t.d), math.hypot(t.b, t.e)) + buffer_radius
+    left, bottom, right, top = array_bounds(raster.height, raster.width, t)
+    try:
+        box = transform_bounds(
+            str(raster.crs_wkt),
+            CRS.from_user_input(loaded.crs).to_wkt(),
+            left - grow,
+            bottom - grow,
+            right + grow,
+            top + grow,
+            densify_pts=21,
+        )
+    except Exception:  # an extent outside the labels' CRS's area of use
+        return None
+    if not all(math.isfinite(v) for v in box) or box[0] > box[2] or box[1] > box[3]:
+        return None  # e.g. across the antimeridian
+    return np.sort(loaded.tree.query(shapely.box(*box), predicate="intersects"))
 
 
 def overlaps(geoms: npt.NDArray[Any], raster: RasterInfo) -> bool:

@@ -12,7 +12,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,9 +35,11 @@ from dlpk.runners.raster import RasterInfo, open_on_grid, open_raster_info
 from dlpk.runners.tasks.report import TaskReport
 from dlpk.runners.vectors import (
     Features,
+    LoadedFeatures,
     is_vector,
+    load_features,
     overlaps,
-    read_features,
+    place_features,
     read_mask,
 )
 from dlpk.spec.job import ExportChipsJob, ExportChipsParameters
@@ -121,12 +122,8 @@ def _check_feature_tile_options(params: ExportChipsParameters, traits: FormatTra
 
 
 def _instances(
-    path: Path | None,
-    info: RasterInfo,
-    params: ExportChipsParameters,
-    traits: FormatTraits,
-    require_overlap: bool = True,
-) -> Features | None:
+    path: Path | None, info: RasterInfo, params: ExportChipsParameters, traits: FormatTraits
+) -> LoadedFeatures | None:
     """Panoptic_Segmentation's instance features (in_instance_data); no other format uses them."""
     if traits.labels != "panoptic":
         if path is not None:
@@ -142,13 +139,25 @@ def _instances(
         )
     if not is_vector(path):
         raise BadInputError(f"instance data {path} is not a vector dataset")
-    return read_features(
-        path,
-        info,
-        params.instance_class_value_field,
-        params.buffer_radius,
-        require_overlap=require_overlap,
-    )
+    return load_features(path, info, params.instance_class_value_field)
+
+
+def _place(
+    loaded: LoadedFeatures, items: list[_Item], params: ExportChipsParameters
+) -> list[Features]:
+    """The features on each raster of the export. One raster takes them all, and they must
+    meet it; each image of a folder takes those near it (within two tiles: enough for chips
+    padded past its edges or rotated), and only all of them missing is an error."""
+    if len(items) == 1:
+        return [place_features(loaded, items[0].info, params.buffer_radius)]
+    near = 2 * max(params.tile_size_x, params.tile_size_y or params.tile_size_x)
+    placed = [
+        place_features(loaded, item.info, params.buffer_radius, require_overlap=False, near=near)
+        for item in items
+    ]
+    if not any(overlaps(f.geoms, item.info) for f, item in zip(placed, items, strict=True)):
+        raise BadInputError(f"features of {loaded.path} do not overlap any raster of the folder")
+    return placed
 
 
 def _classes(values: list[int], traits: FormatTraits) -> dict[int, str]:
@@ -343,17 +352,10 @@ def _export(
     elif not labels.exists():
         raise BadInputError(f"labels not found: {labels}")
     elif is_vector(labels):
-        for item in items:
-            item.features = read_features(
-                labels,
-                item.info,
-                params.class_value_field,
-                params.buffer_radius,
-                params.class_data_layer,
-                require_overlap=not several,
-            )
-        _require_overlap(items, f"labels {labels}", lambda item: item.features)
-        values = sorted({int(v) for item in items for v in _features(item.features).values})
+        loaded = load_features(labels, info, params.class_value_field, params.class_data_layer)
+        for item, placed in zip(items, _place(loaded, items, params), strict=True):
+            item.features = placed
+        values = sorted({int(v) for v in loaded.values})
     else:
         if traits.labels not in ("raster", "panoptic", "none"):
             raise BadInputError(
@@ -380,14 +382,13 @@ def _export(
     else:
         label_dtype = "uint8" if not values or max(values) < 256 else "uint16"
 
-    instance_values: set[int] = set()
-    for item in items:
-        item.instances = _instances(inputs.instance_data, item.info, params, traits, not several)
-        if item.instances is not None:
-            instance_values.update(int(v) for v in item.instances.values)
-    if inputs.instance_data is not None:
-        _require_overlap(items, f"instance data {inputs.instance_data}", lambda i: i.instances)
-    instance_classes = _classes(sorted(instance_values), traits) if instance_values else {}
+    instance_classes: dict[int, str] = {}
+    loaded_instances = _instances(inputs.instance_data, info, params, traits)
+    if loaded_instances is not None:
+        for item, placed in zip(items, _place(loaded_instances, items, params), strict=True):
+            item.instances = placed
+        instance_values = sorted({int(v) for v in loaded_instances.values})
+        instance_classes = _classes(instance_values, traits) if instance_values else {}
     most_instances = max(len(i.instances.values) if i.instances else 0 for i in items)
     if inputs.mask_polygons is not None:
         for item in items:
@@ -531,20 +532,6 @@ def _folder_warnings(inputs: Inputs, small: list[str]) -> list[str]:
         names = ", ".join(small[:5]) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
         warnings.append(f"{len(small)} raster(s) in {folder} are smaller than a tile: {names}")
     return warnings
-
-
-def _features(features: Features | None) -> Features:
-    assert features is not None
-    return features
-
-
-def _require_overlap(
-    items: list[_Item], what: str, read: Callable[[_Item], Features | None]
-) -> None:
-    """Items of a folder may each miss the features; all of them missing is an error."""
-    if not any(overlaps(_features(read(item)).geoms, item.info) for item in items):
-        where = "the raster" if len(items) == 1 else "any raster of the folder"
-        raise BadInputError(f"{what} do not overlap {where}")
 
 
 def _export_unpaired(
