@@ -44,26 +44,31 @@ def open_raster_info(path: Path) -> RasterInfo:
         raise BadInputError(f"raster not found: {path}")
     try:
         with rasterio.open(path) as src:
-            dtypes = set(src.dtypes)
-            if len(dtypes) != 1:
-                raise BadInputError(f"raster {path} mixes band data types {sorted(dtypes)}")
-            names = []
-            for i, interp in enumerate(src.colorinterp, start=1):
-                desc = src.descriptions[i - 1]
-                names.append(desc or _COLOR_NAMES.get(interp.name, f"Band_{i}"))
-            return RasterInfo(
-                path=str(path),
-                width=src.width,
-                height=src.height,
-                count=src.count,
-                dtype=src.dtypes[0],
-                crs_wkt=src.crs.to_wkt() if src.crs else None,
-                transform=src.transform,
-                nodata=src.nodata,
-                band_names=tuple(names),
-            )
+            return raster_info(src, path)
     except rasterio.errors.RasterioIOError as exc:
         raise BadInputError(f"cannot read raster {path}: {exc}") from None
+
+
+def raster_info(src: Any, path: Path) -> RasterInfo:
+    """The RasterInfo of an open dataset; a raster mixing band types is refused."""
+    dtypes = set(src.dtypes)
+    if len(dtypes) != 1:
+        raise BadInputError(f"raster {path} mixes band data types {sorted(dtypes)}")
+    names = []
+    for i, interp in enumerate(src.colorinterp, start=1):
+        desc = src.descriptions[i - 1]
+        names.append(desc or _COLOR_NAMES.get(interp.name, f"Band_{i}"))
+    return RasterInfo(
+        path=str(path),
+        width=src.width,
+        height=src.height,
+        count=src.count,
+        dtype=src.dtypes[0],
+        crs_wkt=src.crs.to_wkt() if src.crs else None,
+        transform=src.transform,
+        nodata=src.nodata,
+        band_names=tuple(names),
+    )
 
 
 def read_chip(src: Any, window: ChipWindow, band_count: int) -> tuple[npt.NDArray[Any], int, int]:

@@ -16,7 +16,7 @@ import rasterio
 from affine import Affine
 
 from dlpk.errors import BadInputError
-from dlpk.runners.raster import RasterInfo, open_raster_info
+from dlpk.runners.raster import RasterInfo, open_raster_info, raster_info
 
 # Files that sit beside images and are never images themselves: not even tried.
 SIDECARS = (
@@ -46,25 +46,34 @@ ALIGNMENT = 1e-3
 class RasterSet:
     """The rasters of an export's in_raster, in name order, and the files that were not."""
 
-    rasters: list[Path]
+    rasters: list[RasterInfo]
     skipped: list[Path] = field(default_factory=list)
     folder: bool = False
+
+    @property
+    def paths(self) -> list[Path]:
+        return [Path(info.path) for info in self.rasters]
 
 
 def list_rasters(path: Path) -> RasterSet:
     """A file is one raster; a folder gives every file in it that GDAL opens as a raster (not
-    its subfolders). Other files are reported as skipped, never silently dropped."""
+    its subfolders), each opened once. Other files are reported as skipped, never silently
+    dropped."""
     if not path.exists():
         raise BadInputError(f"raster not found: {path}")
     if not path.is_dir():
-        return RasterSet([path])
+        return RasterSet([open_raster_info(path)])
     found = RasterSet([], folder=True)
     for entry in sorted(path.iterdir()):
         if entry.name.startswith(".") or not entry.is_file():
             continue
         if entry.name.lower().endswith(SIDECARS):
             continue
-        (found.rasters if _opens_as_raster(entry) else found.skipped).append(entry)
+        info = _info_if_raster(entry)
+        if info is None:
+            found.skipped.append(entry)
+        else:
+            found.rasters.append(info)
     if not found.rasters:
         raise BadInputError(
             f"folder {path} holds no raster GDAL can read",
@@ -73,12 +82,14 @@ def list_rasters(path: Path) -> RasterSet:
     return found
 
 
-def _opens_as_raster(path: Path) -> bool:
+def _info_if_raster(path: Path) -> RasterInfo | None:
     try:
         with rasterio.open(path) as src:
-            return bool(src.count) and src.width > 0 and src.height > 0
+            if not src.count or src.width <= 0 or src.height <= 0:
+                return None
+            return raster_info(src, path)
     except rasterio.errors.RasterioIOError:
-        return False
+        return None
 
 
 def check_items(infos: list[RasterInfo]) -> None:
@@ -197,7 +208,3 @@ def _same_crs(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return False
     return bool(rasterio.crs.CRS.from_wkt(a) == rasterio.crs.CRS.from_wkt(b))
-
-
-def open_items(rasters: list[Path]) -> list[RasterInfo]:
-    return [open_raster_info(path) for path in rasters]

@@ -277,8 +277,7 @@ def export_chips(
     with tempfile.TemporaryDirectory(prefix="dlpk-mosaic-") as scratch:
         rasters = sources.rasters
         if len(rasters) > 1 and params.processing_mode == "PROCESS_AS_MOSAICKED_IMAGE":
-            infos = [open_raster_info(path) for path in rasters]
-            rasters = [write_mosaic(infos, Path(scratch) / "mosaic.vrt")]
+            rasters = [open_raster_info(write_mosaic(rasters, Path(scratch) / "mosaic.vrt"))]
         return _export(rasters, inputs, out, params, progress, metadata_mode)
 
 
@@ -297,7 +296,7 @@ class Inputs:
         """What identifies the inputs across runs and backends (a resume must match)."""
         raster: Any = _identity(self.raster)
         if self.sources.folder:
-            items = [_identity(path) for path in self.sources.rasters]
+            items = [_identity(path) for path in self.sources.paths]
             raster = {"name": self.raster.name, "items": items}
         return {
             "raster": raster,
@@ -309,7 +308,7 @@ class Inputs:
 
 
 def _export(
-    rasters: list[Path],
+    rasters: list[RasterInfo],
     inputs: Inputs,
     out: Path,
     params: ExportChipsParameters,
@@ -320,7 +319,7 @@ def _export(
     traits = FORMATS[params.metadata_format]
     tile_y = params.tile_size_y or params.tile_size_x
     labels = inputs.labels
-    items = [_Item(open_raster_info(path)) for path in rasters]
+    items = [_Item(info) for info in rasters]
     infos = [item.info for item in items]
     check_items(infos)
     for info in infos:
