@@ -6,7 +6,8 @@ Pixel space (column, row of the source raster) makes every per-chip step a trans
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +129,11 @@ class LoadedFeatures:
     values: npt.NDArray[np.int64]
     class_field: str | None
     crs: Any
-    tree: shapely.STRtree = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.tree = shapely.STRtree(self.geoms)
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """Built on first use: only a folder's images look features up by place."""
+        return shapely.STRtree(self.geoms)
 
 
 def load_features(
