@@ -1,8 +1,8 @@
 """Which rasters an export reads: one raster, or a folder of images (ArcGIS's in_raster may be a
 folder), processed as one mosaic or item by item (processing_mode, reference §4.1).
 
-A mosaic is a VRT written beside the export's scratch files: no pixel is copied, and the rest of
-the export sees one ordinary GDAL raster.
+A mosaic is a VRT in a temporary folder of the runner: no pixel is copied, and the rest of the
+export sees one ordinary GDAL raster.
 """
 
 from __future__ import annotations
