@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,13 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from dlpk.cli import main
 from dlpk.errors import BadInputError
+from dlpk.runners.chips.sources import write_mosaic
 from dlpk.runners.raster import open_raster_info
 from dlpk.runners.tasks.export_chips import STATE_FILE, export_chips
 from dlpk.runners.vectors import load_features, place_features
@@ -315,3 +319,49 @@ def test_each_image_gets_the_features_near_it(tmp_path: Path) -> None:
     # a buffer radius (metres, the raster CRS's unit) widens the search by as much
     buffered = place_features(loaded, info, buffer_radius=60, near=64, require_overlap=False)
     assert buffered.values.tolist() == [1, 2, 4]
+
+
+@st.composite
+def tilings(draw: st.DrawFn) -> tuple[int, int, list[tuple[int, int, int, int]]]:
+    """A raster size and rectangles covering it: cut lines on each axis, each piece grown by a
+    random overlap into its neighbours (as delivered tiles overlap)."""
+    height, width = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+
+    def pieces(size: int) -> list[tuple[int, int]]:
+        cuts = sorted(draw(st.sets(st.integers(1, size - 1), max_size=3))) if size > 1 else []
+        edges = [0, *cuts, size]
+        return [
+            (max(0, a - draw(st.integers(0, 3))), min(size, b + draw(st.integers(0, 3))))
+            for a, b in pairwise(edges)
+        ]
+
+    rects = [(c0, r0, c1, r1) for r0, r1 in pieces(height) for c0, c1 in pieces(width)]
+    return height, width, rects
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tiling=tilings())
+def test_a_mosaic_reads_back_as_the_raster_it_was_cut_from(
+    tmp_path_factory: pytest.TempPathFactory,
+    tiling: tuple[int, int, list[tuple[int, int, int, int]]],
+) -> None:
+    height, width, rects = tiling
+    folder = tmp_path_factory.mktemp("tiling")
+    data = np.random.default_rng(height * 41 + width).integers(
+        1, 255, size=(2, height, width), dtype=np.uint8
+    )
+    infos = []
+    for n, (c0, r0, c1, r1) in enumerate(rects):
+        tile = write_raster(
+            folder / f"{n:02d}.tif",
+            data[:, r0:r1, c0:c1].copy(),
+            TRANSFORM @ Affine.translation(c0, r0),
+        )
+        infos.append(open_raster_info(tile))
+    vrt = write_mosaic(infos, folder / "mosaic.vrt")
+    with rasterio.open(vrt) as mosaic:
+        assert (mosaic.width, mosaic.height) == (width, height)
+        assert mosaic.transform.almost_equals(TRANSFORM)
+        np.testing.assert_array_equal(mosaic.read(), data)
