@@ -269,14 +269,21 @@ def _same_bytes(first: Path, second: Path) -> None:
 
 
 @pytest.mark.usefixtures("docker_ready")
-def test_classify_pixels_in_docker_equals_local(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["raster", "folder"])  # a folder: its VRT mosaic in /tmp
+def test_classify_pixels_in_docker_equals_local(tmp_path: Path, source: str) -> None:
     from tests.inference_models import conv_stack, emd, package, save_onnx, seeded_rgb, write_raster
+    from tests.test_inference_folder import cut
 
     folder = tmp_path / "pixels"
     folder.mkdir()
     save_onnx(conv_stack(3, 3), folder / "model.onnx", 3)
     model = package(folder, emd("model.onnx", "ONNX", "PixelClassifier", ModelPadding=4))
-    raster = write_raster(tmp_path / "scene.tif", seeded_rgb(80, 70))
+    data = seeded_rgb(80, 70)
+    raster = (
+        write_raster(tmp_path / "scene.tif", data)
+        if source == "raster"
+        else cut(data, tmp_path / "tiles")
+    )
     argv = ["classify-pixels", "--model", str(model), "--raster", str(raster)]
     assert main([*argv, "-o", str(tmp_path / "local" / "classes.tif")]) == 0
     docker_out = tmp_path / "docker" / "classes.tif"

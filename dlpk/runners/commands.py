@@ -207,8 +207,7 @@ def cmd_export_chips(args: argparse.Namespace) -> int:
     if args.labels is not None and not args.labels.exists():
         return _fail(BadInputError(f"class data not found: {args.labels}"))
     builder = JobBuilder("export_chips")
-    # a folder is referenced by its own name: "." or "tiles/" have none until resolved
-    builder.add_input("in_raster", args.raster.resolve() if args.raster.is_dir() else args.raster)
+    builder.add_input("in_raster", args.raster)
     if args.labels is not None:
         builder.add_input("in_class_data", args.labels)
     for name, path in (

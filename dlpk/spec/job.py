@@ -180,15 +180,21 @@ class InferenceParameters(_Strict):
     )
 
 
+MOSAIC_INPUT = (
+    "A raster, or a folder of images on one grid (read as one VRT mosaic of them, "
+    "PROCESS_AS_MOSAICKED_IMAGE)"
+)
+
+
 class RasterInputs(_Strict):
-    in_raster: RelPath
+    in_raster: RelPath = Field(description=MOSAIC_INPUT)
     in_aoi: RelPath | None = Field(
         default=None, description="Polygons limiting the processed area (any OGR format)"
     )
 
 
 class FeatureInputs(_Strict):
-    in_raster: RelPath
+    in_raster: RelPath = Field(description=MOSAIC_INPUT)
     in_features: RelPath = Field(description="One output feature per input feature")
     in_aoi: RelPath | None = Field(
         default=None,

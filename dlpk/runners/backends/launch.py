@@ -75,7 +75,10 @@ class JobBuilder:
         return self._folders[folder]
 
     def add_input(self, name: str, path: Path) -> None:
-        """Reference `path` through a read-only mount of its folder (sidecar files come along)."""
+        """Reference `path` through a read-only mount of its folder (sidecar files come along).
+        A folder input is resolved first: "." or "tiles/.." has no name of its own."""
+        if path.is_dir():
+            path = path.resolve()
         self.inputs[name] = f"{self._mount_folder(path.parent)}/{path.name}"
 
     def set_model(self, folder: Path, emd_name: str | None = None) -> None:

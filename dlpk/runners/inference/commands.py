@@ -124,7 +124,12 @@ def cmd_configurations(args: argparse.Namespace) -> int:
 
 def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
     parser.add_argument("--model", required=True, metavar="MODEL", help=".dlpk or .emd")
-    parser.add_argument("--raster", required=True, metavar="IMAGE", help="input raster")
+    parser.add_argument(
+        "--raster",
+        required=True,
+        metavar="IMAGE",
+        help="input raster, or a folder of images on one grid (read as one mosaic)",
+    )
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help)
     parser.add_argument(
         "--arg",

@@ -27,11 +27,17 @@ from dlpk.runners.chips.formats import FORMATS, FormatTraits
 from dlpk.runners.chips.plan import make_plan
 from dlpk.runners.chips.plan_item import PlanItem
 from dlpk.runners.chips.pool import make_chips
-from dlpk.runners.chips.sources import RasterSet, check_items, list_rasters, write_mosaic
 from dlpk.runners.chips.stats import BandMoments, ClassSummary
 from dlpk.runners.chips.worker import ChipConfig, GroupResult
 from dlpk.runners.progress import Progress, no_progress
 from dlpk.runners.raster import RasterInfo, open_on_grid, open_raster_info
+from dlpk.runners.sources import (
+    RasterSet,
+    check_items,
+    list_rasters,
+    skipped_warning,
+    write_mosaic,
+)
 from dlpk.runners.tasks.report import TaskReport
 from dlpk.runners.vectors import (
     Features,
@@ -518,18 +524,12 @@ def _export(
 
 def _folder_warnings(inputs: Inputs, small: list[str]) -> list[str]:
     """Files of the folder that gave no chip for a reason the user may not expect."""
-    folder = inputs.raster
-    warnings = []
-    if inputs.sources.skipped:
-        names = ", ".join(p.name for p in inputs.sources.skipped[:5])
-        more = len(inputs.sources.skipped) - 5
-        warnings.append(
-            f"{len(inputs.sources.skipped)} file(s) in {folder} are not rasters GDAL reads "
-            f"and were skipped: {names}" + (f" and {more} more" if more > 0 else "")
-        )
+    warnings = skipped_warning(inputs.raster, inputs.sources)
     if small:
         names = ", ".join(small[:5]) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
-        warnings.append(f"{len(small)} raster(s) in {folder} are smaller than a tile: {names}")
+        warnings.append(
+            f"{len(small)} raster(s) in {inputs.raster} are smaller than a tile: {names}"
+        )
     return warnings
 
 

@@ -1,7 +1,9 @@
-"""The job-contract face of the inference tasks: paths resolve against the job directory."""
+"""The job-contract face of the inference tasks: paths resolve against the job directory, and a
+folder of images as in_raster is read as one VRT mosaic of them (PROCESS_AS_MOSAICKED_IMAGE)."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,8 +11,12 @@ from typing import Any
 from dlpk.errors import InvalidJobError
 from dlpk.runners.inference.summary import TaskSummary
 from dlpk.runners.progress import Progress
+from dlpk.runners.sources import list_rasters, skipped_warning, write_mosaic
 from dlpk.runners.tasks.report import TaskReport, output_files
 from dlpk.spec.job import ClassifyObjectsJob, ClassifyPixelsJob, DetectObjectsJob
+
+# What a mosaic error suggests instead: inference runs one raster (or one mosaic) per job.
+ONE_BY_ONE = "run each image on its own"
 
 
 def _model(jobdir: Path, model: str) -> Path:
@@ -48,10 +54,19 @@ def _run(
     output.parent.mkdir(parents=True, exist_ok=True)
     p = job.parameters
     model, raster = _model(jobdir, job.model), jobdir / job.inputs.in_raster
-    summary = task(
-        model, raster, output, p.arguments, p.device, progress, trust_code=p.trust_code, **extra
-    )
-    return _report(jobdir, output, summary)
+    with tempfile.TemporaryDirectory(prefix="dlpk-mosaic-") as scratch:
+        sources = list_rasters(raster) if raster.is_dir() else None
+        if sources is not None:
+            raster = write_mosaic(sources.rasters, Path(scratch) / "mosaic.vrt", ONE_BY_ONE)
+        summary = task(
+            model, raster, output, p.arguments, p.device, progress, trust_code=p.trust_code, **extra
+        )
+    report = _report(jobdir, output, summary)
+    if sources is not None:
+        report.counts["rasters"] = len(sources.rasters)
+        report.counts["files_not_rasters"] = len(sources.skipped)
+        report.warnings += skipped_warning(jobdir / job.inputs.in_raster, sources)
+    return report
 
 
 def _area(

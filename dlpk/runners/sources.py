@@ -1,8 +1,8 @@
-"""Which rasters an export reads: one raster, or a folder of images (ArcGIS's in_raster may be a
-folder), processed as one mosaic or item by item (processing_mode, reference §4.1).
+"""Which rasters a task reads: one raster, or a folder of images (ArcGIS's in_raster may be a
+folder), processed as one mosaic or, for exports, item by item (processing_mode, §4.1, §5).
 
 A mosaic is a VRT in a temporary folder of the runner: no pixel is copied, and the rest of the
-export sees one ordinary GDAL raster.
+task sees one ordinary GDAL raster.
 """
 
 from __future__ import annotations
@@ -101,24 +101,28 @@ def check_items(infos: list[RasterInfo]) -> None:
             raise BadInputError(
                 f"raster {Path(info.path).name} has {info.count} {info.dtype} bands, "
                 f"{Path(first.path).name} has {first.count} {first.dtype}",
-                hint="export rasters of one band layout together",
+                hint="use images of one band layout together",
             )
 
 
-def write_mosaic(infos: list[RasterInfo], vrt: Path) -> Path:
+ITEMS_SEPARATELY = "use processing mode PROCESS_ITEMS_SEPARATELY"
+
+
+def write_mosaic(infos: list[RasterInfo], vrt: Path, alternative: str = ITEMS_SEPARATELY) -> Path:
     """A VRT mosaic of rasters on one grid (one CRS, one cell size, aligned origins); where
     images overlap, the later one in name order covers the earlier (as gdalbuildvrt), except
-    for its nodata pixels."""
+    for its nodata pixels. Pixels no image covers read as the images' shared nodata, else 0.
+    `alternative` is what the errors suggest instead of a mosaic."""
     check_items(infos)
     first = infos[0]
     unplaced = [Path(i.path).name for i in infos if i.crs_wkt is None]
     if unplaced:
         raise BadInputError(
             f"raster {unplaced[0]} has no CRS, so it has no place in a mosaic",
-            hint="use processing mode PROCESS_ITEMS_SEPARATELY",
+            hint=alternative,
         )
     for info in infos:
-        _check_on_grid(info, first)
+        _check_on_grid(info, first, f"{alternative}, or resample the images to one grid")
     res_x, res_y = first.transform.a, first.transform.e
     left = min(i.transform.c for i in infos)
     top = max(i.transform.f for i in infos) if res_y < 0 else min(i.transform.f for i in infos)
@@ -173,11 +177,10 @@ def _overlaps_earlier(places: list[tuple[int, int, RasterInfo]], number: int) ->
     )
 
 
-def _check_on_grid(info: RasterInfo, first: RasterInfo) -> None:
-    """One mosaic needs one grid; anything else would resample, which an export must not do
+def _check_on_grid(info: RasterInfo, first: RasterInfo, hint: str) -> None:
+    """One mosaic needs one grid; anything else would resample, which a task must not do
     silently."""
     name = Path(info.path).name
-    hint = "use processing mode PROCESS_ITEMS_SEPARATELY, or resample the images to one grid"
     if info.crs_wkt != first.crs_wkt and not _same_crs(info.crs_wkt, first.crs_wkt):
         raise BadInputError(
             f"raster {name} is in another CRS than {Path(first.path).name}; a mosaic needs one",
@@ -208,3 +211,15 @@ def _same_crs(a: str | None, b: str | None) -> bool:
     if a is None or b is None:
         return False
     return bool(rasterio.crs.CRS.from_wkt(a) == rasterio.crs.CRS.from_wkt(b))
+
+
+def skipped_warning(folder: Path, found: RasterSet) -> list[str]:
+    """The files of a folder that are not rasters GDAL reads, named (at most five)."""
+    if not found.skipped:
+        return []
+    names = ", ".join(p.name for p in found.skipped[:5])
+    more = len(found.skipped) - 5
+    return [
+        f"{len(found.skipped)} file(s) in {folder} are not rasters GDAL reads and were "
+        f"skipped: {names}" + (f" and {more} more" if more > 0 else "")
+    ]

@@ -1,0 +1,133 @@
+"""Inference over a folder of images: one VRT mosaic of them, as ArcGIS's default
+PROCESS_AS_MOSAICKED_IMAGE, through the job contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+
+from dlpk.cli import main
+from tests.inference_models import (
+    CRS,
+    TRANSFORM,
+    conv_stack,
+    emd,
+    make_detector,
+    package,
+    save_torchscript,
+    seeded_rgb,
+    write_raster,
+)
+
+torch = pytest.importorskip("torch")
+
+
+def cut(data: np.ndarray[Any, Any], folder: Path, nodata: float | None = None) -> Path:
+    """`data` (on TRANSFORM) as four overlapping GeoTIFF tiles, plus a file that is not one."""
+    folder.mkdir()
+    height, width = data.shape[1:]
+    rows = [(0, height // 2 + 3), (height // 2 - 2, height)]
+    cols = [(0, width // 2 + 5), (width // 2 - 4, width)]
+    for n, ((r0, r1), (c0, c1)) in enumerate((r, c) for r in rows for c in cols):
+        profile = {
+            "driver": "GTiff",
+            "count": data.shape[0],
+            "height": r1 - r0,
+            "width": c1 - c0,
+            "dtype": data.dtype.name,
+            "crs": CRS,
+            "transform": TRANSFORM @ Affine.translation(c0, r0),
+            "nodata": nodata,
+        }
+        with rasterio.open(folder / f"part_{n}.tif", "w", **profile) as dst:
+            dst.write(data[:, r0:r1, c0:c1])
+    (folder / "delivery.pdf").write_bytes(b"%PDF-1.4 not an image")
+    return folder
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    capsys.readouterr()
+    assert main([*argv, "--device", "cpu"]) == 0, capsys.readouterr().err
+    return capsys.readouterr().err
+
+
+def test_classify_pixels_of_a_folder_equals_the_whole_scene(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    save_torchscript(conv_stack(3, 3), folder / "model.pt")
+    model = package(folder, emd("model.pt", "TorchScript", "PixelClassifier"))
+    data = seeded_rgb(44, 52)
+    whole = write_raster(tmp_path / "whole.tif", data)
+    tiles = cut(data, tmp_path / "tiles")
+    common = ["classify-pixels", "--model", str(model), "--arg", "padding=4"]
+    run(capsys, *common, "--raster", str(whole), "-o", str(tmp_path / "whole-out.tif"))
+    err = run(capsys, *common, "--raster", str(tiles), "-o", str(tmp_path / "tiles-out.tif"))
+    assert "1 file(s) in " in err and "skipped: delivery.pdf" in err
+    with (
+        rasterio.open(tmp_path / "whole-out.tif") as a,
+        rasterio.open(tmp_path / "tiles-out.tif") as b,
+    ):
+        assert (b.crs, b.transform, b.shape) == (a.crs, a.transform, a.shape)
+        values = a.read()
+        assert len(np.unique(values)) > 1
+        np.testing.assert_array_equal(b.read(), values)
+
+
+def boxes(path: Path) -> list[tuple[float, ...]]:
+    _meta, _, geometry, fields = pyogrio.raw.read(path)
+    return sorted(
+        (*shapely.from_wkb(g).bounds, float(c)) for g, c in zip(geometry, fields[-1], strict=True)
+    )
+
+
+def test_detect_objects_of_a_folder_finds_objects_on_image_seams(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Squares cut in two by the images' edges are found whole, once, as in the scene."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    torch.jit.script(make_detector()).save(str(folder / "model.pt"))
+    document = emd("model.pt", "TorchScript", "ObjectDetector", ExtractBands=[0], ImageHeight=32)
+    model = package(folder, document | {"ImageWidth": 32})
+    data = np.zeros((1, 60, 60), dtype=np.float32)
+    for row, col, value in [(27, 27, 1.0), (5, 28, 2.0), (40, 8, 1.0), (50, 50, 2.0)]:
+        data[0, row : row + 6, col : col + 6] = value
+    whole = write_raster(tmp_path / "whole.tif", data)
+    tiles = cut(data, tmp_path / "tiles")
+    common = ["detect-objects", "--model", str(model), "--arg", "padding=8"]
+    run(capsys, *common, "--raster", str(whole), "-o", str(tmp_path / "whole.gpkg"))
+    run(capsys, *common, "--raster", str(tiles), "-o", str(tmp_path / "tiles.gpkg"))
+    expected = boxes(tmp_path / "whole.gpkg")
+    assert len(expected) == 4
+    assert boxes(tmp_path / "tiles.gpkg") == expected
+
+
+def test_a_folder_off_one_grid_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    save_torchscript(conv_stack(3, 3), folder / "model.pt")
+    model = package(folder, emd("model.pt", "TorchScript", "PixelClassifier"))
+    tiles = cut(seeded_rgb(20, 20), tmp_path / "tiles")
+    with rasterio.open(tiles / "part_3.tif", "r+") as shifted:
+        shifted.transform = shifted.transform @ Affine.translation(0.25, 0)
+    output = tmp_path / "out.tif"
+    argv = ["classify-pixels", "--model", str(model), "--raster", str(tiles), "-o", str(output)]
+    capsys.readouterr()
+    assert main([*argv, "--device", "cpu"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "dlpk: error: raster part_3.tif is not aligned with the grid of part_0.tif (6.250 "
+        "pixels off) (run each image on its own, or resample the images to one grid)"
+    )
+    assert not output.exists()
