@@ -131,3 +131,67 @@ def test_a_folder_off_one_grid_is_refused_in_one_line(
         "pixels off) (run each image on its own, or resample the images to one grid)"
     )
     assert not output.exists()
+
+
+def test_without_features_each_image_is_one_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder of photos in two CRSs: one feature per image, its footprint in the first
+    image's CRS, labelled from the whole image resized to the model's chip."""
+    from rasterio.warp import transform_geom
+
+    from tests.test_classify_objects import classifier
+
+    model = classifier(tmp_path)  # bright images are Water (Value 1), dark ones Forest (5)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_raster(photos / "a.tif", np.full((3, 20, 30), 240, dtype=np.uint8))
+    write_raster(photos / "b.tif", np.full((3, 24, 24), 15, dtype=np.uint8))
+    other = {"driver": "GTiff", "count": 3, "height": 16, "width": 40, "dtype": "uint8"}
+    moved = Affine(5.0, 0, 1_700_000.0, 0, -5.0, 6_000_000.0)
+    with rasterio.open(photos / "c.tif", "w", crs="EPSG:3857", transform=moved, **other) as dst:
+        dst.write(np.full((3, 16, 40), 200, dtype=np.uint8))
+    (photos / "notes.pdf").write_bytes(b"%PDF")
+    output = tmp_path / "photos.gpkg"
+    argv = ["classify-objects", "--model", str(model), "--raster", str(photos)]
+    err = run(capsys, *argv, "-o", str(output))
+    assert "skipped: notes.pdf" in err
+    meta, _, geometry, fields = pyogrio.raw.read(output)
+    row = dict(zip(meta["fields"], fields, strict=True))
+    assert list(row["Image"]) == ["a.tif", "b.tif", "c.tif"]
+    assert list(row["ClassLabel"]) == ["Water", "Forest", "Water"]
+    assert list(row["ClassValue"]) == [1, 5, 1]
+    # each image whole: uniform pixels v give ImageNet-normalised chips of mean m, and the
+    # model's scores [m, -m] a confidence of 1 / (1 + exp(-2 |m|))
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    m = [float(np.mean((v / 255 - mean) / std)) for v in (240, 15, 200)]
+    expected_confidence = [100 / (1 + np.exp(-2 * abs(x))) for x in m]
+    np.testing.assert_allclose(row["Confidence"], expected_confidence, atol=1e-3)
+    assert "32633" in meta["crs"]
+    footprints = [shapely.from_wkb(g) for g in geometry]
+    x0, y0 = TRANSFORM * (0, 0)
+    x1, y1 = TRANSFORM * (30, 20)
+    assert footprints[0].equals(shapely.box(x0, y1, x1, y0))
+    c_box = shapely.box(1_700_000.0, 6_000_000.0 - 80, 1_700_200.0, 6_000_000.0)
+    expected = shapely.geometry.shape(transform_geom("EPSG:3857", CRS, c_box.__geo_interface__))
+    assert footprints[2].normalize().equals_exact(expected.normalize(), 1e-3)
+
+
+def test_without_features_area_options_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_classify_objects import classifier
+
+    model = classifier(tmp_path)
+    image = write_raster(tmp_path / "a.tif", np.full((3, 20, 30), 240, dtype=np.uint8))
+    output = tmp_path / "out.gpkg"
+    argv = ["classify-objects", "--model", str(model), "--raster", str(image), "-o", str(output)]
+    capsys.readouterr()
+    assert main([*argv, "--extent", "0", "0", "1", "1", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "dlpk: error: --extent and --aoi choose features to classify (pass --features, or drop "
+        "them to label each image as a whole)"
+    )
+    assert not output.exists()
+    run(capsys, *argv)  # one image, no features: one feature
+    assert pyogrio.read_info(output)["features"] == 1

@@ -195,7 +195,11 @@ class RasterInputs(_Strict):
 
 class FeatureInputs(_Strict):
     in_raster: RelPath = Field(description=MOSAIC_INPUT)
-    in_features: RelPath = Field(description="One output feature per input feature")
+    in_features: RelPath | None = Field(
+        default=None,
+        description="One output feature per input feature; without features each image of "
+        "in_raster (a raster or a folder of images) is one object",
+    )
     in_aoi: RelPath | None = Field(
         default=None,
         description="Polygons: only features meeting them are classified; the others are "

@@ -133,12 +133,22 @@ def classify_objects(
     aoi: Path | None = None,
 ) -> TaskSummary:
     """Label every feature of `features` from its chip of `raster`; write them to `output`.
+    Without `features`, each image of `raster` (a raster or a folder) is one object.
 
     With `extent` (raster CRS) and/or `aoi` (polygons), only features meeting that area are
     classified; the others are written too, with null ClassLabel, ClassValue and Confidence."""
     started = time.perf_counter()
     if features is None:
-        raise UsageError("classify-objects needs --features (points, lines or polygons)")
+        if extent is not None or aoi is not None:
+            raise UsageError(
+                "--extent and --aoi choose features to classify",
+                hint="pass --features, or drop them to label each image as a whole",
+            )
+        from dlpk.runners.inference.image_objects import classify_images
+
+        return classify_images(
+            model, raster, output, arguments, device, progress, overwrite, trust_code
+        )
     check_device(device)
     check_output(output, overwrite, tuple(DRIVERS))
     layer = read_features(features)

@@ -206,12 +206,16 @@ def register(subparsers: Any) -> None:
         "its vectorize() gives each feature's Label and Confidence (needs --trust-code "
         "outside a container). With --extent / --aoi only the features meeting the area are "
         "classified; the others are written too, with null ClassLabel, ClassValue and "
-        "Confidence.",
+        "Confidence. Without --features each image of --raster (a raster or a folder) is one "
+        "object: its footprint is written with Image, ClassLabel, ClassValue and Confidence.",
         epilog=epilog,
     )
     _common(objects, "output layer (.gpkg, .geojson, .shp or .gdb)")
     objects.add_argument(
-        "--features", required=True, metavar="LAYER", help="points, lines or polygons"
+        "--features",
+        metavar="LAYER",
+        help="points, lines or polygons (without: each image of --raster, a raster or a "
+        "folder, is one object, its footprint written with an Image field)",
     )
     _area_options(objects)
     objects.set_defaults(func=cmd_classify_objects)

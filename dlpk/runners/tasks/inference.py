@@ -94,7 +94,22 @@ def run_detect_objects(job: DetectObjectsJob, jobdir: Path, progress: Progress) 
 def run_classify_objects(job: ClassifyObjectsJob, jobdir: Path, progress: Progress) -> TaskReport:
     from dlpk.runners.inference.classify_objects import classify_objects
 
-    features = jobdir / job.inputs.in_features
     output = job.outputs.out_classified_objects
     area = _area(job, jobdir)
+    if job.inputs.in_features is None:  # each image one object: a folder is not a mosaic
+        output_path = jobdir / output
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        p = job.parameters
+        summary = classify_objects(
+            _model(jobdir, job.model),
+            jobdir / job.inputs.in_raster,
+            output_path,
+            p.arguments,
+            p.device,
+            progress,
+            trust_code=p.trust_code,
+            **area,
+        )
+        return _report(jobdir, output_path, summary)
+    features = jobdir / job.inputs.in_features
     return _run(classify_objects, job, jobdir, output, progress, features=features, **area)
