@@ -128,7 +128,8 @@ def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
         "--raster",
         required=True,
         metavar="IMAGE",
-        help="input raster, or a folder of images on one grid (read as one mosaic)",
+        help="input raster, or a folder of images on one grid, read as one mosaic (by "
+        "classify-objects without --features: each image one object)",
     )
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help)
     parser.add_argument(
