@@ -58,13 +58,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return capsys.readouterr().err
 
 
-def test_classify_pixels_of_a_folder_equals_the_whole_scene(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def pixel_model(tmp_path: Path) -> Path:
+    """A TorchScript pixel classifier packed as .dlpk."""
     folder = tmp_path / "model"
     folder.mkdir()
     save_torchscript(conv_stack(3, 3), folder / "model.pt")
-    model = package(folder, emd("model.pt", "TorchScript", "PixelClassifier"))
+    return package(folder, emd("model.pt", "TorchScript", "PixelClassifier"))
+
+
+def test_classify_pixels_of_a_folder_equals_the_whole_scene(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = pixel_model(tmp_path)
     data = seeded_rgb(44, 52)
     whole = write_raster(tmp_path / "whole.tif", data)
     tiles = cut(data, tmp_path / "tiles")
@@ -114,10 +119,7 @@ def test_detect_objects_of_a_folder_finds_objects_on_image_seams(
 def test_a_folder_off_one_grid_is_refused_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "model"
-    folder.mkdir()
-    save_torchscript(conv_stack(3, 3), folder / "model.pt")
-    model = package(folder, emd("model.pt", "TorchScript", "PixelClassifier"))
+    model = pixel_model(tmp_path)
     tiles = cut(seeded_rgb(20, 20), tmp_path / "tiles")
     with rasterio.open(tiles / "part_3.tif", "r+") as shifted:
         shifted.transform = shifted.transform @ Affine.translation(0.25, 0)
