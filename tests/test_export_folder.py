@@ -85,6 +85,7 @@ def test_mosaic_of_tiles_exports_exactly_what_the_whole_scene_exports(
     report = export_chips(folder, labels_gpkg, tmp_path / "b", params(**fmt))
     assert report.counts["chips"] == expected.counts["chips"] > 4
     assert report.counts["rasters"] == 4 and report.counts["files_not_rasters"] == 1
+    assert "rasters_with_chips" not in report.counts  # the mosaic is one raster
     assert report.warnings == [
         f"1 file(s) in {folder} are not rasters GDAL reads and were skipped: checksums.dat"
     ]

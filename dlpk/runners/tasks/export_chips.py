@@ -505,7 +505,8 @@ def _export(
     }
     if inputs.sources.folder:
         report.counts["rasters"] = len(inputs.sources.rasters)
-        report.counts["rasters_with_chips"] = sum(1 for item in items if item.plan)
+        if params.processing_mode == "PROCESS_ITEMS_SEPARATELY":  # a mosaic is one item
+            report.counts["rasters_with_chips"] = sum(1 for item in items if item.plan)
         report.counts["files_not_rasters"] = len(inputs.sources.skipped)
         report.warnings += _folder_warnings(inputs, small)
     if traits.labels != "none":
