@@ -366,3 +366,4 @@ def test_a_mosaic_reads_back_as_the_raster_it_was_cut_from(
         assert (mosaic.width, mosaic.height) == (width, height)
         assert mosaic.transform.almost_equals(TRANSFORM)
         np.testing.assert_array_equal(mosaic.read(), data)
+        assert (mosaic.read_masks() == 255).all()  # covered everywhere: nothing masked

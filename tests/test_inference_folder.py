@@ -87,6 +87,33 @@ def test_classify_pixels_of_a_folder_equals_the_whole_scene(
         np.testing.assert_array_equal(b.read(), values)
 
 
+def test_where_no_image_is_the_classes_are_nodata(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three of the four images: the corner none covers is masked in the mosaic, so it is
+    nodata in the output, not a class of the zeros there; far from it, the scene's classes."""
+    model = pixel_model(tmp_path)
+    data = seeded_rgb(44, 52)
+    whole = write_raster(tmp_path / "whole.tif", data)
+    tiles = cut(data, tmp_path / "tiles")
+    (tiles / "part_3.tif").unlink()  # rows 20-44, cols 22-52; others reach row 25, col 31
+    common = ["classify-pixels", "--model", str(model), "--arg", "padding=4"]
+    run(capsys, *common, "--raster", str(whole), "-o", str(tmp_path / "whole-out.tif"))
+    run(capsys, *common, "--raster", str(tiles), "-o", str(tmp_path / "gap-out.tif"))
+    with (
+        rasterio.open(tmp_path / "whole-out.tif") as a,
+        rasterio.open(tmp_path / "gap-out.tif") as b,
+    ):
+        assert b.shape == (44, 52) and b.nodata is not None
+        got, want = b.read(1), a.read(1)
+    gap = np.zeros(got.shape, dtype=bool)
+    gap[25:, 31:] = True
+    assert (got[gap] == b.nodata).all() and not (got[~gap] == b.nodata).any()
+    near = np.zeros(got.shape, dtype=bool)
+    near[25 - 6 :, 31 - 6 :] = True  # within the model's receptive field of the gap
+    np.testing.assert_array_equal(got[~near], want[~near])
+
+
 def boxes(path: Path) -> list[tuple[float, ...]]:
     _meta, _, geometry, fields = pyogrio.raw.read(path)
     return sorted(

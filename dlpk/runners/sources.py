@@ -111,8 +111,9 @@ ITEMS_SEPARATELY = "use processing mode PROCESS_ITEMS_SEPARATELY"
 def write_mosaic(infos: list[RasterInfo], vrt: Path, alternative: str = ITEMS_SEPARATELY) -> Path:
     """A VRT mosaic of rasters on one grid (one CRS, one cell size, aligned origins); where
     images overlap, the later one in name order covers the earlier (as gdalbuildvrt), except
-    for its nodata pixels. Pixels no image covers read as the images' shared nodata, else 0.
-    `alternative` is what the errors suggest instead of a mosaic."""
+    for its nodata pixels. Pixels no image covers read as the images' shared nodata, else 0,
+    and are masked (the mosaic's mask band is the images' masks). `alternative` is what the
+    errors suggest instead of a mosaic."""
     check_items(infos)
     first = infos[0]
     unplaced = [Path(i.path).name for i in infos if i.crs_wkt is None]
@@ -144,18 +145,24 @@ def write_mosaic(infos: list[RasterInfo], vrt: Path, alternative: str = ITEMS_SE
         if shared_nodata is not None:
             lines.append(f"    <NoDataValue>{shared_nodata!r}</NoDataValue>")
         for number, (col, row, info) in enumerate(places):
-            lines += _source(info, band, col, row, _overlaps_earlier(places, number))
+            covers = _overlaps_earlier(places, number)
+            lines += _source(info, str(band), col, row, info.nodata if covers else None)
         lines.append("  </VRTRasterBand>")
-    lines.append("</VRTDataset>")
+    # The images' masks, so that readers of masks (inference) see no data where no image is:
+    # a mask pixel of 0 must not hide an earlier image's valid pixel either.
+    lines += ["  <MaskBand>", '    <VRTRasterBand dataType="Byte">']
+    for number, (col, row, info) in enumerate(places):
+        lines += _source(info, "mask,1", col, row, 0 if _overlaps_earlier(places, number) else None)
+    lines += ["    </VRTRasterBand>", "  </MaskBand>", "</VRTDataset>"]
     vrt.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return vrt
 
 
-def _source(info: RasterInfo, band: int, col: int, row: int, covers: bool) -> list[str]:
-    """One image's band in the mosaic. A plain copy (SimpleSource) unless its nodata pixels
-    must let an earlier image show through: GDAL's ComplexSource, which masks them, takes a
-    general path that made a mosaic export a third slower."""
-    kind = "ComplexSource" if covers and info.nodata is not None else "SimpleSource"
+def _source(info: RasterInfo, band: str, col: int, row: int, nodata: float | None) -> list[str]:
+    """One image's band (or "mask,1") in the mosaic. A plain copy (SimpleSource) unless
+    `nodata` pixels must let an earlier image show through: GDAL's ComplexSource, which skips
+    them, takes a general path that made a mosaic export a third slower."""
+    kind = "SimpleSource" if nodata is None else "ComplexSource"
     size = f'xSize="{info.width}" ySize="{info.height}"'
     lines = [
         f"    <{kind}>",
@@ -164,8 +171,8 @@ def _source(info: RasterInfo, band: int, col: int, row: int, covers: bool) -> li
         f'      <SrcRect xOff="0" yOff="0" {size}/>',
         f'      <DstRect xOff="{col}" yOff="{row}" {size}/>',
     ]
-    if kind == "ComplexSource":
-        lines.append(f"      <NODATA>{info.nodata!r}</NODATA>")
+    if nodata is not None:
+        lines.append(f"      <NODATA>{nodata!r}</NODATA>")
     return [*lines, f"    </{kind}>"]
 
 
