@@ -3,6 +3,7 @@ PROCESS_AS_MOSAICKED_IMAGE, through the job contract."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,80 @@ def test_without_features_area_options_are_refused(
     assert not output.exists()
     run(capsys, *argv)  # one image, no features: one feature
     assert pyogrio.read_info(output)["features"] == 1
+
+
+def test_classify_pixels_of_each_image_on_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PROCESS_ITEMS_SEPARATELY: each image, in its own CRS and size, to <name>.tif in the
+    output folder, equal to classifying it alone; the model is loaded once."""
+    model = pixel_model(tmp_path)
+    photos = tmp_path / "images"
+    photos.mkdir()
+    write_raster(photos / "a.tif", seeded_rgb(30, 40, seed=1))
+    write_raster(photos / "b.tif", seeded_rgb(36, 28, seed=2))
+    other = {"driver": "GTiff", "count": 3, "height": 20, "width": 24, "dtype": "uint8"}
+    moved = Affine(5.0, 0, 1_700_000.0, 0, -5.0, 6_000_000.0)
+    with rasterio.open(photos / "c.tif", "w", crs="EPSG:3857", transform=moved, **other) as dst:
+        dst.write(seeded_rgb(20, 24, seed=3))
+    (photos / "notes.pdf").write_bytes(b"%PDF")
+    common = ["classify-pixels", "--model", str(model), "--arg", "padding=4"]
+    out = tmp_path / "classified"
+    out.mkdir()  # an empty folder is no output to protect
+    each = ["--processing-mode", "PROCESS_ITEMS_SEPARATELY"]
+    err = run(capsys, *common, "--raster", str(photos), "-o", str(out), *each)
+    assert "skipped: notes.pdf" in err
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".tif") == [
+        "a.tif",
+        "b.tif",
+        "c.tif",
+    ]
+    for name in ("a", "b", "c"):
+        alone = tmp_path / f"{name}-alone.tif"
+        run(capsys, *common, "--raster", str(photos / f"{name}.tif"), "-o", str(alone))
+        with rasterio.open(alone) as want, rasterio.open(out / f"{name}.tif") as got:
+            assert (got.crs, got.transform, got.shape) == (want.crs, want.transform, want.shape)
+            np.testing.assert_array_equal(got.read(), want.read())
+    result = tmp_path / "again"
+    capsys.readouterr()
+    argv = [*common, "--raster", str(photos), "-o", str(out), *each, "--device", "cpu"]
+    assert main(argv) == 2
+    assert "already exists and is not empty (pass --overwrite" in capsys.readouterr().err
+    assert main([*argv, "--extent", "0", "0", "1", "1"]) == 2
+    assert "--extent and --aoi apply to one raster or one mosaic" in capsys.readouterr().err
+    write_raster(photos / "a.tiff", seeded_rgb(10, 10))
+    assert main([*argv[:-2], "-o", str(result), "--device", "cpu"]) == 3
+    assert capsys.readouterr().err.strip() == (
+        "dlpk: error: images a.tif and a.tiff would both be classified to a.tif "
+        "(rename one of them)"
+    )
+    assert not result.exists()
+
+
+def test_each_image_shares_one_loaded_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dlpk.runners.inference import model as model_module
+    from dlpk.runners.inference.classify_items import classify_each
+
+    loads: list[str] = []
+    load = model_module.OpenedModel.load
+
+    def counted(self: Any, device: str, trust_code: bool) -> Any:
+        loads.append(device)
+        return load(self, device, trust_code)
+
+    monkeypatch.setattr(model_module.OpenedModel, "load", counted)
+    images = tmp_path / "images"
+    images.mkdir()
+    for n in range(4):
+        write_raster(images / f"{n}.tif", seeded_rgb(16, 16, seed=n))
+    model = pixel_model(tmp_path)
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(model) as archive:
+        archive.extractall(unpacked)
+    summary = classify_each(
+        unpacked / "model.emd", images, tmp_path / "out", {"padding": "4"}, "cpu", lambda *a: None
+    )
+    assert loads == ["cpu"]
+    assert summary.counts["rasters"] == 4 and len(list((tmp_path / "out").glob("*.tif"))) == 4

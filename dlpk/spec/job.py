@@ -207,8 +207,23 @@ class FeatureInputs(_Strict):
     )
 
 
+class ClassifyPixelsParameters(InferenceParameters):
+    """Parameters of classify_pixels: those of every inference task and the processing mode."""
+
+    processing_mode: ProcessingMode = Field(
+        default="PROCESS_AS_MOSAICKED_IMAGE",
+        description="When in_raster is a folder of images: one mosaic of them classified to "
+        "out_classified_raster, or each image classified on its own grid to a GeoTIFF of its "
+        "name in out_classified_folder",
+    )
+
+
 class ClassifyPixelsOutputs(_Strict):
     out_classified_raster: OutPath = "out/classified.tif"
+    out_classified_folder: OutPath | None = Field(
+        default=None,
+        description="PROCESS_ITEMS_SEPARATELY: the folder of one classified GeoTIFF per image",
+    )
 
 
 class DetectObjectsOutputs(_Strict):
@@ -234,6 +249,7 @@ class ClassifyPixelsJob(_InferenceJob):
 
     task: Literal["classify_pixels"]
     inputs: RasterInputs
+    parameters: ClassifyPixelsParameters = Field(default_factory=lambda: ClassifyPixelsParameters())
     outputs: ClassifyPixelsOutputs = Field(default_factory=ClassifyPixelsOutputs)
 
 

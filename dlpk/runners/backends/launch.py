@@ -136,6 +136,8 @@ def deliver(staging: Path, output: Path, overwrite: bool) -> None:
     entries = sorted(staging.iterdir(), key=lambda p: p.name == output.name)
     for entry in entries:
         target = output.parent / entry.name
+        if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+            target.rmdir()  # an empty folder made for the output holds nothing to lose
         if target.exists():
             if entry.name == output.name and not overwrite:
                 raise OutputExistsError(

@@ -20,7 +20,7 @@ from dlpk.runners.inference.common import (
     crs_warnings,
 )
 from dlpk.runners.inference.engine import Forward, Progress, run_tiles
-from dlpk.runners.inference.model import open_model
+from dlpk.runners.inference.model import OpenedModel, open_model
 from dlpk.runners.inference.source import RasterSource, open_source
 from dlpk.runners.inference.summary import TaskSummary
 from dlpk.runners.inference.tta import augmented, transforms_for
@@ -97,54 +97,70 @@ def classify_pixels(
     check_device(device)
     check_output(output, overwrite, SUFFIXES)
     with open_model(model, TASK) as opened:
+        request = TaskRequest(
+            raster, output, arguments, device, progress, overwrite, trust_code, extent, aoi
+        )
         if opened.runs_function:
             from dlpk.runners.inference.function_tasks import classify_with_function
 
-            return classify_with_function(
-                opened,
-                TaskRequest(
-                    raster, output, arguments, device, progress, overwrite, trust_code, extent, aoi
-                ),
-            )
-        args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
-        classes = opened.classes
-        with open_source(raster, opened.emd, opened.configuration.normalised) as source:
+            return classify_with_function(opened, request)
+        classifier = PixelClassifier(opened, arguments, device, trust_code)
+        summary = classifier.classify(request)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+class PixelClassifier:
+    """A PixelClassifier model loaded once, to classify one raster or each of many."""
+
+    def __init__(
+        self, opened: OpenedModel, arguments: dict[str, str], device: str, trust_code: bool
+    ) -> None:
+        self.opened = opened
+        self.args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
+        self.adapter = opened.load(device, trust_code)
+        self.forward: Forward = self.adapter.forward
+        if self.args.test_time_augmentation:
+            square = self.args.grid.tile_height == self.args.grid.tile_width
+            transforms = transforms_for(opened.emd.ImageSpaceUsed, square)
+            self.forward = augmented(self.forward, transforms, self.args.merge_policy)
+
+    def mapping_for(self, channels: int) -> ChannelMap:
+        emd = self.opened.emd
+        return channel_map(
+            self.opened.classes, channels, self.args.predict_background, emd.ignore_mapped_class
+        )
+
+    def classify(self, request: TaskRequest) -> TaskSummary:
+        """One raster to one classified GeoTIFF."""
+        started = time.perf_counter()
+        opened, args = self.opened, self.args
+        with open_source(request.raster, opened.emd, opened.configuration.normalised) as source:
             warnings = [*opened.warnings, *crs_warnings(source.dataset)]
-            adapter = opened.load(device, trust_code)
             planned = plan_tiles(source.height, source.width, args.grid)
-            tiles, area = planned_tiles(source.dataset, planned, extent, aoi)
-
-            def mapping_for(channels: int) -> ChannelMap:
-                return channel_map(
-                    classes, channels, args.predict_background, opened.emd.ignore_mapped_class
-                )
-
-            forward: Forward = adapter.forward
-            if args.test_time_augmentation:
-                square = args.grid.tile_height == args.grid.tile_width
-                transforms = transforms_for(opened.emd.ImageSpaceUsed, square)
-                forward = augmented(forward, transforms, args.merge_policy)
-            rows = class_rows(classes)
+            tiles, area = planned_tiles(source.dataset, planned, request.extent, request.aoi)
+            rows = class_rows(opened.classes)
+            output, overwrite = request.output, request.overwrite
             with ClassifiedRasterWriter(output, source.dataset, rows, overwrite) as writer:
                 counts = classify_tiles(
                     source,
                     tiles,
-                    forward,
-                    mapping_for,
+                    self.forward,
+                    self.mapping_for,
                     writer,
                     args.batch_size,
                     args.edge_fill,
-                    progress,
+                    request.progress,
                     area,
                 )
-    return TaskSummary(
-        task=TASK,
-        output=output,
-        tiles=len(tiles),
-        pixels=source.height * source.width,
-        seconds=round(time.perf_counter() - started, 3),
-        device=adapter.device,
-        arguments=args.resolved(),
-        counts=counts,
-        warnings=warnings,
-    )
+        return TaskSummary(
+            task=TASK,
+            output=output,
+            tiles=len(tiles),
+            pixels=source.height * source.width,
+            seconds=round(time.perf_counter() - started, 3),
+            device=self.adapter.device,
+            arguments=args.resolved(),
+            counts=counts,
+            warnings=warnings,
+        )

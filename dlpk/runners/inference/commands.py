@@ -8,15 +8,16 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from dlpk.errors import BadInputError, UsageError
+from dlpk.errors import BadInputError, OutputExistsError, UsageError
 from dlpk.runners.backends.choose import add_backend_options
 from dlpk.runners.backends.launch import JobBuilder, deliver, staging_folder
 from dlpk.runners.commands import run_and_report
 from dlpk.runners.inference.common import check_output
 from dlpk.runners.inference.prepare import prepared_model
 from dlpk.runners.io.vectors import DRIVERS
+from dlpk.spec.job import ProcessingMode
 
 
 def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
@@ -37,7 +38,11 @@ def _run(task: str, args: argparse.Namespace, suffixes: tuple[str, ...]) -> int:
     container may write) and renamed into place once the job succeeded.
     """
     output = Path(args.output)
-    check_output(output, args.overwrite, suffixes)
+    each = getattr(args, "processing_mode", None) == "PROCESS_ITEMS_SEPARATELY"
+    if each:
+        _check_each(output, args)
+    else:
+        check_output(output, args.overwrite, suffixes)
     raster = Path(args.raster)
     if not raster.exists():
         raise BadInputError(f"raster not found: {raster}")
@@ -69,9 +74,12 @@ def _run(task: str, args: argparse.Namespace, suffixes: tuple[str, ...]) -> int:
         }
         if extent is not None:
             builder.parameters["extent"] = extent
+        if each:
+            builder.parameters["processing_mode"] = "PROCESS_ITEMS_SEPARATELY"
         staging = staging_folder(output)
         try:
-            builder.add_output(OUTPUT_KEYS[task], staging, output.name)
+            key = "out_classified_folder" if each else OUTPUT_KEYS[task]
+            builder.add_output(key, staging, output.name)
             code = run_and_report(builder.write(), args, model.framework)
             if code == 0:
                 deliver(staging, output, args.overwrite)
@@ -79,6 +87,25 @@ def _run(task: str, args: argparse.Namespace, suffixes: tuple[str, ...]) -> int:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return code
+
+
+def _check_each(output: Path, args: argparse.Namespace) -> None:
+    """PROCESS_ITEMS_SEPARATELY writes a folder of GeoTIFFs: refuse before any work what
+    would fail or overwrite after it."""
+    if getattr(args, "extent", None) is not None or getattr(args, "aoi", None):
+        raise UsageError(
+            "--extent and --aoi apply to one raster or one mosaic",
+            hint="drop them, or use --processing-mode PROCESS_AS_MOSAICKED_IMAGE",
+        )
+    if output.exists() and not output.is_dir():
+        raise UsageError(
+            f"{output} is a file; PROCESS_ITEMS_SEPARATELY writes a folder of GeoTIFFs",
+            hint="name a folder with -o",
+        )
+    if output.is_dir() and any(output.iterdir()) and not args.overwrite:
+        raise OutputExistsError(
+            f"{output} already exists and is not empty", "pass --overwrite to replace it"
+        )
 
 
 OUTPUT_KEYS = {
@@ -175,8 +202,15 @@ def register(subparsers: Any) -> None:
         "(mean|max|min).",
         epilog=epilog,
     )
-    _common(pixels, "output GeoTIFF (.tif)")
+    _common(pixels, "output GeoTIFF (.tif); a folder with PROCESS_ITEMS_SEPARATELY")
     _area_options(pixels)
+    pixels.add_argument(
+        "--processing-mode",
+        default="PROCESS_AS_MOSAICKED_IMAGE",
+        choices=get_args(ProcessingMode),
+        help="a folder of images as --raster: one mosaic classified to one GeoTIFF, or each "
+        "image on its own to <name>.tif in the -o folder (default: %(default)s)",
+    )
     pixels.set_defaults(func=cmd_classify_pixels)
 
     detect = subparsers.add_parser(

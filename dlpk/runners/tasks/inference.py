@@ -80,8 +80,34 @@ def _area(
 def run_classify_pixels(job: ClassifyPixelsJob, jobdir: Path, progress: Progress) -> TaskReport:
     from dlpk.runners.inference.classify_pixels import classify_pixels
 
+    if job.parameters.processing_mode == "PROCESS_ITEMS_SEPARATELY":
+        return _run_each(job, jobdir, progress)
     output = job.outputs.out_classified_raster
     return _run(classify_pixels, job, jobdir, output, progress, **_area(job, jobdir))
+
+
+def _run_each(job: ClassifyPixelsJob, jobdir: Path, progress: Progress) -> TaskReport:
+    """PROCESS_ITEMS_SEPARATELY: one classified GeoTIFF per image, in out_classified_folder."""
+    from dlpk.runners.inference.classify_items import classify_each
+
+    p = job.parameters
+    if job.outputs.out_classified_folder is None:
+        raise InvalidJobError("PROCESS_ITEMS_SEPARATELY writes to outputs.out_classified_folder")
+    if p.extent is not None or job.inputs.in_aoi is not None:
+        raise InvalidJobError(
+            "PROCESS_ITEMS_SEPARATELY takes no extent or AOI: each image is classified whole"
+        )
+    folder = jobdir / job.outputs.out_classified_folder
+    summary = classify_each(
+        _model(jobdir, job.model),
+        jobdir / job.inputs.in_raster,
+        folder,
+        p.arguments,
+        p.device,
+        progress,
+        trust_code=p.trust_code,
+    )
+    return _report(jobdir, folder, summary)
 
 
 def run_detect_objects(job: DetectObjectsJob, jobdir: Path, progress: Progress) -> TaskReport:
