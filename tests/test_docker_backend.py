@@ -269,7 +269,7 @@ def _same_bytes(first: Path, second: Path) -> None:
 
 
 @pytest.mark.usefixtures("docker_ready")
-@pytest.mark.parametrize("source", ["raster", "folder"])  # a folder: its VRT mosaic in /tmp
+@pytest.mark.parametrize("source", ["raster", "folder", "each"])  # folder: a VRT in /tmp
 def test_classify_pixels_in_docker_equals_local(tmp_path: Path, source: str) -> None:
     from tests.inference_models import conv_stack, emd, package, save_onnx, seeded_rgb, write_raster
     from tests.test_inference_folder import cut
@@ -283,8 +283,16 @@ def test_classify_pixels_in_docker_equals_local(tmp_path: Path, source: str) -> 
         write_raster(tmp_path / "scene.tif", data)
         if source == "raster"
         else cut(data, tmp_path / "tiles")
-    )
+    )  # each image of the cut scene on its own: 4 outputs
     argv = ["classify-pixels", "--model", str(model), "--raster", str(raster)]
+    if source == "each":  # one GeoTIFF per image, in an output folder
+        argv += ["--processing-mode", "PROCESS_ITEMS_SEPARATELY"]
+        assert main([*argv, "-o", str(tmp_path / "local" / "classes")]) == 0
+        assert main([*argv, "-o", str(tmp_path / "docker" / "classes"), "--backend", "docker"]) == 0
+        files = _tree(tmp_path / "local" / "classes")
+        assert len([name for name in files if name.endswith(".tif")]) == 4
+        assert _tree(tmp_path / "docker" / "classes") == files
+        return
     assert main([*argv, "-o", str(tmp_path / "local" / "classes.tif")]) == 0
     docker_out = tmp_path / "docker" / "classes.tif"
     assert main([*argv, "-o", str(docker_out), "--backend", "docker"]) == 0
