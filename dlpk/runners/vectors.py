@@ -224,8 +224,8 @@ def overlaps(geoms: npt.NDArray[Any], raster: RasterInfo) -> bool:
     return len(geoms) > 0 and bool(shapely.intersects(geoms, extent).any())
 
 
-def read_mask(path: Path, raster: RasterInfo, require_overlap: bool = True) -> shapely.Geometry:
-    """Mask polygons as one prepared area in raster pixel space (only chips inside it are kept)."""
+def load_mask(path: Path, raster: RasterInfo) -> LoadedFeatures:
+    """Mask polygons as read, once; `raster` is the first they go on (`place_mask`)."""
     layer = _layer_name(path, None)
     info = _open_info(path, layer, raster, "mask polygons")
     _meta, _fids, wkb, _fields = pyogrio.raw.read(path, layer=layer, columns=[])
@@ -234,11 +234,20 @@ def read_mask(path: Path, raster: RasterInfo, require_overlap: bool = True) -> s
     polygonal = shapely.get_type_id(geoms)
     if len(geoms) == 0 or not np.isin(polygonal, (3, 6)).all():
         raise BadInputError(f"mask {path} must hold polygons")
-    area = shapely.union_all(_map_to_pixels(_reproject(geoms, info["crs"], raster), raster))
+    return LoadedFeatures(path, geoms, np.ones(len(geoms), dtype=np.int64), None, info["crs"])
+
+
+def place_mask(
+    loaded: LoadedFeatures, raster: RasterInfo, require_overlap: bool = True
+) -> shapely.Geometry:
+    """Mask polygons as one prepared area in raster pixel space (only chips inside it are kept)."""
+    if raster.crs_wkt is None:
+        raise BadInputError(f"raster {raster.path} has no coordinate reference system")
+    area = shapely.union_all(_map_to_pixels(_reproject(loaded.geoms, loaded.crs, raster), raster))
     if require_overlap and not shapely.intersects(
         area, shapely.box(0, 0, raster.width, raster.height)
     ):
-        raise BadInputError(f"mask polygons {path} do not overlap the raster {raster.path}")
+        raise BadInputError(f"mask polygons {loaded.path} do not overlap the raster {raster.path}")
     shapely.prepare(area)
     return area
 

@@ -44,9 +44,10 @@ from dlpk.runners.vectors import (
     LoadedFeatures,
     is_vector,
     load_features,
+    load_mask,
     overlaps,
     place_features,
-    read_mask,
+    place_mask,
 )
 from dlpk.spec.job import ExportChipsJob, ExportChipsParameters
 
@@ -396,8 +397,9 @@ def _export(
         instance_classes = _classes(instance_values, traits) if instance_values else {}
     most_instances = max(len(i.instances.values) if i.instances else 0 for i in items)
     if inputs.mask_polygons is not None:
+        loaded_mask = load_mask(inputs.mask_polygons, info)
         for item in items:
-            item.mask = read_mask(inputs.mask_polygons, item.info, require_overlap=not several)
+            item.mask = place_mask(loaded_mask, item.info, require_overlap=not several)
 
     signature = {
         **inputs.signature(),
