@@ -48,14 +48,17 @@ def _run(
     jobdir: Path,
     output_path: str,
     progress: Progress,
+    mosaic: bool = True,
     **extra: Any,
 ) -> TaskReport:
+    """Run `task` on the job; a folder as in_raster becomes one VRT mosaic unless `mosaic` is
+    False (the task then reads the folder's images itself)."""
     output = jobdir / output_path
     output.parent.mkdir(parents=True, exist_ok=True)
     p = job.parameters
     model, raster = _model(jobdir, job.model), jobdir / job.inputs.in_raster
     with tempfile.TemporaryDirectory(prefix="dlpk-mosaic-") as scratch:
-        sources = list_rasters(raster) if raster.is_dir() else None
+        sources = list_rasters(raster) if mosaic and raster.is_dir() else None
         if sources is not None:
             raster = write_mosaic(sources.rasters, Path(scratch) / "mosaic.vrt", ONE_BY_ONE)
         summary = task(
@@ -123,19 +126,6 @@ def run_classify_objects(job: ClassifyObjectsJob, jobdir: Path, progress: Progre
     output = job.outputs.out_classified_objects
     area = _area(job, jobdir)
     if job.inputs.in_features is None:  # each image one object: a folder is not a mosaic
-        output_path = jobdir / output
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        p = job.parameters
-        summary = classify_objects(
-            _model(jobdir, job.model),
-            jobdir / job.inputs.in_raster,
-            output_path,
-            p.arguments,
-            p.device,
-            progress,
-            trust_code=p.trust_code,
-            **area,
-        )
-        return _report(jobdir, output_path, summary)
+        return _run(classify_objects, job, jobdir, output, progress, mosaic=False, **area)
     features = jobdir / job.inputs.in_features
     return _run(classify_objects, job, jobdir, output, progress, features=features, **area)
