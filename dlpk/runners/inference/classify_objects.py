@@ -110,13 +110,25 @@ def label_features(
             chip_for(source, geometries[i], chip.height, chip.width, chip.blacken, chip.fixed)
             for i in numbers
         ]
-        winners, probabilities = label_chips(forward, np.stack([p[0] for p in pairs]), classes)
-        for i, (_, seen), entry, p in zip(numbers, pairs, winners, probabilities, strict=True):
-            if seen:
-                labels.names[i], labels.values[i] = entry.Name, entry.Value
-                labels.confidence[i] = round(100 * float(p), 4)
+        label_batch(forward, pairs, numbers.tolist(), classes, labels)
         progress("classify", start + len(numbers), len(todo))
     return labels
+
+
+def label_batch(
+    forward: Forward,
+    chips: list[tuple[NDArray[np.float32], bool]],
+    numbers: list[int],
+    classes: list[ClassEntry],
+    labels: Labels,
+) -> None:
+    """One forward pass over `chips` (model input, whether it saw a valid pixel); the label,
+    Value and confidence (0-100) of each chip that saw one go to `labels` at its number."""
+    winners, probabilities = label_chips(forward, np.stack([c[0] for c in chips]), classes)
+    for i, (_, seen), entry, p in zip(numbers, chips, winners, probabilities, strict=True):
+        if seen:
+            labels.names[i], labels.values[i] = entry.Name, entry.Value
+            labels.confidence[i] = round(100 * float(p), 4)
 
 
 def classify_objects(

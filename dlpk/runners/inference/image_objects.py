@@ -22,9 +22,9 @@ from rasterio.crs import CRS
 
 from dlpk.errors import BadInputError, UsageError
 from dlpk.runners.inference.arguments import parse_arguments
-from dlpk.runners.inference.classify_objects import OBJECT_ARGUMENTS, TASK, label_chips
+from dlpk.runners.inference.classify_objects import OBJECT_ARGUMENTS, TASK, label_batch
 from dlpk.runners.inference.common import check_device, check_output
-from dlpk.runners.inference.engine import Forward, Progress
+from dlpk.runners.inference.engine import Progress
 from dlpk.runners.inference.model import open_model
 from dlpk.runners.inference.object_chips import resize
 from dlpk.runners.inference.object_features import (
@@ -39,7 +39,7 @@ from dlpk.runners.inference.windows import Window
 from dlpk.runners.io.vectors import DRIVERS
 from dlpk.runners.raster import RasterInfo
 from dlpk.runners.sources import list_rasters, skipped_warning
-from dlpk.spec.emd import ClassEntry, EsriModelDefinition
+from dlpk.spec.emd import EsriModelDefinition
 
 MAX_PIXELS = 4096 * 4096  # an image is read whole: past this, classify features within it
 
@@ -59,6 +59,7 @@ def classify_images(
     check_device(device)
     check_output(output, overwrite, tuple(DRIVERS))
     found = list_rasters(raster)
+    layer, warnings = _footprints(found.rasters)  # refuses mixed CRSs before any model runs
     for info in found.rasters:
         if info.width * info.height > MAX_PIXELS:
             raise BadInputError(
@@ -81,10 +82,11 @@ def classify_images(
         for start in range(0, len(found.rasters), args.batch_size):
             batch = found.rasters[start : start + args.batch_size]
             chips = [_image_chip(Path(i.path), opened.emd, normalised, size) for i in batch]
-            _label(adapter.forward, chips, opened.classes, labels, start)
+            numbers = list(range(start, start + len(batch)))
+            # an image of nothing but nodata gets no label
+            label_batch(adapter.forward, chips, numbers, opened.classes, labels)
             progress("classify", start + len(batch), len(found.rasters))
         device_used = adapter.device
-    layer, warnings = _footprints(found.rasters)
     write_labelled(output, layer, labels, overwrite)
     labelled = sum(name is not None for name in labels.names)
     return TaskSummary(
@@ -111,21 +113,6 @@ def _image_chip(
     with open_source(path, emd, normalised) as source:
         pixels, valid = source.read_tile(Window(0, 0, source.height, source.width))
     return resize(pixels, *size), bool(valid.any())
-
-
-def _label(
-    forward: Forward,
-    chips: list[tuple[NDArray[np.float32], bool]],
-    classes: list[ClassEntry],
-    labels: Labels,
-    start: int,
-) -> None:
-    winners, probabilities = label_chips(forward, np.stack([c[0] for c in chips]), classes)
-    for offset, ((_, seen), entry, p) in enumerate(zip(chips, winners, probabilities, strict=True)):
-        if seen:  # an image of nothing but nodata gets no label
-            labels.names[start + offset] = entry.Name
-            labels.values[start + offset] = entry.Value
-            labels.confidence[start + offset] = round(100 * float(p), 4)
 
 
 def _footprints(infos: list[RasterInfo]) -> tuple[FeatureLayer, list[str]]:
