@@ -326,12 +326,11 @@ def _export(
     traits = FORMATS[params.metadata_format]
     tile_y = params.tile_size_y or params.tile_size_x
     labels = inputs.labels
-    items = [_Item(info) for info in rasters]
-    infos = [item.info for item in items]
-    check_items(infos)
-    for info in infos:
-        check_chip_format(info, params.image_chip_format)
-    info = infos[0]
+    items = [_Item(each) for each in rasters]
+    check_items(rasters)
+    for each in rasters:
+        check_chip_format(each, params.image_chip_format)
+    info = rasters[0]
     several = len(items) > 1
     _check_feature_tile_options(params, traits)
     info2 = _second_raster(inputs.raster2, info, params) if inputs.raster2 is not None else None
@@ -341,7 +340,7 @@ def _export(
             i for i in items if params.tile_size_x <= i.info.width and tile_y <= i.info.height
         ]
         if not fitting:
-            smallest = min(infos, key=lambda i: i.width * i.height)
+            smallest = min(rasters, key=lambda i: i.width * i.height)
             raise BadInputError(
                 f"tile {params.tile_size_x}x{tile_y} is larger than the raster"
                 + ("s" if several else "")
