@@ -37,8 +37,8 @@ from rasterio.windows import Window
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import write_section
-from dlpk.runners.tasks.export_chips import export_chips
-from dlpk.runners.tiling import plan_windows
+from dlpk.runners.io.tiles import plan_windows
+from dlpk.runners.tasks.export_chips.export import export_chips
 from dlpk.spec.job import ExportChipsParameters
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_export import make_raster
 from benchmarks.report import RESULTS, run_line, write_section
-from dlpk.runners.tasks.export_chips import export_chips
+from dlpk.runners.tasks.export_chips.export import export_chips
 from dlpk.spec.job import ExportChipsParameters, ProcessingMode
 
 SECTION = "## Export chips from a folder"

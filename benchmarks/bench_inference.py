@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import best_of, write_section  # noqa: E402
 from dlpk.packaging.pack import pack_folder  # noqa: E402
-from dlpk.runners.inference.classify_pixels import classify_pixels  # noqa: E402
-from dlpk.runners.inference.windows import TileGrid, plan_tiles  # noqa: E402
+from dlpk.runners.io.windows import TileGrid, plan_tiles  # noqa: E402
+from dlpk.runners.tasks.inference.classify_pixels import classify_pixels  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Inference"
@@ -124,7 +124,7 @@ def peak_memory(package: Path, raster: Path, output: Path, args: dict[str, str])
     """Peak RSS (MiB) of a fresh process running the task once."""
     code = (
         "import sys, resource, json; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
-        "from dlpk.runners.inference.classify_pixels import classify_pixels;"
+        "from dlpk.runners.tasks.inference.classify_pixels import classify_pixels;"
         "classify_pixels(Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]),"
         " json.loads(sys.argv[5]), 'cpu', lambda *a: None, overwrite=True);"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"

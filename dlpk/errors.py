@@ -6,6 +6,8 @@ Python's exceptions still catch them sensibly.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DlpkError(Exception):
     """Base of every expected failure; `exit_code` is what the CLI returns for it."""
@@ -16,6 +18,8 @@ class DlpkError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.result: Any = None  # the job's Result (warnings, timings) when a job reported it
+        self.log: str | None = None  # the job's out/log.txt, shown by --debug
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -73,3 +77,45 @@ class JobStoppedError(DlpkError, TimeoutError):
     """A job was stopped before it finished (--timeout); it left no finished-looking output."""
 
     exit_code = 1
+
+
+class FrameworkMissingError(ModelError):
+    """The framework a model needs is not installed; the message names the extra to install."""
+
+
+class DockerUnavailableError(DlpkError, ConnectionError):
+    """The Docker daemon cannot be reached (not running, or no access to its socket)."""
+
+    exit_code = 2
+
+
+class ImageMissingError(DlpkError, LookupError):
+    """The runner image a job needs has not been built or loaded."""
+
+    exit_code = 2
+
+
+class ContainerError(DlpkError, RuntimeError):
+    """A container could not be started or was killed (GPU runtime missing, out of memory)."""
+
+
+class ImageBuildError(DlpkError, RuntimeError):
+    """`docker build` of a runner image failed."""
+
+
+class BootstrapError(DlpkError, RuntimeError):
+    """Making the base image without a registry (debootstrap, docker import) failed."""
+
+
+class JobFailedError(DlpkError, RuntimeError):
+    """A job ended without a result, or with an error of a kind this process does not know."""
+
+
+def error_from_result(kind: str, message: str, exit_code: int) -> DlpkError:
+    """The error a runner reported in result.json, as its own class where it is one of ours,
+    so a job run in another process or a container raises what it would have raised here."""
+    found = globals().get(kind)
+    cls = found if isinstance(found, type) and issubclass(found, DlpkError) else JobFailedError
+    error = cls(message)
+    error.exit_code = exit_code
+    return error

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import shapely
 
-from dlpk.runners.images.catalog import ImageFramework, image_tag
+from dlpk.runners.backends.images.catalog import ImageFramework, image_tag
 from tests.corpus.packages import EMD
 from tests.rasters import HEIGHT, WIDTH, pixel_box, write_features, write_raster
 
@@ -77,7 +77,7 @@ def labels_gpkg(tmp_path: Path, buildings: tuple[list[shapely.Geometry], list[in
 def _docker_reason(framework: ImageFramework) -> str | None:
     """Why Docker tests cannot run here, or None when they can."""
     try:
-        from dlpk.runners.images.build import is_current
+        from dlpk.runners.backends.images.build import is_current
 
         if not is_current(image_tag(framework)):
             return f"{image_tag(framework)} is missing or stale: run `make images`"

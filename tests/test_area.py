@@ -12,9 +12,9 @@ import rasterio
 import shapely
 
 from dlpk.cli import main
-from dlpk.runners.inference.classify_objects import classify_objects
-from dlpk.runners.inference.classify_pixels import classify_pixels
-from dlpk.runners.inference.detect_objects import detect_objects
+from dlpk.runners.tasks.inference.classify_objects import classify_objects
+from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
+from dlpk.runners.tasks.inference.detect_objects import detect_objects
 from tests.inference_models import (
     TRANSFORM,
     conv_stack,

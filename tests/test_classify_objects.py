@@ -15,9 +15,9 @@ from pyproj import Transformer
 from rasterio.windows import Window
 
 from dlpk.cli import main
-from dlpk.runners.inference.classify_objects import chip_for, classify_objects, confidences
-from dlpk.runners.inference.object_chips import resize
-from dlpk.runners.inference.source import open_source
+from dlpk.runners.io.raster_source import open_source
+from dlpk.runners.tasks.inference.classify_objects import chip_for, classify_objects, confidences
+from dlpk.runners.tasks.inference.object_chips import resize
 from dlpk.spec.emd import EsriModelDefinition
 from tests.inference_models import emd, package, write_raster
 from tests.inference_models import map_box as pixel_box

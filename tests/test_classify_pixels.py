@@ -11,8 +11,8 @@ import pytest
 import rasterio
 
 from dlpk.cli import main
-from dlpk.runners.inference.classify_pixels import classify_pixels
-from dlpk.runners.inference.source import normaliser_for
+from dlpk.runners.io.raster_source import normaliser_for
+from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
 from dlpk.spec.emd import EsriModelDefinition
 from tests.gdal_rat import read_attribute_table
 from tests.inference_models import (

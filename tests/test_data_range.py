@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from dlpk.runners.inference.classify_pixels import classify_pixels
-from dlpk.runners.inference.data_range import band_ranges, rescaler
+from dlpk.runners.io.data_range import band_ranges, rescaler
+from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
 from tests.inference_models import (
     CLASSES,
     conv_stack,

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from dlpk.cli import main
 from dlpk.errors import ModelError, OutputExistsError
-from dlpk.runners.inference.arguments import DETECTOR_ARGUMENTS, parse_arguments
-from dlpk.runners.inference.detect_objects import detect_objects, tile_detections
-from dlpk.runners.inference.nms import class_aware_nms, nms, overlaps
-from dlpk.runners.inference.windows import TileGrid, plan_tiles
-from dlpk.runners.io.vectors import pixel_boxes_to_polygons, write_polygons
+from dlpk.runners.io.layers import pixel_boxes_to_polygons, write_polygons
+from dlpk.runners.io.windows import TileGrid, plan_tiles
+from dlpk.runners.tasks.inference.arguments import DETECTOR_ARGUMENTS, parse_arguments
+from dlpk.runners.tasks.inference.detect_objects import detect_objects, tile_detections
+from dlpk.runners.tasks.inference.nms import class_aware_nms, nms, overlaps
 from dlpk.spec.emd import EsriModelDefinition
 from tests.inference_models import (
     TRANSFORM,

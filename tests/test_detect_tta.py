@@ -12,9 +12,9 @@ import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlpk.runners.inference.detect_objects import detect_objects
-from dlpk.runners.inference.nms import class_aware_nms
-from dlpk.runners.inference.tta import Transform
+from dlpk.runners.tasks.inference.detect_objects import detect_objects
+from dlpk.runners.tasks.inference.nms import class_aware_nms
+from dlpk.runners.tasks.inference.tta import Transform
 from tests.inference_models import emd, make_detector, package, write_raster
 
 torch = pytest.importorskip("torch")

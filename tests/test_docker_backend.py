@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dlpk.cli import main
-from dlpk.errors import DlpkError
+from dlpk.errors import DlpkError, DockerUnavailableError
 from dlpk.runners.backends import docker as docker_backend
 from dlpk.runners.backends.docker import (
     ContainerError,
@@ -17,9 +17,8 @@ from dlpk.runners.backends.docker import (
     container_config,
     device_requests,
 )
-from dlpk.runners.backends.docker_client import DockerUnavailableError
+from dlpk.runners.backends.images.catalog import image_tag
 from dlpk.runners.backends.launch import JobBuilder
-from dlpk.runners.images.catalog import image_tag
 from tests.test_export_folder import scene, split_into_tiles
 
 
@@ -346,7 +345,7 @@ def test_classify_objects_in_docker_equals_local(tmp_path: Path) -> None:
 
 
 def test_default_image_follows_framework_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dlpk.runners.images.catalog import default_image
+    from dlpk.runners.backends.images.catalog import default_image
 
     monkeypatch.delenv("DLPK_DEFAULT_IMAGE", raising=False)
     assert default_image("TorchScript", "cpu") == image_tag("pytorch", "cpu")

@@ -7,7 +7,7 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlpk.runners.chips.encode import GeoTiffEncoder, encode_raster
+from dlpk.runners.tasks.export_chips.encode import GeoTiffEncoder, encode_raster
 from tests.rasters import RASTER_CRS
 
 DTYPES = ["uint8", "uint16", "int16", "float32", "float64"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from dlpk.runners.tasks.export_chips import export_chips
+from dlpk.runners.tasks.export_chips.export import export_chips
 from dlpk.spec.job import ExportChipsParameters
 from tests.esri_reader import load
 

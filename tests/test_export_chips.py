@@ -15,8 +15,8 @@ from rasterio.features import rasterize
 from rasterio.windows import Window
 from rasterio.windows import transform as rio_window_transform
 
-from dlpk.runners.chips.formats import FORMATS
-from dlpk.runners.tasks.export_chips import STATE_FILE, export_chips
+from dlpk.runners.tasks.export_chips.export import STATE_FILE, export_chips
+from dlpk.runners.tasks.export_chips.formats import FORMATS
 from dlpk.spec.job import ExportChipsParameters
 from tests.rasters import HEIGHT, WIDTH, read_map_geoms, write_raster
 
@@ -369,7 +369,7 @@ def test_default_workers_follow_the_cores_this_process_may_use(
 ) -> None:
     """Under a CPU affinity or cpuset narrower than the machine, workers and GDAL threads fit
     the cores allowed, not the machine's count."""
-    from dlpk.runners.tasks import export_chips as task
+    from dlpk.runners.tasks.export_chips import export as task
 
     monkeypatch.setattr(task.os, "sched_getaffinity", lambda pid: {3}, raising=False)
     assert task.usable_cores() == 1

@@ -18,10 +18,10 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from dlpk.cli import main
 from dlpk.errors import BadInputError
-from dlpk.runners.raster import open_raster_info
-from dlpk.runners.sources import write_mosaic
-from dlpk.runners.tasks.export_chips import STATE_FILE, export_chips
-from dlpk.runners.vectors import load_features, place_features
+from dlpk.runners.io.labels import load_features, place_features
+from dlpk.runners.io.rasters import open_raster_info
+from dlpk.runners.io.sources import write_mosaic
+from dlpk.runners.tasks.export_chips.export import STATE_FILE, export_chips
 from dlpk.spec.job import ExportChipsParameters
 from tests.rasters import (
     HEIGHT,

@@ -15,7 +15,7 @@ import shapely
 from rasterio.windows import Window
 
 from dlpk.cli import main
-from dlpk.runners.tasks.export_chips import export_chips
+from dlpk.runners.tasks.export_chips.export import export_chips
 from dlpk.spec.job import ExportChipsParameters
 from tests.rasters import HEIGHT, TRANSFORM, WIDTH, pixel_box, write_features, write_raster
 

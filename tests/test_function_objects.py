@@ -12,7 +12,7 @@ import shapely
 
 from dlpk.cli import main
 from dlpk.errors import ModelError
-from dlpk.runners.inference.classify_objects import classify_objects
+from dlpk.runners.tasks.inference.classify_objects import classify_objects
 from tests.inference_models import map_box, map_point, write_raster
 from tests.raster_functions import MEANS_PRF, function_package, means_expected
 from tests.rasters import write_features

@@ -278,8 +278,8 @@ def test_classify_pixels_of_each_image_on_its_own(
 def test_each_image_shares_one_loaded_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dlpk.runners.inference import model as model_module
-    from dlpk.runners.inference.classify_items import classify_each
+    from dlpk.runners.models import opened as model_module
+    from dlpk.runners.tasks.inference.classify_items import classify_each
 
     loads: list[str] = []
     load = model_module.OpenedModel.load

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlpk.errors import BadInputError, ModelError
-from dlpk.runners.inference.classes import ChannelMap, channel_map, class_color
-from dlpk.runners.inference.source import normaliser_for, resolve_bands
 from dlpk.runners.io.classified import output_dtype
+from dlpk.runners.io.raster_source import normaliser_for, resolve_bands
+from dlpk.runners.tasks.inference.classes import ChannelMap, channel_map, class_color
 from dlpk.spec.emd import ClassEntry, EsriModelDefinition
 
 CLASSES = [ClassEntry(Value=3, Name="a"), ClassEntry(Value=7, Name="b")]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from dlpk.runners.inference.windows import Window
 from dlpk.runners.io.classified import ClassifiedRasterWriter, ClassRow
+from dlpk.runners.io.windows import Window
 from tests.gdal_rat import Column, read_attribute_table
 from tests.inference_models import write_raster
 

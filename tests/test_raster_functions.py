@@ -12,11 +12,11 @@ import shapely
 
 from dlpk.cli import main
 from dlpk.errors import ModelError, UsageError
-from dlpk.runners.inference.classify_pixels import classify_pixels
-from dlpk.runners.inference.detect_objects import detect_objects
-from dlpk.runners.inference.function_tasks import _polygon, plan_blocks
-from dlpk.runners.inference.raster_function import BlockConfiguration
-from dlpk.runners.inference.windows import Tile, Window
+from dlpk.runners.io.windows import Tile, Window
+from dlpk.runners.models.raster_function import BlockConfiguration
+from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
+from dlpk.runners.tasks.inference.detect_objects import detect_objects
+from dlpk.runners.tasks.inference.function_tasks import _polygon, plan_blocks
 from tests.inference_models import TRANSFORM, map_box, write_raster
 from tests.raster_functions import (
     BLOBS_PRF,

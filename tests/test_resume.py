@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dlpk.errors import BadInputError
-from dlpk.runners.tasks.export_chips import export_chips
+from dlpk.runners.tasks.export_chips.export import export_chips
 from dlpk.spec.job import ExportChipsParameters
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 
 from dlpk.runners.backends.local import run_local
-from dlpk.spec.job import ProgressRecord, Result
+from dlpk.spec.job import Result
 from dlpk.spec.publish import schema_path
 from tests.rasters import pixel_box, write_features
 
@@ -39,8 +39,8 @@ def load_result(job: Path) -> Result:
 
 def test_local_backend_runs_a_job(tmp_path: Path, rgb_raster: Path, labels_gpkg: Path) -> None:
     job = make_job(tmp_path, rgb_raster, labels_gpkg)
-    records: list[ProgressRecord] = []
-    assert run_local(job, records.append, poll=0.05) == 0
+    records: list[tuple[str, int, int | None]] = []
+    assert run_local(job, lambda *record: records.append(record), poll=0.05) == 0
     result = load_result(job)
     assert result.status == "done" and result.exit_code == 0 and result.error is None
     assert result.parameters["tile_size_y"] == 64 and result.parameters["stride_y"] == 64
@@ -52,8 +52,8 @@ def test_local_backend_runs_a_job(tmp_path: Path, rgb_raster: Path, labels_gpkg:
         assert len(data) == o.size and hashlib.sha256(data).hexdigest() == o.sha256
     on_disk = {str(p.relative_to(job)) for p in (job / "out" / "chips").rglob("*") if p.is_file()}
     assert paths == on_disk - {"out/chips/.dlpk-export.json"}
-    assert records and records[-1].stage == "chips"
-    assert records[-1].done == records[-1].total == result.counts["chips"]
+    assert records and records[-1][0] == "chips"
+    assert records[-1][1] == records[-1][2] == result.counts["chips"]
     assert (job / "out" / "log.txt").read_text().strip()
 
 
@@ -126,7 +126,7 @@ def test_job_with_second_raster_and_mask(
     doc = json.loads((job / "job.json").read_text())
     doc["inputs"] |= {"in_raster2": "in/after.tif", "in_mask_polygons": "in/mask.gpkg"}
     (job / "job.json").write_text(json.dumps(doc))
-    assert mask.exists() and run_local(job, lambda record: None, poll=0.05) == 0
+    assert mask.exists() and run_local(job, poll=0.05) == 0
     result = load_result(job)
     images2 = {o.path for o in result.outputs if o.path.startswith("out/chips/images2/")}
     images = {o.path for o in result.outputs if o.path.startswith("out/chips/images/")}

@@ -13,7 +13,7 @@ import rasterio
 import shapely
 from rasterio.features import rasterize
 
-from dlpk.runners.tasks.export_chips import export_chips
+from dlpk.runners.tasks.export_chips.export import export_chips
 from dlpk.spec.job import ExportChipsParameters
 from tests.esri_reader import load
 from tests.rasters import TRANSFORM, write_features, write_raster

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlpk.runners.chips import worker
-from dlpk.runners.chips.plan_item import PlanItem
-from dlpk.runners.chips.schedule import group_items, group_region, strip_width, tasks
-from dlpk.runners.chips.worker import GDAL_CACHE_BYTES
-from dlpk.runners.raster import read_chip
-from dlpk.runners.tasks.export_chips import export_chips
-from dlpk.runners.tiling import ChipWindow, plan_windows
+from dlpk.runners.io.rasters import read_chip
+from dlpk.runners.io.tiles import ChipWindow, plan_windows
+from dlpk.runners.tasks.export_chips import worker
+from dlpk.runners.tasks.export_chips.export import export_chips
+from dlpk.runners.tasks.export_chips.plan_item import PlanItem
+from dlpk.runners.tasks.export_chips.schedule import group_items, group_region, strip_width, tasks
+from dlpk.runners.tasks.export_chips.worker import GDAL_CACHE_BYTES
 from dlpk.spec.job import ExportChipsParameters
 from tests.rasters import write_raster
 

@@ -12,11 +12,11 @@ import rasterio
 import shapely
 
 from dlpk.cli import main
-from dlpk.errors import ModelError
-from dlpk.runners.adapters.base import FrameworkMissingError, import_framework
-from dlpk.runners.inference.classify_objects import classify_objects
-from dlpk.runners.inference.classify_pixels import classify_pixels
-from dlpk.runners.inference.source import normaliser_for
+from dlpk.errors import FrameworkMissingError, ModelError
+from dlpk.runners.io.raster_source import normaliser_for
+from dlpk.runners.models.base import import_framework
+from dlpk.runners.tasks.inference.classify_objects import classify_objects
+from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
 from dlpk.spec.emd import EsriModelDefinition
 from tests.inference_models import CLASSES, TRANSFORM, package, seeded_rgb, write_raster
 from tests.tensorflow_models import (

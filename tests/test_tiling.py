@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlpk.runners.tiling import ChipWindow, axis_offsets, plan_windows
+from dlpk.runners.io.tiles import ChipWindow, axis_offsets, plan_windows
 
 sizes = st.integers(min_value=1, max_value=300)
 steps = st.integers(min_value=1, max_value=64)

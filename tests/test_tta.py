@@ -10,9 +10,9 @@ import pytest
 import rasterio
 
 from dlpk.cli import main
-from dlpk.runners.inference.classify_pixels import classify_pixels
-from dlpk.runners.inference.source import normaliser_for
-from dlpk.runners.inference.tta import augmented, transforms_for
+from dlpk.runners.io.raster_source import normaliser_for
+from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
+from dlpk.runners.tasks.inference.tta import augmented, transforms_for
 from dlpk.spec.emd import EsriModelDefinition
 from tests.inference_models import (
     CLASSES,

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from dlpk.errors import BadInputError
-from dlpk.runners.inference.engine import run_tiles
-from dlpk.runners.inference.source import Normaliser, RasterSource, open_source
-from dlpk.runners.inference.windows import TileGrid, Window, plan_tiles
+from dlpk.runners.io.raster_source import Normaliser, RasterSource, open_source
+from dlpk.runners.io.windows import TileGrid, Window, plan_tiles
+from dlpk.runners.tasks.inference.engine import run_tiles
 from dlpk.spec.emd import EsriModelDefinition
 from tests.inference_models import write_raster
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from dlpk import __version__
 from dlpk.atomic import write_text_atomic
 from dlpk.errors import DlpkError, InvalidJobError
-from dlpk.runners.progress import JsonlProgress
+from dlpk.runners.progress import JsonlProgress, Progress
 from dlpk.runners.tasks import TASKS
 from dlpk.spec.job import JOB, Job, OutputFile, Result, ResultError
 
@@ -67,8 +67,12 @@ def load_job(jobdir: Path) -> Job:
         ) from None
 
 
-def run_job(jobdir: Path) -> int:
-    """Run the job in `jobdir` and return its exit code; never raises for job failures."""
+def run_job(jobdir: Path, listener: Progress | None = None, launched: bool = False) -> int:
+    """Run the job in `jobdir` and return its exit code; never raises for job failures.
+
+    `listener` also hears every progress call (the in-process backend's caller); a `launched`
+    job leaves printing its error to the launcher, which reads it from result.json.
+    """
     started, t0 = _now(), time.monotonic()
     out = jobdir / "out"
     if not jobdir.is_dir():
@@ -79,7 +83,7 @@ def run_job(jobdir: Path) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    progress = JsonlProgress(out / "progress.jsonl")
+    progress = JsonlProgress(out / "progress.jsonl", listener)
     task: str | None = None
     result: Result
     try:
@@ -103,7 +107,9 @@ def run_job(jobdir: Path) -> int:
         log.info("done: %s", json.dumps(report.counts))
     except DlpkError as exc:
         log.error("%s", exc)
-        if not os.environ.get(LAUNCHED_ENV):  # a launcher reports it from result.json instead
+        if not (
+            launched or os.environ.get(LAUNCHED_ENV)
+        ):  # a launcher reports it from result.json instead
             print(f"dlpk: error: {exc}", file=sys.stderr)
         result = _failed(task, exc.exit_code, type(exc).__name__, str(exc), started)
     except Exception as exc:  # an internal error: full traceback in the log, one line out

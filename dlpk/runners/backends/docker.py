@@ -8,31 +8,25 @@ and model mounted read-only and only the output folders writable.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from dlpk.errors import DlpkError, JobStoppedError
+from dlpk.errors import ContainerError, ImageMissingError, JobStoppedError
+from dlpk.runners.backends.base import read_result
 from dlpk.runners.backends.docker_client import docker_client
+from dlpk.runners.backends.images.catalog import IMAGE_PROVIDES, build_command, default_image
 from dlpk.runners.backends.launch import PreparedJob, make_mountpoints
-from dlpk.runners.backends.local import OnProgress, relay_progress
-from dlpk.runners.images.catalog import IMAGE_PROVIDES, build_command
+from dlpk.runners.progress import Progress, relay_progress
+from dlpk.spec.job import Device, Result
 
-Device = Literal["cpu", "gpu", "auto"]
 CONTAINER_JOBDIR = "/job"
 GPU_HELP = "install nvidia-container-toolkit and restart dockerd, or use --device cpu"
-
-
-class ContainerError(DlpkError, RuntimeError):
-    exit_code = 1
-
-
-class ImageMissingError(DlpkError, LookupError):
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -145,7 +139,7 @@ def run_docker(
     prepared: PreparedJob,
     options: DockerOptions,
     emd_framework: str | None = None,
-    on_progress: OnProgress | None = None,
+    on_progress: Progress | None = None,
     on_log: Callable[[str], None] | None = None,
     notice: Callable[[str], None] = lambda message: None,
     poll: float = 0.2,
@@ -212,7 +206,7 @@ def _wait(
     container_id: str,
     prepared: PreparedJob,
     timeout: float | None,
-    on_progress: OnProgress | None,
+    on_progress: Progress | None,
     poll: float,
 ) -> int:
     progress_file = prepared.jobdir / "out" / "progress.jsonl"
@@ -231,3 +225,44 @@ def _wait(
     except KeyboardInterrupt:
         client.api.kill(container_id)
         raise
+
+
+log = logging.getLogger("dlpk.docker")
+
+
+@dataclass(frozen=True)
+class Docker:
+    """The Backend that runs each job in its framework's runner image (`image=None` picks it
+    from the package's Framework); the container is the sandbox, so package code may run.
+
+    `on_log` hears the container's log lines and notices (default: the `dlpk.docker` logger).
+    """
+
+    image: str | None = None
+    device: Device = "auto"
+    gpus: str | None = None
+    memory: str | None = None
+    cpus: float | None = None
+    timeout: float | None = None
+    user: str | None = None
+    on_log: Callable[[str], None] | None = None
+    name: ClassVar[str] = "docker"
+    sandboxed: ClassVar[bool] = True
+
+    def options_for(self, framework: str | None) -> DockerOptions:
+        variant: Literal["cpu", "gpu"] = "gpu" if self.device == "gpu" else "cpu"
+        return DockerOptions(
+            image=self.image or default_image(framework, variant),
+            device=self.device,
+            gpus=self.gpus,
+            memory=self.memory,
+            cpus=self.cpus,
+            timeout=self.timeout,
+            user=self.user,
+        )
+
+    def run(self, prepared: PreparedJob, on_progress: Progress | None = None) -> Result:
+        say = self.on_log or log.info
+        options = self.options_for(prepared.framework)
+        code = run_docker(prepared, options, prepared.framework, on_progress, say, say)
+        return read_result(prepared.jobdir, code)

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlpk.errors import DlpkError
-
-
-class DockerUnavailableError(DlpkError, ConnectionError):
-    exit_code = 2
+from dlpk.errors import DockerUnavailableError
 
 
 def docker_client() -> Any:

@@ -34,6 +34,7 @@ class PreparedJob:
     mounts: list[Mount] = field(default_factory=list)
     created_outputs: list[Path] = field(default_factory=list)
     owned: bool = True  # a scratch directory we made (not a user's hand-written job)
+    framework: str | None = None  # the model's .emd Framework (picks a runner image)
 
     def host_paths(self, message: str) -> str:
         """Rewrite job paths in a message (`/job/in/0/x.tif`) as the user's own paths."""
@@ -62,6 +63,7 @@ class JobBuilder:
         self.outputs: dict[str, str] = {}
         self.parameters: dict[str, Any] = {}
         self.model: str | None = None
+        self.framework: str | None = None
         self.mounts: list[Mount] = []
         self.created: list[Path] = []
         self._folders: dict[Path, str] = {}
@@ -81,9 +83,12 @@ class JobBuilder:
             path = path.resolve()
         self.inputs[name] = f"{self._mount_folder(path.parent)}/{path.name}"
 
-    def set_model(self, folder: Path, emd_name: str | None = None) -> None:
+    def set_model(
+        self, folder: Path, emd_name: str | None = None, framework: str | None = None
+    ) -> None:
         """Mount the unpacked model read-only; job.model names its .emd (or the folder)."""
         self.model = f"model/{emd_name}" if emd_name else "model"
+        self.framework = framework
         self.mounts.append(Mount(folder.resolve(), "model", read_only=True))
 
     def add_output(self, name: str, staging: Path, filename: str) -> None:
@@ -107,7 +112,9 @@ class JobBuilder:
         job["outputs"] = self.outputs
         (jobdir / "out").mkdir()
         (jobdir / "job.json").write_text(json.dumps(job, indent=2) + "\n", encoding="utf-8")
-        return PreparedJob(jobdir, job, list(self.mounts), list(self.created))
+        return PreparedJob(
+            jobdir, job, list(self.mounts), list(self.created), framework=self.framework
+        )
 
 
 def link_mounts(prepared: PreparedJob) -> None:

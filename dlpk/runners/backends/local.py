@@ -1,39 +1,30 @@
-"""Run a job in a local subprocess: exactly `python -m dlpk.runners JOBDIR`, progress relayed."""
+"""Run a job on this machine: in a subprocess (`Local`, exactly `python -m dlpk.runners JOBDIR`)
+or in the calling process (`InProcess`, for notebooks and the Python API's default).
+
+Both realise the job's mounts as symbolic links inside the job directory, so inputs are
+referenced, never copied.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from dlpk.errors import JobStoppedError
-from dlpk.spec.job import ProgressRecord
-
-OnProgress = Callable[[ProgressRecord], None]
-
-
-def relay_progress(path: Path, offset: int, on_progress: OnProgress) -> int:
-    """Pass on complete lines appended since `offset`; returns the new offset."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            chunk = handle.read()
-    except FileNotFoundError:
-        return offset
-    end = chunk.rfind(b"\n") + 1
-    for line in chunk[:end].splitlines():
-        if line.strip():
-            on_progress(ProgressRecord.model_validate(json.loads(line)))
-    return offset + end
+from dlpk.runners.backends.base import read_result
+from dlpk.runners.backends.launch import PreparedJob, link_mounts
+from dlpk.runners.progress import Progress, relay_progress
+from dlpk.spec.job import Device, Result
 
 
 def run_local(
     jobdir: Path,
-    on_progress: OnProgress | None = None,
+    on_progress: Progress | None = None,
     python: str = sys.executable,
     poll: float = 0.2,
     timeout: float | None = None,
@@ -58,3 +49,37 @@ def run_local(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@dataclass(frozen=True)
+class Local:
+    """A fresh interpreter per job: the caller's process stays clean of the job's imports and
+    memory, and `timeout` can stop it."""
+
+    device: Device = "auto"
+    timeout: float | None = None
+    python: str = sys.executable
+    poll: float = 0.2
+    name: ClassVar[str] = "local"
+    sandboxed: ClassVar[bool] = False
+
+    def run(self, prepared: PreparedJob, on_progress: Progress | None = None) -> Result:
+        link_mounts(prepared)
+        code = run_local(prepared.jobdir, on_progress, self.python, self.poll, self.timeout)
+        return read_result(prepared.jobdir, code)
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """The entrypoint called in this process: no interpreter start-up, progress heard directly."""
+
+    device: Device = "auto"
+    name: ClassVar[str] = "in-process"
+    sandboxed: ClassVar[bool] = False
+
+    def run(self, prepared: PreparedJob, on_progress: Progress | None = None) -> Result:
+        from dlpk.runners.entrypoint import run_job  # the entrypoint, as a subprocess would run it
+
+        link_mounts(prepared)
+        code = run_job(prepared.jobdir, on_progress, launched=True)
+        return read_result(prepared.jobdir, code)

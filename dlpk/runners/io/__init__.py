@@ -1,1 +1,2 @@
-"""Raster and vector output writers; every output appears atomically."""
+"""Reading and writing: rasters, windows and tiles, label and feature readers, layer and
+classified-raster writers; every output appears atomically."""

@@ -26,7 +26,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window as RioWindow
 
 from dlpk.atomic import atomic_path
-from dlpk.runners.inference.windows import Window
+from dlpk.runners.io.windows import Window
 
 BLOCK = 256
 

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from dlpk.runners.progress import Progress
-from dlpk.runners.tasks import export_chips, inference
+from dlpk.runners.tasks.export_chips import export
+from dlpk.runners.tasks.inference import jobs
 from dlpk.runners.tasks.report import TaskReport
 
 TaskFn = Callable[[Any, Path, Progress], TaskReport]
 
 TASKS: dict[str, TaskFn] = {
-    "export_chips": export_chips.run_job,
-    "classify_pixels": inference.run_classify_pixels,
-    "detect_objects": inference.run_detect_objects,
-    "classify_objects": inference.run_classify_objects,
+    "export_chips": export.run_job,
+    "classify_pixels": jobs.run_classify_pixels,
+    "detect_objects": jobs.run_detect_objects,
+    "classify_objects": jobs.run_classify_objects,
 }

@@ -1,0 +1,196 @@
+"""`dlpk classify-pixels`, `detect-objects`, `classify-objects` and the `configurations`
+listing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, get_args
+
+from dlpk.cli.options import add_backend_options, backend_from, print_done
+from dlpk.errors import UsageError
+from dlpk.runners.progress import terminal_progress
+from dlpk.spec.job import ProcessingMode
+
+
+def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
+    """`--arg name=value` options as a dict; the last of a repeated name wins."""
+    arguments: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--arg {pair!r}: expected name=value, e.g. padding=64")
+        arguments[name.strip()] = value.strip()
+    return arguments
+
+
+def _run(task: str, args: argparse.Namespace) -> int:
+    """The command's options as one API call; the API checks, runs and delivers."""
+    from dlpk.runners.backends.submit import InferenceRequest, run_inference
+
+    request = InferenceRequest(
+        task=task,
+        model=Path(args.model),
+        raster=Path(args.raster),
+        output=Path(args.output),
+        arguments=parse_pairs(args.arg),
+        device=args.device,
+        trust_code=args.trust_code,
+        overwrite=args.overwrite,
+        extent=tuple(args.extent) if getattr(args, "extent", None) is not None else None,
+        aoi=Path(args.aoi) if getattr(args, "aoi", None) else None,
+        features=Path(args.features) if getattr(args, "features", None) else None,
+        processing_mode=getattr(args, "processing_mode", "PROCESS_AS_MOSAICKED_IMAGE"),
+    )
+    with terminal_progress() as progress:
+        result = run_inference(request, backend_from(args), progress)
+    print_done(result)
+    print(f"wrote {request.output}")
+    return 0
+
+
+def cmd_classify_pixels(args: argparse.Namespace) -> int:
+    return _run("classify_pixels", args)
+
+
+def cmd_detect_objects(args: argparse.Namespace) -> int:
+    return _run("detect_objects", args)
+
+
+def cmd_classify_objects(args: argparse.Namespace) -> int:
+    return _run("classify_objects", args)
+
+
+def cmd_configurations(args: argparse.Namespace) -> int:
+    from dlpk.spec.configurations import (
+        CONFIGURATIONS,
+        FUNCTION_CONFIGURATIONS,
+        INPUT_CONTRACT,
+    )
+
+    chosen = [*CONFIGURATIONS.values(), *FUNCTION_CONFIGURATIONS.values()]
+    if args.format == "json":
+        sys.stdout.write(json.dumps([c.as_dict() for c in chosen], indent=2) + "\n")
+        return 0
+    for c in chosen:
+        print(f"{c.framework}/{c.name}  ({c.model_type}; dlpk {c.task}; {c.model_file})")
+        if c.inputs != INPUT_CONTRACT:
+            print(f"  inputs: {c.inputs}")
+        print(f"  outputs: {c.outputs}")
+    print(f"inputs, unless given above: {INPUT_CONTRACT}")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
+    parser.add_argument("--model", required=True, metavar="MODEL", help=".dlpk or .emd")
+    parser.add_argument(
+        "--raster",
+        required=True,
+        metavar="IMAGE",
+        help="input raster, or a folder of images on one grid, read as one mosaic (by "
+        "classify-objects without --features: each image one object)",
+    )
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help)
+    parser.add_argument(
+        "--arg",
+        action="append",
+        metavar="NAME=VALUE",
+        help="model argument as in ArcGIS (padding, batch_size, tile_size, ...); repeatable",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="allow running code from the package outside a container: a Python raster "
+        "function (InferenceFunction) or a fully pickled PyTorch module",
+    )
+    add_backend_options(parser)
+
+
+def _area_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--extent",
+        nargs=4,
+        type=float,
+        metavar=("XMIN", "YMIN", "XMAX", "YMAX"),
+        help="process only this rectangle, in the raster's CRS",
+    )
+    parser.add_argument(
+        "--aoi",
+        metavar="FEATURES",
+        help="process only inside these polygons (any OGR format, reprojected to the raster)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add the inference commands to the main parser's subcommands."""
+    epilog = "Exit status: 0 done, 1 lint errors, 2 usage, 3 bad input, 4 model error."
+    pixels = subparsers.add_parser(
+        "classify-pixels",
+        help="classify every pixel of a raster with a pixel classifier",
+        description="Write a tiled deflate COG of class Values with a colour map and a raster "
+        "attribute table (.aux.xml). Arguments: padding, batch_size, tile_size, edge_fill "
+        "(zero|reflect), predict_background, test_time_augmentation (True|False), merge_policy "
+        "(mean|max|min).",
+        epilog=epilog,
+    )
+    _common(pixels, "output GeoTIFF (.tif); a folder with PROCESS_ITEMS_SEPARATELY")
+    _area_options(pixels)
+    pixels.add_argument(
+        "--processing-mode",
+        default="PROCESS_AS_MOSAICKED_IMAGE",
+        choices=get_args(ProcessingMode),
+        help="a folder of images as --raster: one mosaic classified to one GeoTIFF, or each "
+        "image on its own to <name>.tif in the -o folder (default: %(default)s)",
+    )
+    pixels.set_defaults(func=cmd_classify_pixels)
+
+    detect = subparsers.add_parser(
+        "detect-objects",
+        help="detect objects in a raster with an object detector",
+        description="Write polygons with Class, ClassValue and Confidence (0-100) fields; the "
+        "format follows the extension (.gpkg, .geojson, .shp, .gdb). Arguments: padding, "
+        "batch_size, tile_size, edge_fill, threshold (0-1), nms_overlap (0-1), nms_metric "
+        "(iou|ios: intersection over union, or over the smaller box, which also merges a box "
+        "inside a larger one), exclude_pad_detections, test_time_augmentation (True|False: "
+        "detections of each tile's flips and quarter turns, mapped back, merged by NMS), "
+        "tta_scales (comma list, default 1: each tile also resized by these factors, e.g. "
+        "0.9,1,1.1, boxes scaled back and merged likewise).",
+        epilog=epilog,
+    )
+    _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")
+    _area_options(detect)
+    detect.set_defaults(func=cmd_detect_objects)
+
+    objects = subparsers.add_parser(
+        "classify-objects",
+        help="label each feature of a layer from its chip of a raster",
+        description="Write the input features with ClassLabel, ClassValue and Confidence "
+        "(0-100) added; one ImageHeight x ImageWidth chip per feature, centred on it, or its "
+        "bounding box resized to that size when the .emd has CropSizeFixed 0 "
+        "(BlackenAroundFeature in the .emd masks pixels outside polygons). Arguments: "
+        "batch_size; a package with an InferenceFunction takes its function's arguments and "
+        "its vectorize() gives each feature's Label and Confidence (needs --trust-code "
+        "outside a container). With --extent / --aoi only the features meeting the area are "
+        "classified; the others are written too, with null ClassLabel, ClassValue and "
+        "Confidence. Without --features each image of --raster (a raster or a folder) is one "
+        "object: its footprint is written with Image, ClassLabel, ClassValue and Confidence.",
+        epilog=epilog,
+    )
+    _common(objects, "output layer (.gpkg, .geojson, .shp or .gdb)")
+    objects.add_argument(
+        "--features",
+        metavar="LAYER",
+        help="points, lines or polygons (without: each image of --raster, a raster or a "
+        "folder, is one object, its footprint written with an Image field)",
+    )
+    _area_options(objects)
+    objects.set_defaults(func=cmd_classify_objects)
+
+    configurations = subparsers.add_parser(
+        "configurations", help="list the runnable model configurations and their contracts"
+    )
+    configurations.add_argument("--format", choices=("text", "json"), default="text")
+    configurations.set_defaults(func=cmd_configurations)

@@ -1,0 +1,55 @@
+"""The `dlpk` command: the parser, and the one place errors become a message and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from dlpk import __version__
+from dlpk.cli import export, images, inference, info, lint, package, run
+from dlpk.cli.options import print_warnings
+from dlpk.errors import DlpkError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dlpk",
+        description="Lint, fix, normalise, pack and inspect Esri deep-learning model packages; "
+        "export training data and run models locally or in containers.",
+    )
+    parser.add_argument("--version", action="version", version=f"dlpk {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on failure")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in (lint, package, info, export, run, images, inference):
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.func
+    try:
+        return handler(args)
+    except DlpkError as exc:
+        print_warnings(exc.result)
+        if args.debug:
+            if exc.log:  # the job's own log, its traceback included, before the launcher's
+                print(exc.log, file=sys.stderr)
+            raise
+        print(f"dlpk: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("dlpk: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"dlpk: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,0 +1,105 @@
+"""Options and output helpers every command group shares: the backend options, sizes, colour,
+the progress bar, and printing a job's result."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dlpk.runners.backends.base import Backend
+    from dlpk.spec.job import Result
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$", re.IGNORECASE)
+
+
+def colour(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+
+
+def codes(values: list[str] | None) -> list[str]:
+    """`--select DL1,DL2 --select DL3` as one list of codes."""
+    return [code.strip() for value in values or [] for code in value.split(",") if code.strip()]
+
+
+def parse_size(text: str) -> int:
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 500M or 64G")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    return int(number * 1024 ** "_KMGT".index(unit or "_"))
+
+
+def write_or_print(text: str, output: str | None) -> None:
+    if output:
+        from dlpk.atomic import atomic_path
+
+        with atomic_path(Path(output), overwrite=True) as temporary:
+            temporary.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("backend")
+    group.add_argument(
+        "--backend",
+        choices=("local", "docker"),
+        default="local",
+        help="run in a local process (default) or in the framework's runner image",
+    )
+    group.add_argument(
+        "--image",
+        help="runner image (default: by the .emd Framework; $DLPK_DEFAULT_IMAGE for packages "
+        "naming none and jobs without a model)",
+    )
+    group.add_argument(
+        "--device",
+        choices=("cpu", "gpu", "auto"),
+        default="auto",
+        help="where the model runs (auto: a GPU when one is usable)",
+    )
+    group.add_argument("--gpus", help="GPU ids for --device gpu/auto, e.g. 0,1 (default: all)")
+    group.add_argument("--memory", help="container memory limit, e.g. 8g (docker)")
+    group.add_argument("--cpus", type=float, help="container CPU limit, e.g. 2 (docker)")
+    group.add_argument("--timeout", type=float, help="stop the job after this many seconds")
+
+
+def backend_from(args: argparse.Namespace) -> Backend:
+    """The typed backend the options name; the Namespace goes no further than here."""
+    if args.backend == "docker":
+        from dlpk.runners.backends.docker import Docker
+
+        return Docker(
+            image=args.image,
+            device=args.device,
+            gpus=args.gpus,
+            memory=args.memory,
+            cpus=args.cpus,
+            timeout=args.timeout,
+            on_log=_stderr,
+        )
+    from dlpk.runners.backends.local import Local
+
+    return Local(device=args.device, timeout=args.timeout)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def print_warnings(result: Result | None) -> None:
+    for warning in result.warnings if result is not None else []:
+        print(f"dlpk: warning: {warning}", file=sys.stderr)
+
+
+def print_done(result: Result) -> None:
+    print_warnings(result)
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    total = result.timings.get("total", 0.0)
+    print(f"done: {len(result.outputs)} files written; {counts} in {total:.1f} s")

@@ -1,0 +1,73 @@
+"""Opening a model once: lint it, unpack a package into a fresh folder, read its definition.
+
+Runs on the launcher's side before a job is built, so lint errors stop the job before any
+container starts, and the image can be chosen from the .emd's Framework; the runner then reads
+the unpacked, linted folder without linting it again. Unpacking checks every member name first
+(`extract_all`); nothing from the package is imported or unpickled here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from dlpk.errors import InputNotFoundError, PackageError
+from dlpk.spec.emd import EsriModelDefinition
+from dlpk.validator.diagnostics import Diagnostic, Severity
+from dlpk.validator.lint import LintOptions, lint_emd_file, lint_package
+from dlpk.validator.package_rules import locate_emd
+from dlpk.validator.safezip import extract_all, member_infos
+
+
+def parse_emd(emd_path: Path) -> EsriModelDefinition:
+    try:
+        return EsriModelDefinition.model_validate(json.loads(emd_path.read_text("utf-8")))
+    except (ValidationError, ValueError) as exc:
+        raise PackageError(f"{emd_path.name} is not a usable model definition ({exc})") from exc
+
+
+def stop_on_errors(diagnostics: list[Diagnostic], where: Path) -> list[str]:
+    """Raise on lint errors (a package ArcGIS would refuse is refused); return the warnings."""
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    if errors:
+        shown = "; ".join(f"{d.code} {d.message}" for d in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise PackageError(f"{where} does not lint: {shown}{more}", f"run `dlpk lint {where}`")
+    return [f"{d.code} {d.message}" for d in diagnostics if d.severity is Severity.WARNING]
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    folder: Path  # holds the .emd and the files it references
+    emd_name: str  # relative to folder
+    framework: str | None
+    warnings: list[str]  # lint warnings: shown, not fatal
+
+
+@contextlib.contextmanager
+def prepared_model(path: Path) -> Iterator[PreparedModel]:
+    """Lint `path` (.dlpk or .emd) and yield its folder; a package is unpacked for the block."""
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: no such file")
+    if path.suffix.lower() not in (".dlpk", ".zip"):
+        warnings = stop_on_errors(lint_emd_file(path, LintOptions()), path)
+        yield PreparedModel(path.parent, path.name, parse_emd(path).Framework, warnings)
+        return
+    warnings = stop_on_errors(lint_package(path, LintOptions()), path)
+    with tempfile.TemporaryDirectory(prefix="dlpk-model-") as scratch:
+        root = Path(scratch) / "model"
+        with zipfile.ZipFile(path) as archive:
+            location, _ = locate_emd(member_infos(archive), str(path))
+            if location is None:
+                raise PackageError(f"{path} holds no usable .emd", f"run `dlpk lint {path}`")
+            extract_all(archive, root)
+        emd_path = root.joinpath(*location.member.split("/"))
+        framework = parse_emd(emd_path).Framework
+        yield PreparedModel(emd_path.parent, emd_path.name, framework, warnings)

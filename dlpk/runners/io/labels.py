@@ -1,0 +1,288 @@
+"""Label features: read with pyogrio, reprojected with pyproj, kept in raster pixel space.
+
+Pixel space (column, row of the source raster) makes every per-chip step a translation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyogrio
+import shapely
+from affine import Affine
+from pyproj import CRS, Transformer
+from rasterio.transform import array_bounds
+from rasterio.warp import transform_bounds
+
+from dlpk.errors import BadInputError
+from dlpk.runners.io.rasters import RasterInfo
+
+DEFAULT_CLASS_FIELDS = ("value", "classvalue")
+
+
+@dataclass(frozen=True)
+class Features:
+    """Label geometries in pixel space with their integer class values."""
+
+    geoms: npt.NDArray[Any]  # shapely geometries
+    values: npt.NDArray[np.int64]
+    class_field: str | None
+
+
+def is_vector(path: Path) -> bool:
+    try:
+        pyogrio.read_info(path)
+    except Exception:  # any OGR failure means "not a vector dataset"
+        return False
+    return True
+
+
+def _pick_field(fields: list[str], requested: str | None, path: Path) -> str | None:
+    by_lower = {name.lower(): name for name in fields}
+    if requested is not None:
+        found = by_lower.get(requested.lower())
+        if found is None:
+            raise BadInputError(
+                f"class field {requested!r} not found in {path}",
+                hint=f"fields: {', '.join(fields) or 'none'}",
+            )
+        return found
+    for name in DEFAULT_CLASS_FIELDS:
+        if name in by_lower:
+            return by_lower[name]
+    return None
+
+
+def _layer_name(path: Path, layer: str | None) -> str | None:
+    """The layer to read: the one asked for, else the only one (several need a choice)."""
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as exc:
+        raise BadInputError(f"cannot read labels {path}: {exc}") from None
+    if layer is not None:
+        if layer not in layers:
+            raise BadInputError(
+                f"layer {layer!r} not found in {path}", hint=f"layers: {', '.join(layers)}"
+            )
+        return layer
+    if len(layers) > 1:
+        raise BadInputError(
+            f"{path} holds {len(layers)} layers; choose one with --labels-layer",
+            hint=f"layers: {', '.join(layers)}",
+        )
+    return None
+
+
+def _reproject(geoms: npt.NDArray[Any], crs: Any, raster: RasterInfo) -> npt.NDArray[Any]:
+    """Reproject from `crs` to the raster's CRS (buffers are then in its linear unit)."""
+    assert raster.crs_wkt is not None
+    src_crs, dst_crs = CRS.from_user_input(crs), CRS.from_wkt(raster.crs_wkt)
+    if src_crs != dst_crs:
+        transformer = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+
+        def reproject(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            x, y = transformer.transform(coords[:, 0], coords[:, 1])
+            return np.column_stack([x, y])
+
+        geoms = shapely.transform(geoms, reproject)
+    return geoms
+
+
+def _map_to_pixels(geoms: npt.NDArray[Any], raster: RasterInfo) -> npt.NDArray[Any]:
+    inv = ~raster.transform
+
+    def to_pixels(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        x, y = coords[:, 0], coords[:, 1]
+        return np.column_stack([inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f])
+
+    pixels: npt.NDArray[Any] = shapely.transform(geoms, to_pixels)
+    return pixels
+
+
+def _open_info(path: Path, layer: str | None, raster: RasterInfo, what: str) -> dict[str, Any]:
+    if not path.exists():
+        raise BadInputError(f"{what} not found: {path}")
+    try:
+        info: dict[str, Any] = pyogrio.read_info(path, layer=layer)
+    except Exception as exc:
+        raise BadInputError(f"cannot read {what} {path}: {exc}") from None
+    if not info.get("crs"):
+        raise BadInputError(f"{what} {path} have no coordinate reference system")
+    if raster.crs_wkt is None:
+        raise BadInputError(f"raster {raster.path} has no coordinate reference system")
+    return info
+
+
+@dataclass
+class LoadedFeatures:
+    """Label features as read, in their own CRS: read once, then placed on each raster of an
+    export (`place_features`), a folder's images included."""
+
+    path: Path
+    geoms: npt.NDArray[Any]  # shapely geometries, in `crs`
+    values: npt.NDArray[np.int64]
+    class_field: str | None
+    crs: Any
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """Built on first use: only a folder's images look features up by place."""
+        return shapely.STRtree(self.geoms)
+
+
+def load_features(
+    path: Path, raster: RasterInfo, class_field: str | None, layer: str | None = None
+) -> LoadedFeatures:
+    """Read the geometries and class values once; `raster` is the first they go on."""
+    if not path.exists():
+        raise BadInputError(f"labels not found: {path}")
+    layer = _layer_name(path, layer)
+    info = _open_info(path, layer, raster, "labels")
+    chosen = _pick_field([str(f) for f in info["fields"]], class_field, path)
+    _meta, _fids, wkb, field_data = pyogrio.raw.read(
+        path, layer=layer, columns=[chosen] if chosen else []
+    )
+    geoms = shapely.from_wkb(wkb)
+    keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    if chosen is not None:
+        raw = np.asarray(field_data[0])
+        try:
+            as_float = raw.astype(np.float64)
+        except (TypeError, ValueError):
+            raise BadInputError(f"class field {chosen!r} in {path} is not numeric") from None
+        keep &= ~np.isnan(as_float)
+        if not np.all(as_float[keep] == np.round(as_float[keep])):
+            raise BadInputError(f"class field {chosen!r} in {path} holds non-integer values")
+        values = np.where(keep, as_float, 0).astype(np.int64)
+    else:
+        values = np.ones(len(geoms), dtype=np.int64)
+    return LoadedFeatures(path, geoms[keep], values[keep], chosen, info["crs"])
+
+
+def place_features(
+    loaded: LoadedFeatures,
+    raster: RasterInfo,
+    buffer_radius: float = 0.0,
+    require_overlap: bool = True,
+    near: float | None = None,
+) -> Features:
+    """The features reprojected to the raster's CRS and put in its pixel space; checks
+    overlap (an image of a folder may hold no feature: `require_overlap=False`). With `near`
+    (pixels), only features within that distance of the raster are kept, in file order: the
+    images of a folder each get the features around them, not a copy of every feature."""
+    if raster.crs_wkt is None:
+        raise BadInputError(f"raster {raster.path} has no coordinate reference system")
+    geoms, values = loaded.geoms, loaded.values
+    if near is not None and len(geoms):
+        chosen = _near(loaded, raster, near, buffer_radius)
+        if chosen is not None:
+            geoms, values = geoms[chosen], values[chosen]
+    geoms = _reproject(geoms, loaded.crs, raster) if len(geoms) else geoms
+    if buffer_radius > 0:
+        geoms = shapely.buffer(geoms, buffer_radius)
+    geoms = _map_to_pixels(geoms, raster)
+    if require_overlap and not overlaps(geoms, raster):
+        raise BadInputError(f"labels {loaded.path} do not overlap the raster {raster.path}")
+    return Features(geoms=geoms, values=values, class_field=loaded.class_field)
+
+
+def _near(
+    loaded: LoadedFeatures, raster: RasterInfo, pixels: float, buffer_radius: float
+) -> npt.NDArray[np.intp] | None:
+    """Indices (in file order) of the features meeting the raster's extent grown by `pixels`
+    and the buffer radius, found in the labels' CRS; None when that extent cannot be put in
+    the labels' CRS as one box (then every feature is kept)."""
+    t = raster.transform
+    grow = pixels * max(math.hypot(t.a, t.d), math.hypot(t.b, t.e)) + buffer_radius
+    left, bottom, right, top = array_bounds(raster.height, raster.width, t)
+    try:
+        box = transform_bounds(
+            str(raster.crs_wkt),
+            CRS.from_user_input(loaded.crs).to_wkt(),
+            left - grow,
+            bottom - grow,
+            right + grow,
+            top + grow,
+            densify_pts=21,
+        )
+    except Exception:  # an extent outside the labels' CRS's area of use
+        return None
+    if not all(math.isfinite(v) for v in box) or box[0] > box[2] or box[1] > box[3]:
+        return None  # e.g. across the antimeridian
+    return np.sort(loaded.tree.query(shapely.box(*box), predicate="intersects"))
+
+
+def overlaps(geoms: npt.NDArray[Any], raster: RasterInfo) -> bool:
+    """Whether any of `geoms` (in the raster's pixel space) meets the raster."""
+    extent = shapely.box(0, 0, raster.width, raster.height)
+    return len(geoms) > 0 and bool(shapely.intersects(geoms, extent).any())
+
+
+def load_mask(path: Path, raster: RasterInfo) -> LoadedFeatures:
+    """Mask polygons as read, once; `raster` is the first they go on (`place_mask`)."""
+    layer = _layer_name(path, None)
+    info = _open_info(path, layer, raster, "mask polygons")
+    _meta, _fids, wkb, _fields = pyogrio.raw.read(path, layer=layer, columns=[])
+    geoms = shapely.from_wkb(wkb)
+    geoms = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
+    polygonal = shapely.get_type_id(geoms)
+    if len(geoms) == 0 or not np.isin(polygonal, (3, 6)).all():
+        raise BadInputError(f"mask {path} must hold polygons")
+    return LoadedFeatures(path, geoms, np.ones(len(geoms), dtype=np.int64), None, info["crs"])
+
+
+def place_mask(
+    loaded: LoadedFeatures, raster: RasterInfo, require_overlap: bool = True
+) -> shapely.Geometry:
+    """Mask polygons as one prepared area in raster pixel space (only chips inside it are kept)."""
+    if raster.crs_wkt is None:
+        raise BadInputError(f"raster {raster.path} has no coordinate reference system")
+    area = shapely.union_all(_map_to_pixels(_reproject(loaded.geoms, loaded.crs, raster), raster))
+    if require_overlap and not shapely.intersects(
+        area, shapely.box(0, 0, raster.width, raster.height)
+    ):
+        raise BadInputError(f"mask polygons {loaded.path} do not overlap the raster {raster.path}")
+    shapely.prepare(area)
+    return area
+
+
+def features_in_frame(
+    features: Features,
+    tree: shapely.STRtree,
+    frame: Affine,
+    width: int,
+    height: int,
+    min_overlap: float = 0.0,
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[Any]]:
+    """Indices of features in a chip and their parts inside it, in chip pixel coordinates.
+
+    `frame` maps chip pixels to source pixels (see chips.frames). A polygon is dropped when less
+    than `min_overlap` of its area lies inside the chip.
+    """
+    outline = shapely.Polygon(
+        [frame @ (x, y) for x, y in ((0, 0), (width, 0), (width, height), (0, height))]
+    )
+    idx = np.sort(tree.query(outline, predicate="intersects"))
+    if idx.size == 0:
+        return idx, np.empty(0, dtype=object)
+    whole = features.geoms[idx]
+    parts = shapely.intersection(whole, outline)
+    keep = ~shapely.is_empty(parts)
+    if min_overlap > 0:
+        area = shapely.area(whole)
+        ratio = np.where(area > 0, shapely.area(parts) / np.where(area > 0, area, 1), 1.0)
+        keep &= ratio >= min_overlap
+    idx, parts = idx[keep], parts[keep]
+    inv = ~frame
+
+    def to_chip(c: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        x, y = c[:, 0], c[:, 1]
+        return np.column_stack([inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f])
+
+    return idx, shapely.transform(parts, to_chip)

@@ -1,0 +1,150 @@
+"""TensorFlow SavedModels and frozen graphs for Esri's predefined configurations (§1.3).
+
+`ObjectDetectionAPI` (TensorFlow Object Detection API exports): input `image_tensor`, uint8
+NHWC; outputs detection_boxes ([ymin, xmin, ymax, xmax] in 0..1), detection_scores,
+detection_classes and num_detections, turned into the runner's detector outputs (x1, y1, x2,
+y2 in tile pixels, scores, 1-based labels; rows past num_detections get label 0).
+`DeepLab`: input `ImageTensor`, uint8 NHWC; output `SemanticPredictions` [N, H, W] of class
+indexes, turned into one-hot [N, K, H, W] scores with K = len(Classes) + 1 (index 0 is
+background), the runner's pixel-classifier contract. Both take raw pixels (no normalisation),
+clipped to 0..255.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dlpk.errors import ModelError
+from dlpk.runners.models.base import import_framework, one_line
+
+DETECTION_OUTPUTS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+TENSORS = {
+    "ObjectDetectionAPI": ("image_tensor", DETECTION_OUTPUTS),
+    "DeepLab": ("ImageTensor", ("SemanticPredictions",)),
+}
+
+Runner = Callable[[NDArray[np.uint8]], dict[str, NDArray[Any]]]
+
+
+def tensorflow_device(tf: Any, device: str) -> str:
+    """The tf.device string for --device, refusing gpu when TensorFlow sees none."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise ModelError("--device gpu: TensorFlow sees no GPU here")
+    return "/GPU:0" if device in ("gpu", "auto") and gpus else "/CPU:0"
+
+
+def _saved_model(tf: Any, folder: Path, inputs: str, outputs: tuple[str, ...]) -> Runner:
+    loaded = tf.saved_model.load(str(folder))
+    signature = loaded.signatures.get("serving_default")
+    if signature is None:
+        raise ModelError(f"{folder.name} has no serving_default signature")
+    _, accepted = signature.structured_input_signature
+    if inputs not in accepted:
+        raise ModelError(f"the serving signature takes {sorted(accepted)}, not {inputs!r}")
+
+    def run(batch: NDArray[np.uint8]) -> dict[str, NDArray[Any]]:
+        result = signature(**{inputs: tf.constant(batch)})
+        return {name: np.asarray(result[name]) for name in outputs if name in result}
+
+    run.keep = loaded  # type: ignore[attr-defined]  # the signature needs its object alive
+    return run
+
+
+def _frozen_graph(tf: Any, path: Path, inputs: str, outputs: tuple[str, ...]) -> Runner:
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(path.read_bytes())
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+    names = {op.name for op in graph.get_operations()}
+    if inputs not in names:
+        raise ModelError(f"{path.name} has no {inputs!r} tensor")
+    fetches = {name: f"{name}:0" for name in outputs if name in names}
+    session = tf.compat.v1.Session(graph=graph)
+
+    def run(batch: NDArray[np.uint8]) -> dict[str, NDArray[Any]]:
+        values = session.run(fetches, feed_dict={f"{inputs}:0": batch})
+        return {name: np.asarray(value) for name, value in values.items()}
+
+    return run
+
+
+@dataclass
+class TensorFlowAdapter:
+    run: Runner
+    configuration: str
+    classes: int
+    device: str
+
+    @classmethod
+    def load(cls, path: Path, device: str, configuration: str, classes: int) -> TensorFlowAdapter:
+        tf = import_framework("tensorflow", "TensorFlow")
+        if configuration not in TENSORS:
+            raise ModelError(f"no TensorFlow runner for ModelConfiguration {configuration!r}")
+        inputs, outputs = TENSORS[configuration]
+        target = tensorflow_device(tf, device)
+        folder = path if path.is_dir() else path.parent
+        is_saved_model = path.is_dir() or path.name == "saved_model.pb"
+        try:
+            with tf.device(target):
+                if is_saved_model:
+                    run = _saved_model(tf, folder, inputs, outputs)
+                else:
+                    run = _frozen_graph(tf, path, inputs, outputs)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"{path.name} could not be loaded ({one_line(exc)})") from exc
+        return cls(run, configuration, classes, "gpu" if "GPU" in target else "cpu")
+
+    def forward(self, batch: NDArray[np.float32]) -> list[NDArray[np.generic]]:
+        pixels = np.clip(np.rint(batch), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+        try:
+            result = self.run(np.ascontiguousarray(pixels))
+        except Exception as exc:
+            raise ModelError(
+                f"the model failed on a {pixels.shape} NHWC batch ({one_line(exc)})"
+            ) from exc
+        if self.configuration == "DeepLab":
+            return [self._one_hot(result, batch.shape)]
+        return self._detections(result, batch.shape)
+
+    def _one_hot(self, result: dict[str, NDArray[Any]], shape: tuple[int, ...]) -> NDArray[Any]:
+        predicted = result.get("SemanticPredictions")
+        n, _, height, width = shape
+        if predicted is None or predicted.shape != (n, height, width):
+            got = None if predicted is None else predicted.shape
+            raise ModelError(f"SemanticPredictions is {got}; expected {(n, height, width)}")
+        channels = self.classes + 1
+        index = predicted.astype(np.int64)
+        if index.size and (index.min() < 0 or index.max() >= channels):
+            raise ModelError(
+                f"SemanticPredictions holds index {index.max()}; with {self.classes} Classes "
+                f"plus background the largest is {channels - 1}"
+            )
+        scores = np.zeros((n, channels, height, width), dtype=np.float32)
+        np.put_along_axis(scores, index[:, np.newaxis], 1.0, axis=1)
+        return scores
+
+    def _detections(
+        self, result: dict[str, NDArray[Any]], shape: tuple[int, ...]
+    ) -> list[NDArray[np.generic]]:
+        missing = [name for name in DETECTION_OUTPUTS[:3] if name not in result]
+        if missing:
+            raise ModelError(f"the model has no {', '.join(missing)} output")
+        boxes = result["detection_boxes"].astype(np.float32)
+        scores = result["detection_scores"].astype(np.float32)
+        labels = result["detection_classes"].astype(np.int64)
+        _, _, height, width = shape
+        pixels = boxes[..., [1, 0, 3, 2]] * np.array([width, height, width, height], np.float32)
+        if "num_detections" in result:
+            count = result["num_detections"].astype(np.int64).reshape(-1, 1)
+            labels = np.where(np.arange(labels.shape[1])[np.newaxis] < count, labels, 0)
+        return [pixels, scores, labels]

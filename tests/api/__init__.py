@@ -1,0 +1,1 @@
+"""Tests of the public Python API (dlpk/api.py, dlpk/__init__.py)."""
