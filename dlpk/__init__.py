@@ -7,13 +7,9 @@ nothing, and `dlpk.lint` never pulls in rasterio or a framework. See docs/python
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("dlpk")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+from dlpk.version import __version__
 
 if TYPE_CHECKING:
     from dlpk import errors

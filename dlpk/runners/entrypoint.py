@@ -18,12 +18,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from dlpk import __version__
 from dlpk.atomic import write_text_atomic
 from dlpk.errors import DlpkError, InvalidJobError
 from dlpk.runners.progress import JsonlProgress, Progress
 from dlpk.runners.tasks import TASKS
 from dlpk.spec.job import JOB, Job, OutputFile, Result, ResultError
+from dlpk.version import __version__
 
 log = logging.getLogger("dlpk.runners")
 #: Set by the backends: the launching CLI prints the job's error itself, with the user's paths.

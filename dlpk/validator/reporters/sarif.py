@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dlpk import __version__
 from dlpk.validator.diagnostics import Diagnostic
 from dlpk.validator.rules import RULES
+from dlpk.version import __version__
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}

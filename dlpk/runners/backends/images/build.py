@@ -20,7 +20,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from dlpk import __version__
 from dlpk.errors import DlpkError, ImageBuildError
 from dlpk.runners.backends.docker_client import docker_client
 from dlpk.runners.backends.images.catalog import (
@@ -32,6 +31,7 @@ from dlpk.runners.backends.images.catalog import (
     Variant,
     image_tag,
 )
+from dlpk.version import __version__
 
 SOURCE_ROOT = Path(__file__).resolve().parents[4]
 #: Framework packages pinned only by the Dockerfile (the host may hold other builds of them).

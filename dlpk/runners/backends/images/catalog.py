@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Final, Literal
 
-from dlpk import __version__
+from dlpk.version import __version__
 
 ImageFramework = Literal["pytorch", "tensorflow", "onnx"]
 Variant = Literal["cpu", "gpu"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
-from dlpk import __version__
+from dlpk.version import __version__
 
 Box = tuple[str, float, float, float, float]  # name, xmin, ymin, xmax, ymax (pixels)
 

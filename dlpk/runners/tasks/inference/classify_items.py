@@ -16,7 +16,7 @@ from dlpk.runners.models.opened import open_model
 from dlpk.runners.tasks.inference.classify_pixels import TASK, PixelClassifier
 from dlpk.runners.tasks.inference.common import TaskRequest, check_device
 from dlpk.runners.tasks.inference.engine import Progress
-from dlpk.runners.tasks.inference.summary import TaskSummary
+from dlpk.runners.tasks.report import TaskReport
 
 
 def output_names(found: RasterSet) -> list[str]:
@@ -41,14 +41,14 @@ def classify_each(
     device: str,
     progress: Progress,
     trust_code: bool = False,
-) -> TaskSummary:
+) -> TaskReport:
     """Classify every image of `raster` (a folder, or one raster) into `folder`."""
     started = time.perf_counter()
     check_device(device)
     found = list_rasters(raster)
     names = output_names(found)
     folder.mkdir(parents=True, exist_ok=True)
-    summaries: list[TaskSummary] = []
+    summaries: list[TaskReport] = []
     with open_model(model, TASK) as opened:
         classifier = (
             None if opened.runs_function else PixelClassifier(opened, arguments, device, trust_code)
@@ -65,19 +65,15 @@ def classify_each(
             else:
                 summaries.append(classifier.classify(request))
             progress("images", number + 1, len(names))
-    counts: dict[str, int] = {"rasters": len(names), "files_not_rasters": len(found.skipped)}
+    counts: dict[str, int] = {"tiles": 0, "pixels": 0}
+    counts |= {"rasters": len(names), "files_not_rasters": len(found.skipped)}
     for summary in summaries:
         for key, value in summary.counts.items():
             counts[key] = counts.get(key, 0) + value
     warnings = [w for s in summaries for w in s.warnings]
-    return TaskSummary(
-        task=TASK,
-        output=folder,
-        tiles=sum(s.tiles for s in summaries),
-        pixels=sum(s.pixels for s in summaries),
-        seconds=round(time.perf_counter() - started, 3),
-        device=summaries[0].device,
-        arguments=summaries[0].arguments,
+    return TaskReport(
         counts=counts,
+        timings={"task": round(time.perf_counter() - started, 3)},
+        parameters=summaries[0].parameters,
         warnings=[*dict.fromkeys(warnings), *skipped_warning(raster, found)],
     )

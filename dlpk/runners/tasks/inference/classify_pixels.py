@@ -24,8 +24,8 @@ from dlpk.runners.tasks.inference.common import (
     crs_warnings,
 )
 from dlpk.runners.tasks.inference.engine import Forward, Progress, run_tiles
-from dlpk.runners.tasks.inference.summary import TaskSummary
 from dlpk.runners.tasks.inference.tta import augmented, transforms_for
+from dlpk.runners.tasks.report import TaskReport, inference_report
 
 TASK = "classify-pixels"
 
@@ -87,7 +87,7 @@ def classify_pixels(
     trust_code: bool = False,
     extent: list[float] | None = None,
     aoi: Path | None = None,
-) -> TaskSummary:
+) -> TaskReport:
     """Classify every pixel of `raster` with `model`; write a COG of class Values to `output`.
 
     With `extent` (raster CRS) and/or `aoi` (polygons), only tiles meeting that area run and
@@ -105,7 +105,7 @@ def classify_pixels(
             return classify_with_function(opened, request)
         classifier = PixelClassifier(opened, arguments, device, trust_code)
         summary = classifier.classify(request)
-    summary.seconds = round(time.perf_counter() - started, 3)
+    summary.timings["task"] = round(time.perf_counter() - started, 3)
     return summary
 
 
@@ -130,7 +130,7 @@ class PixelClassifier:
             self.opened.classes, channels, self.args.predict_background, emd.ignore_mapped_class
         )
 
-    def classify(self, request: TaskRequest) -> TaskSummary:
+    def classify(self, request: TaskRequest) -> TaskReport:
         """One raster to one classified GeoTIFF."""
         started = time.perf_counter()
         opened, args = self.opened, self.args
@@ -152,9 +152,7 @@ class PixelClassifier:
                     request.progress,
                     area,
                 )
-        return TaskSummary(
-            task=TASK,
-            output=output,
+        return inference_report(
             tiles=len(tiles),
             pixels=source.height * source.width,
             seconds=round(time.perf_counter() - started, 3),

@@ -37,8 +37,8 @@ from dlpk.runners.tasks.inference.detect_tta import augmented_detector
 from dlpk.runners.tasks.inference.detections import candidates, split_outputs
 from dlpk.runners.tasks.inference.engine import Forward, Progress, run_tiles
 from dlpk.runners.tasks.inference.nms import class_aware_nms
-from dlpk.runners.tasks.inference.summary import TaskSummary
 from dlpk.runners.tasks.inference.tta import Transform, transforms_for
+from dlpk.runners.tasks.report import TaskReport, inference_report
 
 TASK = "detect-objects"
 
@@ -141,7 +141,7 @@ def detect_objects(
     trust_code: bool = False,
     extent: list[float] | None = None,
     aoi: Path | None = None,
-) -> TaskSummary:
+) -> TaskReport:
     """Detect objects in `raster` with `model`; write polygons to `output` (.gpkg by default).
 
     With `extent` (raster CRS) and/or `aoi` (polygons), only tiles meeting that area run and
@@ -191,9 +191,7 @@ def detect_objects(
     progress("write", 0, 1)
     write_polygons(output, polygons, fields, crs, overwrite)
     progress("write", 1, 1)
-    return TaskSummary(
-        task=TASK,
-        output=output,
+    return inference_report(
         tiles=len(tiles),
         pixels=size[0] * size[1],
         seconds=round(time.perf_counter() - started, 3),

@@ -46,7 +46,7 @@ from dlpk.runners.tasks.inference.object_features import (
     to_raster_crs,
     write_labelled,
 )
-from dlpk.runners.tasks.inference.summary import TaskSummary
+from dlpk.runners.tasks.report import TaskReport
 
 TASK = "classify-objects"
 
@@ -104,7 +104,7 @@ def classify_objects_with_function(
     opened: OpenedModel,
     request: TaskRequest,
     layer: FeatureLayer,
-) -> TaskSummary:
+) -> TaskReport:
     """Label every feature of `layer` through vectorize (only those meeting the `extent` and
     `aoi`, when given); write the layer to `output`."""
     started = time.perf_counter()

@@ -40,7 +40,7 @@ from dlpk.runners.models.raster_function import (
 from dlpk.runners.tasks.inference.classes import class_rows
 from dlpk.runners.tasks.inference.common import TaskRequest, crs_warnings
 from dlpk.runners.tasks.inference.engine import read_ahead
-from dlpk.runners.tasks.inference.summary import TaskSummary
+from dlpk.runners.tasks.report import TaskReport, inference_report
 
 Block = tuple[NDArray[Any], NDArray[np.uint8]]
 PIXEL_TYPES = {"uint8": "u1", "uint16": "u2", "int32": "i4"}
@@ -143,12 +143,10 @@ def function_summary(
     arguments: dict[str, str],
     counts: dict[str, int],
     warnings: list[str],
-) -> TaskSummary:
+) -> TaskReport:
     """What a task run through a raster function reports (the device is the one asked for:
     dlpk cannot see which one the function used)."""
-    return TaskSummary(
-        task=task,
-        output=output,
+    return inference_report(
         tiles=tiles,
         pixels=int(dataset.height) * int(dataset.width),
         seconds=round(time.perf_counter() - started, 3),
@@ -174,7 +172,7 @@ def prepare_function(
 def classify_with_function(
     opened: OpenedModel,
     request: TaskRequest,
-) -> TaskSummary:
+) -> TaskReport:
     """classify-pixels through updatePixels; the output is the classified COG. With an
     `extent` and/or `aoi`, only blocks meeting that area go to the function and pixels whose
     centre lies outside it are nodata."""
@@ -295,7 +293,7 @@ def output_features(result: Any, name: str) -> list[dict[str, Any]]:
 def detect_with_function(
     opened: OpenedModel,
     request: TaskRequest,
-) -> TaskSummary:
+) -> TaskReport:
     """detect-objects through vectorize; the output layer has the function's declared fields.
     With an `extent` and/or `aoi`, only blocks meeting that area go to the function and
     features whose centroid lies outside it are dropped."""

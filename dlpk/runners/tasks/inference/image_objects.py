@@ -28,7 +28,6 @@ from dlpk.runners.io.sources import list_rasters, skipped_warning
 from dlpk.runners.io.windows import Window
 from dlpk.runners.models.opened import open_model
 from dlpk.runners.tasks.inference.arguments import parse_arguments
-from dlpk.runners.tasks.inference.classify_objects import OBJECT_ARGUMENTS, TASK, label_batch
 from dlpk.runners.tasks.inference.common import check_device
 from dlpk.runners.tasks.inference.engine import Progress
 from dlpk.runners.tasks.inference.object_chips import resize
@@ -38,7 +37,8 @@ from dlpk.runners.tasks.inference.object_features import (
     to_raster_crs,
     write_labelled,
 )
-from dlpk.runners.tasks.inference.summary import TaskSummary
+from dlpk.runners.tasks.inference.object_labels import OBJECT_ARGUMENTS, TASK, label_batch
+from dlpk.runners.tasks.report import TaskReport, inference_report
 from dlpk.spec.emd import EsriModelDefinition
 
 MAX_PIXELS = 4096 * 4096  # an image is read whole: past this, classify features within it
@@ -53,7 +53,7 @@ def classify_images(
     progress: Progress,
     overwrite: bool = False,
     trust_code: bool = False,
-) -> TaskSummary:
+) -> TaskReport:
     """Label each image of `raster` (one raster, or a folder of them) as a whole."""
     started = time.perf_counter()
     check_device(device)
@@ -89,9 +89,7 @@ def classify_images(
         device_used = adapter.device
     write_labelled(output, layer, labels, overwrite)
     labelled = sum(name is not None for name in labels.names)
-    return TaskSummary(
-        task=TASK,
-        output=output,
+    return inference_report(
         tiles=len(found.rasters),
         pixels=sum(i.width * i.height for i in found.rasters),
         seconds=round(time.perf_counter() - started, 3),

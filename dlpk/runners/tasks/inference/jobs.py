@@ -11,7 +11,6 @@ from typing import Any
 from dlpk.errors import InvalidJobError
 from dlpk.runners.io.sources import list_rasters, skipped_warning, write_mosaic
 from dlpk.runners.progress import Progress
-from dlpk.runners.tasks.inference.summary import TaskSummary
 from dlpk.runners.tasks.report import TaskReport, output_files
 from dlpk.spec.job import ClassifyObjectsJob, ClassifyPixelsJob, DetectObjectsJob
 
@@ -30,20 +29,13 @@ def _model(jobdir: Path, model: str) -> Path:
     return path
 
 
-def _report(jobdir: Path, output: Path, summary: TaskSummary) -> TaskReport:
-    counts = {"tiles": summary.tiles, "pixels": summary.pixels, **summary.counts}
-    parameters = {"arguments": summary.arguments, "device": summary.device}
-    return TaskReport(
-        files=output_files(jobdir, output),
-        counts=counts,
-        timings={"task": summary.seconds},
-        parameters=parameters,
-        warnings=summary.warnings,
-    )
+def _report(jobdir: Path, output: Path, report: TaskReport) -> TaskReport:
+    report.files = output_files(jobdir, output)
+    return report
 
 
 def _run(
-    task: Callable[..., TaskSummary],
+    task: Callable[..., TaskReport],
     job: ClassifyPixelsJob | DetectObjectsJob | ClassifyObjectsJob,
     jobdir: Path,
     output_path: str,

@@ -1,0 +1,1 @@
+"""Tests of the inference tasks (dlpk/runners/tasks/inference/)."""

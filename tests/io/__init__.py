@@ -1,0 +1,1 @@
+"""Tests of windows and tiles (dlpk/runners/io/)."""

@@ -1,0 +1,1 @@
+"""Tests of model adapters (dlpk/runners/models/)."""

@@ -1,0 +1,1 @@
+"""Tests of the spec and its schemas (dlpk/spec/)."""
