@@ -42,11 +42,12 @@ images: dev-venv
 		echo "Docker is not reachable: runner images not built"; \
 	fi
 
+# Slow tests (marked `slow`) are skipped locally unless DLPK_SLOW=1; CI sets it and runs all.
 test: dev-venv images
 	$(BIN)/ruff check dlpk tests benchmarks
 	$(BIN)/ruff format --check dlpk tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(if $(DLPK_SLOW),,-m "not slow")
 
 schemas: venv
 	for name in emd job result; do $(BIN)/dlpk schema $$name > dlpk/spec/schemas/$$name.schema.json; done
@@ -57,3 +58,4 @@ bench: dev-venv images
 	$(BIN)/python benchmarks/bench_export_folder.py
 	$(BIN)/python benchmarks/bench_inference.py --memory 5000,20000
 	$(BIN)/python benchmarks/bench_docker.py
+	$(BIN)/python benchmarks/bench_startup.py

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rasterio
 import shapely
 from numpy.typing import NDArray
 from rasterio.transform import from_origin
 
 from dlpk.packaging.pack import pack_folder
+from tests import rasters
 
 CRS = "EPSG:32633"
 TRANSFORM = from_origin(500000.0, 4000000.0, 10.0, 10.0)
@@ -29,22 +29,10 @@ def write_raster(
     nodata: float | None = None,
     descriptions: list[str] | None = None,
 ) -> Path:
-    """A GeoTIFF holding `data` [bands, rows, cols] with an explicit profile."""
-    profile: dict[str, Any] = {
-        "driver": "GTiff",
-        "count": data.shape[0],
-        "height": data.shape[1],
-        "width": data.shape[2],
-        "dtype": data.dtype.name,
-        "nodata": nodata,
-    }
-    if crs is not None:
-        profile.update(crs=crs, transform=TRANSFORM)
-    with rasterio.open(path, "w", **profile) as dataset:
-        dataset.write(data)
-        for index, text in enumerate(descriptions or []):
-            dataset.set_band_description(index + 1, text)
-    return path
+    """tests.rasters.write_raster on this module's grid: untiled, and without a geotransform
+    when there is no CRS (pixel space is then map space)."""
+    transform = TRANSFORM if crs is not None else None
+    return rasters.write_raster(path, data, transform, crs, nodata, descriptions, tiled=False)
 
 
 def map_point(row: float, col: float) -> tuple[float, float]:

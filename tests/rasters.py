@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,27 +23,32 @@ WIDTH, HEIGHT = 320, 240
 def write_raster(
     path: Path,
     data: npt.NDArray[np.generic],
-    transform: Affine = TRANSFORM,
+    transform: Affine | None = TRANSFORM,
     crs: str | None = RASTER_CRS,
     nodata: float | None = None,
+    descriptions: Sequence[str] | None = None,
+    tiled: bool = True,
 ) -> Path:
+    """The one test GeoTIFF writer: `data` [bands, rows, cols] with an explicit profile (64 px
+    blocks unless `tiled` is False; no geotransform at all when `transform` is None)."""
     count, height, width = data.shape
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=count,
-        dtype=data.dtype.name,
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-        tiled=True,
-        blockxsize=64,
-        blockysize=64,
-    ) as dst:
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": count,
+        "dtype": data.dtype.name,
+        "crs": crs,
+        "nodata": nodata,
+    }
+    if transform is not None:
+        profile["transform"] = transform
+    if tiled:
+        profile.update(tiled=True, blockxsize=64, blockysize=64)
+    with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
+        for index, text in enumerate(descriptions or []):
+            dst.set_band_description(index + 1, text)
     return path
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any, get_args
 
 from dlpk.cli.options import add_backend_options, backend_from, print_done
 from dlpk.errors import UsageError
-from dlpk.runners.progress import terminal_progress
 from dlpk.spec.job import ProcessingMode
 
 
@@ -28,26 +26,30 @@ def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
 
 def _run(task: str, args: argparse.Namespace) -> int:
     """The command's options as one API call; the API checks, runs and delivers."""
-    from dlpk.runners.backends.submit import InferenceRequest, run_inference
+    from dlpk import api
 
-    request = InferenceRequest(
-        task=task,
-        model=Path(args.model),
-        raster=Path(args.raster),
-        output=Path(args.output),
-        arguments=parse_pairs(args.arg),
-        device=args.device,
-        trust_code=args.trust_code,
-        overwrite=args.overwrite,
-        extent=tuple(args.extent) if getattr(args, "extent", None) is not None else None,
-        aoi=Path(args.aoi) if getattr(args, "aoi", None) else None,
-        features=Path(args.features) if getattr(args, "features", None) else None,
-        processing_mode=getattr(args, "processing_mode", "PROCESS_AS_MOSAICKED_IMAGE"),
-    )
-    with terminal_progress() as progress:
-        result = run_inference(request, backend_from(args), progress)
+    options: dict[str, Any] = {
+        "model_arguments": parse_pairs(args.arg),
+        "extent": tuple(args.extent) if getattr(args, "extent", None) is not None else None,
+        "aoi": getattr(args, "aoi", None),
+        "overwrite": args.overwrite,
+        "trust_code": args.trust_code,
+        "device": args.device,
+        "backend": backend_from(args),
+        "progress": True,
+    }
+    if task == "classify_pixels":
+        options["processing_mode"] = args.processing_mode
+    if task == "classify_objects":
+        options["features"] = args.features
+    run = {
+        "classify_pixels": api.classify_pixels,
+        "detect_objects": api.detect_objects,
+        "classify_objects": api.classify_objects,
+    }[task]
+    result = run(args.model, args.raster, args.output, **options)
     print_done(result)
-    print(f"wrote {request.output}")
+    print(f"wrote {args.output}")
     return 0
 
 

@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from dlpk import __version__
 from dlpk.cli import export, images, inference, info, lint, package, run
 from dlpk.cli.options import print_warnings
 from dlpk.errors import DlpkError
+from dlpk.version import __version__
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -72,10 +72,10 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 def backend_from(args: argparse.Namespace) -> Backend:
     """The typed backend the options name; the Namespace goes no further than here."""
-    if args.backend == "docker":
-        from dlpk.runners.backends.docker import Docker
+    import dlpk
 
-        return Docker(
+    if args.backend == "docker":
+        return dlpk.Docker(
             image=args.image,
             device=args.device,
             gpus=args.gpus,
@@ -84,9 +84,7 @@ def backend_from(args: argparse.Namespace) -> Backend:
             timeout=args.timeout,
             on_log=_stderr,
         )
-    from dlpk.runners.backends.local import Local
-
-    return Local(device=args.device, timeout=args.timeout)
+    return dlpk.Local(device=args.device, timeout=args.timeout)
 
 
 def _stderr(line: str) -> None:

@@ -19,7 +19,7 @@ from dlpk.runners.backends.docker import (
 )
 from dlpk.runners.backends.images.catalog import image_tag
 from dlpk.runners.backends.launch import JobBuilder
-from tests.test_export_folder import scene, split_into_tiles
+from tests.export.test_export_folder import scene, split_into_tiles
 
 
 def test_cpu_sends_no_device_request() -> None:
@@ -231,12 +231,12 @@ def test_memory_kill_is_reported(
     assert "memory" in err
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("docker_ready")
-def test_timeout_stops_the_container_and_resume_finishes(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_timeout_stops_the_container(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Wall-clock --timeout, container start-up included: the job is stopped and removed, and
+    nothing looks finished (whether any chip was cut by then depends on the machine's load)."""
     import numpy as np
-    import rasterio
 
     from tests.rasters import write_raster
 
@@ -246,14 +246,45 @@ def test_timeout_stops_the_container_and_resume_finishes(
             "--tile-size", "32", "--stride", "32", "--workers", "1", "-o", str(out)]  # fmt: skip
     status = main([*argv, "--backend", "docker", "--timeout", "1.5"])
     err = capsys.readouterr().err
-    assert status == DlpkError.exit_code and "--timeout" in err
+    assert status == DlpkError.exit_code and "--timeout 1.5 s; stopped" in err
     assert not (out / "map.txt").exists()  # root files come last: the export does not look done
+    from dlpk.runners.backends.docker_client import docker_client
+
+    assert not docker_client().containers.list(all=True, filters={"label": "dlpk.job"})
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("docker_ready")
+def test_a_container_stopped_mid_export_leaves_only_whole_chips_and_resume_finishes(
+    tmp_path: Path,
+) -> None:
+    """Stopped once 200 chips are reported done (an event, not a clock, so it is deterministic):
+    every chip under its final name is complete, and --resume finishes the export."""
+    import numpy as np
+    import rasterio
+
+    import dlpk
+    from tests.rasters import write_raster
+
+    big = write_raster(tmp_path / "big.tif", np.zeros((3, 3072, 3072), dtype=np.uint8))
+    out = tmp_path / "o"
+    options = {"metadata_format": "Export_Tiles", "output_nofeature_tiles": "ALL_TILES",
+               "tile_size": 32, "stride": 32, "workers": 1}  # fmt: skip
+
+    def interrupt(stage: str, done: int, total: int | None) -> None:
+        if stage == "chips" and done >= 200:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dlpk.export_training_data(big, out, backend=dlpk.Docker(), progress=interrupt, **options)
+    assert not (out / "map.txt").exists()
     finished = sorted((out / "images").glob("*.tif"))
-    assert 0 < len(finished) < 96 * 96
+    assert 200 <= len(finished) < 96 * 96
     for chip in finished:  # every chip under its final name is complete
         with rasterio.open(chip) as dataset:
             assert dataset.read().shape == (3, 32, 32)
-    assert main([*argv, "--resume"]) == 0
+    result = dlpk.export_training_data(big, out, resume=True, **options)
+    assert result.counts["chips"] == 96 * 96
     assert len(list((out / "images").glob("*.tif"))) == 96 * 96
     assert not list(out.rglob("*.part"))
 
@@ -270,8 +301,8 @@ def _same_bytes(first: Path, second: Path) -> None:
 @pytest.mark.usefixtures("docker_ready")
 @pytest.mark.parametrize("source", ["raster", "folder", "each"])  # folder: a VRT in /tmp
 def test_classify_pixels_in_docker_equals_local(tmp_path: Path, source: str) -> None:
+    from tests.inference.test_inference_folder import cut
     from tests.inference_models import conv_stack, emd, package, save_onnx, seeded_rgb, write_raster
-    from tests.test_inference_folder import cut
 
     folder = tmp_path / "pixels"
     folder.mkdir()
@@ -330,7 +361,7 @@ def test_detect_objects_in_docker_equals_local(tmp_path: Path, suffix: str) -> N
 
 @pytest.mark.usefixtures("docker_pytorch")
 def test_classify_objects_in_docker_equals_local(tmp_path: Path) -> None:
-    from tests.test_classify_objects import classifier, halves, pixel_box, write_layer
+    from tests.inference.test_classify_objects import classifier, halves, pixel_box, write_layer
 
     model = classifier(tmp_path)
     raster = halves(tmp_path)
@@ -360,8 +391,8 @@ def test_default_image_follows_framework_and_environment(monkeypatch: pytest.Mon
 def test_raster_function_runs_in_docker_without_trust_code(tmp_path: Path) -> None:
     import pyogrio
 
+    from tests.inference.test_raster_functions import blob_raster
     from tests.raster_functions import BLOBS_PRF, function_package
-    from tests.test_raster_functions import blob_raster
 
     model = function_package(tmp_path / "Blobs", "Blobs", BLOBS_PRF, "ObjectDetection")
     argv = ["detect-objects", "--model", str(model), "--raster", str(blob_raster(tmp_path))]
@@ -374,6 +405,7 @@ def test_raster_function_runs_in_docker_without_trust_code(tmp_path: Path) -> No
     assert len(pyogrio.raw.read(docker_out)[2]) == 6
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("docker_tensorflow")
 def test_tensorflow_deeplab_in_docker_equals_local(tmp_path: Path) -> None:
     import numpy as np

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlpk.runners.io.rasters import read_chip
-from dlpk.runners.io.tiles import ChipWindow, plan_windows
+from dlpk.runners.io.tiles import plan_windows
+from dlpk.runners.io.windows import Window
 from dlpk.runners.tasks.export_chips import worker
 from dlpk.runners.tasks.export_chips.export import export_chips
 from dlpk.runners.tasks.export_chips.plan_item import PlanItem
@@ -43,7 +44,7 @@ def test_groups_and_tasks_keep_every_chip_once(
     for g in groups:
         region = group_region(g)
         assert region.height == tile and region.width <= max_width + tile
-        assert len({i.window.row_off for i in g}) == 1
+        assert len({i.window.row for i in g}) == 1
     scheduled = tasks(groups, max_width, workers, per_task=3)
     sizes = [len(task) for task in scheduled]
     assert all(1 <= n <= 3 for n in sizes)
@@ -51,7 +52,7 @@ def test_groups_and_tasks_keep_every_chip_once(
     flat = [g for task in scheduled for g in task]
     assert sorted(id(g) for g in flat) == sorted(id(g) for g in groups)
     # column chunk by column chunk, each top to bottom
-    keys = [(g[0].window.col_off // max_width, g[0].window.row_off) for g in flat]
+    keys = [(g[0].window.col // max_width, g[0].window.row) for g in flat]
     assert keys == sorted(keys)
 
 
@@ -75,9 +76,9 @@ def test_each_source_pixel_is_read_once(tmp_path: Path, monkeypatch: pytest.Monk
     """Side-by-side chips are cut from one read: the regions read tile the raster exactly."""
     rng = np.random.default_rng(5)
     raster = write_raster(tmp_path / "r.tif", rng.integers(0, 255, (3, 256, 320), np.uint8))
-    reads: list[ChipWindow] = []
+    reads: list[Window] = []
 
-    def counting_read(src: Any, window: ChipWindow, count: int) -> Any:
+    def counting_read(src: Any, window: Window, count: int) -> Any:
         reads.append(window)
         return read_chip(src, window, count)
 
@@ -92,19 +93,19 @@ def test_each_source_pixel_is_read_once(tmp_path: Path, monkeypatch: pytest.Monk
     export_chips(raster, None, tmp_path / "out", params)
     hits = np.zeros((256, 320), np.int32)
     for w in reads:
-        hits[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width] += 1
+        hits[w.row : w.row + w.height, w.col : w.col + w.width] += 1
     assert (hits == 1).all()
     assert len(reads) == 4  # one strip per row of tiles, not one read per chip
 
 
-def _decodes(order: list[ChipWindow], cache_bytes: int, block: int, block_bytes: int) -> int:
+def _decodes(order: list[Window], cache_bytes: int, block: int, block_bytes: int) -> int:
     """Block decodes when reading `order` region by region through an LRU block cache."""
     cache: OrderedDict[tuple[int, int], None] = OrderedDict()
     capacity = cache_bytes // block_bytes
     decodes = 0
     for w in order:
-        for by in range(w.row_off // block, (w.row_off + w.height - 1) // block + 1):
-            for bx in range(w.col_off // block, (w.col_off + w.width - 1) // block + 1):
+        for by in range(w.row // block, (w.row + w.height - 1) // block + 1):
+            for bx in range(w.col // block, (w.col + w.width - 1) // block + 1):
                 if (by, bx) in cache:
                     cache.move_to_end((by, bx))
                     continue

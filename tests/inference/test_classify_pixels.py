@@ -12,6 +12,7 @@ import rasterio
 
 from dlpk.cli import main
 from dlpk.runners.io.raster_source import normaliser_for
+from dlpk.runners.progress import no_progress as quiet
 from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
 from dlpk.spec.emd import EsriModelDefinition
 from tests.gdal_rat import read_attribute_table
@@ -28,10 +29,6 @@ from tests.inference_models import (
 )
 
 torch = pytest.importorskip("torch")
-
-
-def quiet(stage: str, done: int, total: int) -> None:
-    """Progress sink for tests."""
 
 
 def one_pass(module: Any, document: dict[str, Any], data: np.ndarray, padding: int) -> np.ndarray:
@@ -83,7 +80,7 @@ def test_tiled_classes_equal_one_pass(
         assert result.colormap(1)[5] == (0, 128, 0, 255)
     np.testing.assert_array_equal(classes, one_pass(module, document, data, padding))
     assert set(np.unique(classes)) <= {1, 5}
-    assert summary.tiles > 1 and summary.pixels == rows * cols
+    assert summary.counts["tiles"] > 1 and summary.counts["pixels"] == rows * cols
     assert summary.arguments["padding"] == str(padding) and "threshold" not in summary.arguments
 
 

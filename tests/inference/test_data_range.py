@@ -9,6 +9,7 @@ import pytest
 import rasterio
 
 from dlpk.runners.io.data_range import band_ranges, rescaler
+from dlpk.runners.progress import no_progress as quiet
 from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
 from tests.inference_models import (
     CLASSES,
@@ -18,10 +19,6 @@ from tests.inference_models import (
     save_torchscript,
     write_raster,
 )
-
-
-def quiet(stage: str, done: int, total: int) -> None:
-    """Progress sink for tests."""
 
 
 def expected_rescale(data: np.ndarray, valid: np.ndarray, low: float, high: float) -> np.ndarray:

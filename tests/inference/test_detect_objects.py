@@ -16,6 +16,7 @@ from dlpk.cli import main
 from dlpk.errors import ModelError, OutputExistsError
 from dlpk.runners.io.layers import pixel_boxes_to_polygons, write_polygons
 from dlpk.runners.io.windows import TileGrid, plan_tiles
+from dlpk.runners.progress import no_progress as quiet
 from dlpk.runners.tasks.inference.arguments import DETECTOR_ARGUMENTS, parse_arguments
 from dlpk.runners.tasks.inference.detect_objects import detect_objects, tile_detections
 from dlpk.runners.tasks.inference.nms import class_aware_nms, nms, overlaps
@@ -33,10 +34,6 @@ from tests.inference_models import (
 torch = pytest.importorskip("torch")
 
 TILE, PADDING, SIZE = 32, 8, 6  # cores of 16 px: seams at multiples of 16
-
-
-def quiet(stage: str, done: int, total: int) -> None:
-    """Progress sink for tests."""
 
 
 @pytest.fixture
@@ -70,7 +67,7 @@ def read_layer(path: Path) -> tuple[list[tuple[float, ...]], list[str], list[flo
 
 
 def to_map(col: float, row: float) -> tuple[float, float]:
-    x, y = TRANSFORM * (col, row)
+    x, y = TRANSFORM @ (col, row)
     return float(x), float(y)
 
 

@@ -12,6 +12,7 @@ import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dlpk.runners.progress import no_progress as quiet
 from dlpk.runners.tasks.inference.detect_objects import detect_objects
 from dlpk.runners.tasks.inference.nms import class_aware_nms
 from dlpk.runners.tasks.inference.tta import Transform
@@ -21,10 +22,6 @@ torch = pytest.importorskip("torch")
 
 SIZE = 6  # the detector's square side
 View = tuple[bool, bool, int]  # flip columns, flip rows, quarter turns (np.rot90), in that order
-
-
-def quiet(stage: str, done: int, total: int) -> None:
-    """Progress sink for tests."""
 
 
 def view(array: np.ndarray, flip: bool, flip_rows: bool, turns: int) -> np.ndarray:

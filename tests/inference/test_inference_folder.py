@@ -170,7 +170,7 @@ def test_without_features_each_image_is_one_object(
     image's CRS, labelled from the whole image resized to the model's chip."""
     from rasterio.warp import transform_geom
 
-    from tests.test_classify_objects import classifier
+    from tests.inference.test_classify_objects import classifier
 
     model = classifier(tmp_path)  # bright images are Water (Value 1), dark ones Forest (5)
     photos = tmp_path / "photos"
@@ -199,8 +199,8 @@ def test_without_features_each_image_is_one_object(
     np.testing.assert_allclose(row["Confidence"], expected_confidence, atol=1e-3)
     assert "32633" in meta["crs"]
     footprints = [shapely.from_wkb(g) for g in geometry]
-    x0, y0 = TRANSFORM * (0, 0)
-    x1, y1 = TRANSFORM * (30, 20)
+    x0, y0 = TRANSFORM @ (0, 0)
+    x1, y1 = TRANSFORM @ (30, 20)
     assert footprints[0].equals(shapely.box(x0, y1, x1, y0))
     c_box = shapely.box(1_700_000.0, 6_000_000.0 - 80, 1_700_200.0, 6_000_000.0)
     expected = shapely.geometry.shape(transform_geom("EPSG:3857", CRS, c_box.__geo_interface__))
@@ -210,7 +210,7 @@ def test_without_features_each_image_is_one_object(
 def test_without_features_area_options_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.test_classify_objects import classifier
+    from tests.inference.test_classify_objects import classifier
 
     model = classifier(tmp_path)
     image = write_raster(tmp_path / "a.tif", np.full((3, 20, 30), 240, dtype=np.uint8))

@@ -14,6 +14,7 @@ from dlpk.cli import main
 from dlpk.errors import ModelError, UsageError
 from dlpk.runners.io.windows import Tile, Window
 from dlpk.runners.models.raster_function import BlockConfiguration
+from dlpk.runners.progress import no_progress as quiet
 from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
 from dlpk.runners.tasks.inference.detect_objects import detect_objects
 from dlpk.runners.tasks.inference.function_tasks import _polygon, plan_blocks
@@ -27,10 +28,6 @@ from tests.raster_functions import (
 from tests.rasters import write_features
 
 NODATA = 65535
-
-
-def quiet(stage: str, done: int, total: int) -> None:
-    """Progress sink for tests."""
 
 
 @pytest.fixture
@@ -70,7 +67,7 @@ def test_classify_pixels_equals_one_pass_across_block_seams(
     assert np.array_equal(got[valid], expected[valid])  # includes every block seam
     assert np.all(got[~valid] == nodata)
     assert set(np.unique(got[valid])) == {1, 5}
-    assert summary.tiles == 4 * 4  # ceil(37 / 11) x ceil(50 / 13)
+    assert summary.counts["tiles"] == 4 * 4  # ceil(37 / 11) x ceil(50 / 13)
     assert summary.arguments["threshold"] == "150" and summary.arguments["padding"] == "2"
     assert summary.arguments["extractBands"] == "1" and summary.arguments["tx"] == "13"
 
@@ -234,7 +231,7 @@ def test_classify_pixels_only_inside_an_aoi_in_another_crs(
         got, nodata = result.read(1), result.nodata
     assert np.array_equal(got[inside & valid], expected[inside & valid])
     assert np.all(got[~inside | ~valid] == nodata)
-    assert summary.tiles < 4 * 4  # blocks outside the AOI never went to the function
+    assert summary.counts["tiles"] < 4 * 4  # blocks outside the AOI never went to the function
     # --extent (raster CRS) through the command line, intersected with the AOI
     left = [str(v) for v in map_box(0, 0, 37, 10).bounds]
     both = tmp_path / "both.tif"

@@ -11,6 +11,7 @@ import rasterio
 
 from dlpk.cli import main
 from dlpk.runners.io.raster_source import normaliser_for
+from dlpk.runners.progress import no_progress as quiet
 from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
 from dlpk.runners.tasks.inference.tta import augmented, transforms_for
 from dlpk.spec.emd import EsriModelDefinition
@@ -25,10 +26,6 @@ from tests.inference_models import (
 )
 
 torch = pytest.importorskip("torch")
-
-
-def quiet(stage: str, done: int, total: int) -> None:
-    """Progress sink for tests."""
 
 
 def run_module(module: Any, pixels: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dlpk.runners.io.tiles import ChipWindow, axis_offsets, plan_windows
+from dlpk.runners.io.tiles import axis_offsets, plan_windows
+from dlpk.runners.io.windows import Window
 
 sizes = st.integers(min_value=1, max_value=300)
 steps = st.integers(min_value=1, max_value=64)
@@ -29,17 +30,17 @@ def test_plan_covers_every_pixel_and_respects_bounds_and_stride(
     covered = np.zeros((height, width), dtype=bool)
     for w in windows:
         assert (w.width, w.height) == (tile_x, tile_y)
-        assert w.col_off >= 0 and w.row_off >= 0
+        assert w.col >= 0 and w.row >= 0
         if not pad:
             assert w.inside(width, height)
         else:  # padding only past the right and bottom edges, and never a whole empty tile
-            assert w.col_off < width and w.row_off < height
-        covered[w.row_off : w.row_off + tile_y, w.col_off : w.col_off + tile_x] = True
+            assert w.col < width and w.row < height
+        covered[w.row : w.row + tile_y, w.col : w.col + tile_x] = True
     assert covered.all()
     assert len(set(windows)) == len(windows)
     for offsets, stride in (
-        (sorted({w.col_off for w in windows}), stride_x),
-        (sorted({w.row_off for w in windows}), stride_y),
+        (sorted({w.col for w in windows}), stride_x),
+        (sorted({w.row for w in windows}), stride_y),
     ):
         steps_between = np.diff(offsets)
         assert offsets[0] == 0
@@ -63,5 +64,5 @@ def test_offsets_with_stride_larger_than_tile_keep_stride(
 
 def test_plan_is_row_major() -> None:
     windows = plan_windows(10, 6, 4, 3, 4, 3)
-    assert windows[:3] == [ChipWindow(0, 0, 4, 3), ChipWindow(4, 0, 4, 3), ChipWindow(6, 0, 4, 3)]
-    assert windows[3].row_off == 3
+    assert windows[:3] == [Window(0, 0, 3, 4), Window(0, 4, 3, 4), Window(0, 6, 3, 4)]
+    assert windows[3].row == 3

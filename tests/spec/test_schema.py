@@ -11,7 +11,7 @@ import pytest
 from dlpk.cli import main
 from dlpk.spec.publish import SCHEMAS, schema_path, schema_text
 
-CORPUS = Path(__file__).parent / "corpus" / "emd"
+CORPUS = Path(__file__).parents[1] / "corpus" / "emd"
 REAL_EXAMPLES = [
     "a_unet_arcgis_learn.emd",
     "b_object_classification.emd",

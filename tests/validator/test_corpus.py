@@ -10,7 +10,7 @@ import pytest
 from dlpk.validator.lint import LintOptions, lint_emd_file, lint_package
 from tests.corpus.packages import BUILDERS, EXPECTED
 
-EMD_DIR = Path(__file__).parent / "corpus" / "emd"
+EMD_DIR = Path(__file__).parents[1] / "corpus" / "emd"
 EMD_EXPECTED: dict[str, list[str]] = json.loads((EMD_DIR / "expected.json").read_text())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -89,17 +90,20 @@ def write_layer(
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": REPRODUCIBLE_DATE})
     try:
         written = folder / target.name
-        pyogrio.raw.write(
-            str(written),
-            geometry=wkb,
-            field_data=list(fields.values()),
-            fields=list(fields),
-            field_mask=[(nulls or {}).get(name) for name in fields] if nulls else None,
-            layer=target.stem,
-            driver=driver,
-            geometry_type=geometry_type,
-            crs=crs_wkt,
-        )
+        with warnings.catch_warnings():
+            # a layer in pixel space has no CRS on purpose; the task already warned about it
+            warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
+            pyogrio.raw.write(
+                str(written),
+                geometry=wkb,
+                field_data=list(fields.values()),
+                fields=list(fields),
+                field_mask=[(nulls or {}).get(name) for name in fields] if nulls else None,
+                layer=target.stem,
+                driver=driver,
+                geometry_type=geometry_type,
+                crs=crs_wkt,
+            )
         _publish(written, target, overwrite)
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
