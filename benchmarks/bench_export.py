@@ -86,7 +86,7 @@ def raw_read_write(raster: Path, out: Path) -> int:
         }
         windows = plan_windows(src.width, src.height, TILE, TILE, TILE, TILE)
         for i, w in enumerate(windows):
-            win = Window(w.col_off, w.row_off, w.width, w.height)
+            win = Window(w.col, w.row, w.width, w.height)
             data = src.read(window=win)
             with rasterio.open(
                 out / f"{i:09d}.tif", "w", transform=src.window_transform(win), **profile

@@ -11,10 +11,10 @@ import numpy.typing as npt
 import rasterio
 from affine import Affine
 from rasterio.vrt import WarpedVRT
-from rasterio.windows import Window
+from rasterio.windows import Window as RioWindow
 
 from dlpk.errors import BadInputError
-from dlpk.runners.io.tiles import ChipWindow
+from dlpk.runners.io.windows import Window
 
 _COLOR_NAMES = {"red": "Red", "green": "Green", "blue": "Blue", "alpha": "Alpha", "gray": "Gray"}
 
@@ -71,34 +71,29 @@ def raster_info(src: Any, path: Path) -> RasterInfo:
     )
 
 
-def read_chip(src: Any, window: ChipWindow, band_count: int) -> tuple[npt.NDArray[Any], int, int]:
+def read_chip(src: Any, window: Window, band_count: int) -> tuple[npt.NDArray[Any], int, int]:
     """Read `window`, zero-filling any part past the raster edge.
 
     Returns the (bands, rows, cols) array and the height and width of the part inside the raster
     (the padded remainder is never counted in statistics).
     """
-    c0 = max(window.col_off, 0)
-    r0 = max(window.row_off, 0)
-    c1 = min(window.col_off + window.width, src.width)
-    r1 = min(window.row_off + window.height, src.height)
-    inner = Window(c0, r0, c1 - c0, r1 - r0)
-    if (c0, r0, c1 - c0, r1 - r0) == (
-        window.col_off,
-        window.row_off,
-        window.width,
-        window.height,
-    ):
+    c0 = max(window.col, 0)
+    r0 = max(window.row, 0)
+    c1 = min(window.col + window.width, src.width)
+    r1 = min(window.row + window.height, src.height)
+    inner = RioWindow(c0, r0, c1 - c0, r1 - r0)
+    if Window(r0, c0, r1 - r0, c1 - c0) == window:
         return src.read(window=inner), r1 - r0, c1 - c0
     out = np.zeros((band_count, window.height, window.width), dtype=src.dtypes[0])
     if c1 > c0 and r1 > r0:
-        out[
-            :, r0 - window.row_off : r1 - window.row_off, c0 - window.col_off : c1 - window.col_off
-        ] = src.read(window=inner)
+        out[:, r0 - window.row : r1 - window.row, c0 - window.col : c1 - window.col] = src.read(
+            window=inner
+        )
     return out, r1 - r0, c1 - c0
 
 
-def window_transform(transform: Affine, window: ChipWindow) -> Affine:
-    return transform @ Affine.translation(window.col_off, window.row_off)
+def window_transform(transform: Affine, window: Window) -> Affine:
+    return transform @ Affine.translation(window.col, window.row)
 
 
 def open_on_grid(path: str, raster: RasterInfo) -> Any:

@@ -3,25 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class ChipWindow:
-    """A tile in pixel coordinates of the source raster; may reach past its edge when padded."""
-
-    col_off: int
-    row_off: int
-    width: int
-    height: int
-
-    def inside(self, width: int, height: int) -> bool:
-        return (
-            self.col_off >= 0
-            and self.row_off >= 0
-            and self.col_off + self.width <= width
-            and self.row_off + self.height <= height
-        )
+from dlpk.runners.io.windows import Window
 
 
 def axis_offsets(size: int, tile: int, stride: int, pad: bool) -> list[int]:
@@ -48,8 +31,8 @@ def plan_windows(
     stride_x: int,
     stride_y: int,
     pad: bool = False,
-) -> list[ChipWindow]:
+) -> list[Window]:
     """Row-major windows (rows of tiles top to bottom), which keeps each worker's reads local."""
     cols = axis_offsets(width, tile_x, stride_x, pad)
     rows = axis_offsets(height, tile_y, stride_y, pad)
-    return [ChipWindow(c, r, tile_x, tile_y) for r in rows for c in cols]
+    return [Window(r, c, tile_y, tile_x) for r in rows for c in cols]

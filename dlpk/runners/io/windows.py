@@ -15,14 +15,27 @@ from dataclasses import dataclass
 from dlpk.errors import BadInputError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Window:
-    """A rectangle in raster pixel coordinates: rows [row, row+height), columns [col, col+width)."""
+    """A rectangle in raster pixel coordinates: rows [row, row+height), columns [col, col+width).
+
+    Tiles of inference and chips of an export alike; a window may reach past the raster's edge
+    (a padded tile), which `inside` tells.
+    """
 
     row: int
     col: int
     height: int
     width: int
+
+    def inside(self, width: int, height: int) -> bool:
+        """Whether the window lies wholly within a `width x height` raster."""
+        return (
+            self.col >= 0
+            and self.row >= 0
+            and self.col + self.width <= width
+            and self.row + self.height <= height
+        )
 
     def intersection(self, other: Window) -> Window | None:
         top, left = max(self.row, other.row), max(self.col, other.col)

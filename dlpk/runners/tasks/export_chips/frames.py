@@ -14,7 +14,7 @@ import numpy.typing as npt
 import shapely
 from affine import Affine
 
-from dlpk.runners.io.tiles import ChipWindow
+from dlpk.runners.io.windows import Window
 
 
 def rotation_angles(step: float) -> list[float]:
@@ -25,13 +25,13 @@ def rotation_angles(step: float) -> list[float]:
     return [k * step for k in range(count)]
 
 
-def chip_frame(window: ChipWindow, angle: float = 0.0) -> Affine:
+def chip_frame(window: Window, angle: float = 0.0) -> Affine:
     """Chip pixel -> source pixel. The chip shows the window's scene turned `angle` degrees
     counter-clockwise (as an image viewer turns a picture), about the window centre."""
     if angle == 0:
-        return Affine.translation(window.col_off, window.row_off)
-    cx = window.col_off + window.width / 2
-    cy = window.row_off + window.height / 2
+        return Affine.translation(window.col, window.row)
+    cx = window.col + window.width / 2
+    cy = window.row + window.height / 2
     # turning the picture one way means sampling the source along axes turned the other way;
     # with rows growing downwards that is Affine.rotation(+angle)
     return (
@@ -53,18 +53,18 @@ def footprint(frame: Affine, width: int, height: int) -> shapely.Polygon:
     return shapely.Polygon(corners)
 
 
-def source_window(frame: Affine, width: int, height: int) -> ChipWindow:
+def source_window(frame: Affine, width: int, height: int) -> Window:
     """The smallest whole-pixel window of the source that holds every pixel the chip samples."""
     if is_translation(frame):
-        return ChipWindow(int(frame.c), int(frame.f), width, height)
+        return Window(int(frame.f), int(frame.c), height, width)
     xmin, ymin, xmax, ymax = footprint(frame, width, height).bounds
     c0, r0 = math.floor(xmin), math.floor(ymin)
-    return ChipWindow(c0, r0, math.ceil(xmax) - c0, math.ceil(ymax) - r0)
+    return Window(r0, c0, math.ceil(ymax) - r0, math.ceil(xmax) - c0)
 
 
 def sample(
     region: npt.NDArray[np.generic],
-    region_window: ChipWindow,
+    region_window: Window,
     frame: Affine,
     width: int,
     height: int,
@@ -75,8 +75,8 @@ def sample(
     fall outside the raster. A translation frame is a plain slice (no copy of indices needed).
     """
     if is_translation(frame):
-        r0 = int(frame.f) - region_window.row_off
-        c0 = int(frame.c) - region_window.col_off
+        r0 = int(frame.f) - region_window.row
+        c0 = int(frame.c) - region_window.col
         rows = np.arange(height)[:, None] + int(frame.f)
         cols = np.arange(width)[None, :] + int(frame.c)
         return region[:, r0 : r0 + height, c0 : c0 + width], rows, cols
@@ -85,6 +85,6 @@ def sample(
     sy = frame.d * xs + frame.e * ys + frame.f
     cols = np.floor(sx).astype(np.intp)
     rows = np.floor(sy).astype(np.intp)
-    local_r = np.clip(rows - region_window.row_off, 0, region.shape[1] - 1)
-    local_c = np.clip(cols - region_window.col_off, 0, region.shape[2] - 1)
+    local_r = np.clip(rows - region_window.row, 0, region.shape[1] - 1)
+    local_c = np.clip(cols - region_window.col, 0, region.shape[2] - 1)
     return region[:, local_r, local_c], rows, cols

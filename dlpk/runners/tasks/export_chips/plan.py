@@ -11,10 +11,12 @@ import math
 import numpy as np
 import shapely
 
-from dlpk.runners.io.labels import Features, features_in_frame
+from dlpk.runners.io.labels import Features
 from dlpk.runners.io.rasters import RasterInfo, open_on_grid, read_chip
-from dlpk.runners.io.tiles import ChipWindow, plan_windows
+from dlpk.runners.io.tiles import plan_windows
+from dlpk.runners.io.windows import Window
 from dlpk.runners.progress import Progress
+from dlpk.runners.tasks.export_chips.chip_labels import found_in
 from dlpk.runners.tasks.export_chips.formats import FormatTraits
 from dlpk.runners.tasks.export_chips.frames import footprint, rotation_angles, sample
 from dlpk.runners.tasks.export_chips.plan_item import PlanItem
@@ -90,14 +92,7 @@ def _with_features(
     kept: list[PlanItem] = []
     for n, item in enumerate(items):
         if touched[n]:
-            idx, _ = features_in_frame(
-                features,
-                tree,
-                item.frame,
-                item.window.width,
-                item.window.height,
-                params.min_polygon_overlap_ratio,
-            )
+            idx, _ = found_in(features, tree, item, params.min_polygon_overlap_ratio)
             if idx.size:
                 kept.append(item)
         progress("plan", n + 1, len(items))
@@ -142,7 +137,7 @@ def _feature_centred(
     for i in np.flatnonzero(touching).tolist():
         cx = (bounds[i, 0] + bounds[i, 2]) / 2
         cy = (bounds[i, 1] + bounds[i, 3]) / 2
-        window = ChipWindow(round(cx - tile_x / 2), round(cy - tile_y / 2), tile_x, tile_y)
+        window = Window(round(cy - tile_y / 2), round(cx - tile_x / 2), tile_y, tile_x)
         window = _clamp(window, info)
         items.append(PlanItem(len(items), window, focus=i))
     return items
@@ -164,12 +159,12 @@ def _feature_boxes(info: RasterInfo, features: Features) -> list[PlanItem]:
         r0 = min(max(math.floor(ymin + eps), 0), info.height - 1)
         c1 = max(min(math.ceil(xmax - eps), info.width), c0 + 1)
         r1 = max(min(math.ceil(ymax - eps), info.height), r0 + 1)
-        items.append(PlanItem(len(items), ChipWindow(c0, r0, c1 - c0, r1 - r0), focus=i))
+        items.append(PlanItem(len(items), Window(r0, c0, r1 - r0, c1 - c0), focus=i))
     return items
 
 
-def _clamp(w: ChipWindow, info: RasterInfo) -> ChipWindow:
+def _clamp(w: Window, info: RasterInfo) -> Window:
     """Shift a window inside the raster where it fits (chips then hold no padding)."""
-    col = min(max(w.col_off, 0), max(info.width - w.width, 0))
-    row = min(max(w.row_off, 0), max(info.height - w.height, 0))
-    return ChipWindow(col, row, w.width, w.height)
+    col = min(max(w.col, 0), max(info.width - w.width, 0))
+    row = min(max(w.row, 0), max(info.height - w.height, 0))
+    return Window(row, col, w.height, w.width)

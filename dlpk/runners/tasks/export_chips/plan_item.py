@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from affine import Affine
 
-from dlpk.runners.io.tiles import ChipWindow
+from dlpk.runners.io.windows import Window
 from dlpk.runners.tasks.export_chips.frames import chip_frame
 
 
@@ -16,7 +16,7 @@ class PlanItem:
     of their own) and, for per-feature tiles, its feature."""
 
     index: int
-    window: ChipWindow
+    window: Window
     focus: int = -1
     angle: float = 0.0
 

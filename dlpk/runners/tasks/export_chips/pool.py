@@ -1,4 +1,8 @@
-"""Chips made by worker processes (or in this one), task by task, in schedule order."""
+"""Chips made by worker processes (or in this one), task by task, in schedule order.
+
+Each worker keeps one `Writers`, set up once by the pool's initializer with every raster's
+ChipConfig, so a task carries only the raster's number and its groups.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,52 @@ import sys
 import threading
 from collections.abc import Iterator
 
+from dlpk.runners.tasks.export_chips.encode import GeoTiffEncoder
 from dlpk.runners.tasks.export_chips.plan_item import PlanItem
 from dlpk.runners.tasks.export_chips.schedule import group_items, strip_width, tasks
-from dlpk.runners.tasks.export_chips.worker import (
-    ChipConfig,
-    GroupResult,
-    Task,
-    Writers,
-    init_worker,
-    run_task,
-)
+from dlpk.runners.tasks.export_chips.worker import ChipConfig, ChipWriter, GroupResult
+
+# A task: the number of the raster (its ChipConfig) and a run of its groups.
+Task = tuple[int, list[list[PlanItem]]]
+
+
+class Writers:
+    """The writer of the raster a task is for: a folder's images are chipped one after the
+    other, so one writer (one set of open datasets) is kept, and swapped when the image
+    changes."""
+
+    def __init__(self, configs: list[ChipConfig]) -> None:
+        self.configs = configs
+        self.current: tuple[int, ChipWriter] | None = None
+        # images of one product make chips of one shape and CRS: their GeoTIFF templates serve
+        # every image
+        self.tiff = GeoTiffEncoder()
+
+    def run(self, task: Task) -> list[GroupResult]:
+        source, groups = task
+        if self.current is None or self.current[0] != source:
+            self.close()
+            self.current = (source, ChipWriter(self.configs[source], self.tiff))
+        writer = self.current[1]
+        return [writer.run_group(group) for group in groups]
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current[1].close()
+            self.current = None
+
+
+_WRITERS: Writers | None = None
+
+
+def init_worker(configs: list[ChipConfig]) -> None:
+    global _WRITERS
+    _WRITERS = Writers(configs)
+
+
+def run_task(task: Task) -> list[GroupResult]:
+    assert _WRITERS is not None, "init_worker was not called"
+    return _WRITERS.run(task)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -29,7 +69,7 @@ def _context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["dlpk.runners.tasks.export_chips.worker"])
+        ctx.set_forkserver_preload(["dlpk.runners.tasks.export_chips.pool"])
         return ctx
     return multiprocessing.get_context("spawn")
 

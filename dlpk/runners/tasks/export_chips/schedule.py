@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlpk.runners.io.tiles import ChipWindow
+from dlpk.runners.io.windows import Window
 from dlpk.runners.tasks.export_chips.frames import source_window
 from dlpk.runners.tasks.export_chips.plan_item import PlanItem
 
@@ -31,7 +31,7 @@ def _chunk_key(item: PlanItem, max_width: int) -> tuple[int, int, int]:
     """(row band, chunk): chunks are fixed columns of `max_width`, whatever windows were kept,
     so groups line up from one row band to the next."""
     w = source_window(item.frame, item.window.width, item.window.height)
-    return w.row_off, w.height, w.col_off // max_width
+    return w.row, w.height, w.col // max_width
 
 
 def group_items(items: list[PlanItem], max_width: int) -> list[list[PlanItem]]:
@@ -49,14 +49,14 @@ def group_items(items: list[PlanItem], max_width: int) -> list[list[PlanItem]]:
     return groups
 
 
-def group_region(items: list[PlanItem]) -> ChipWindow:
+def group_region(items: list[PlanItem]) -> Window:
     """The source window holding every pixel the group's chips sample."""
     windows = [source_window(i.frame, i.window.width, i.window.height) for i in items]
-    c0 = min(w.col_off for w in windows)
-    r0 = min(w.row_off for w in windows)
-    c1 = max(w.col_off + w.width for w in windows)
-    r1 = max(w.row_off + w.height for w in windows)
-    return ChipWindow(c0, r0, c1 - c0, r1 - r0)
+    c0 = min(w.col for w in windows)
+    r0 = min(w.row for w in windows)
+    c1 = max(w.col + w.width for w in windows)
+    r1 = max(w.row + w.height for w in windows)
+    return Window(r0, c0, r1 - r0, c1 - c0)
 
 
 def tasks(
@@ -69,8 +69,8 @@ def tasks(
     at most `per_task` groups, each at most 1/(2 x workers) of the groups still to hand out."""
 
     def key(n: int) -> tuple[int, int, int]:
-        row_off, _, chunk = _chunk_key(groups[n][0], max_width)
-        return chunk, row_off, n
+        row, _, chunk = _chunk_key(groups[n][0], max_width)
+        return chunk, row, n
 
     ordered = [groups[n] for n in sorted(range(len(groups)), key=key)]
     runs: list[list[list[PlanItem]]] = []
