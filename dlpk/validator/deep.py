@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dlpk.validator.diagnostics import Diagnostic
+from dlpk.validator.docvalues import int_value
 from dlpk.validator.files import escapes_root, is_absolute_path, to_relative_posix
 from dlpk.validator.rules import rule
 from dlpk.validator.safezip import (
@@ -174,7 +175,7 @@ def _compare(facts: ModelFacts, document: dict[str, Any], name: str) -> list[tup
                 f"ExtractBands lists {len(bands)} bands",
             )
         )
-    expected = (_int(document.get("ImageHeight")), _int(document.get("ImageWidth")))
+    expected = (int_value(document.get("ImageHeight")), int_value(document.get("ImageWidth")))
     actual = (facts.height, facts.width)
     if any(
         a is not None and e is not None and a != e for a, e in zip(actual, expected, strict=True)
@@ -203,10 +204,6 @@ def _compare(facts: ModelFacts, document: dict[str, Any], name: str) -> list[tup
                 )
             )
     return found
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _static(dim: int | None) -> int | None:

@@ -1,17 +1,19 @@
-"""Rules over the content of an .emd: JSON text, keys, values, Classes and their consistency."""
+"""Rules over what an .emd says it is: JSON syntax, key names, vocabulary, required keys.
+
+These read the document's names rather than its numbers: whether the text is JSON that ArcGIS
+loads, whether it is a model definition at all (not the Export Training Data manifest), whether
+keys and enumerated values are spelt as ArcGIS knows them, which keys the built-in raster functions
+need, and whether Framework, ModelConfiguration, ModelType and InferenceFunction fit together.
+"""
 
 from __future__ import annotations
 
-import json
-import math
-from collections import Counter
 from typing import Any
 
-from pydantic import ValidationError
-
 from dlpk.spec import vocab
-from dlpk.spec.emd import CANONICAL_KEY_ORDER, EsriModelDefinition
+from dlpk.spec.emd import CANONICAL_KEY_ORDER
 from dlpk.validator.diagnostics import Fix, Severity
+from dlpk.validator.docvalues import configuration_name, str_value
 from dlpk.validator.emitter import Emitter
 from dlpk.validator.jsontext import child_pointer
 from dlpk.validator.suggest import closest
@@ -38,8 +40,6 @@ _SYNTAX_FIX_TEXT = {
     "control_char": "escape the character",
 }
 _TEMPLATE_HINT = "e.g."
-# Pointers whose schema errors dedicated rules already explain better.
-_DEDICATED = ("/ModelType", "/ImageSpaceUsed", "/Framework")
 
 
 def check_syntax(emit: Emitter) -> None:
@@ -129,7 +129,7 @@ def check_vocabulary(emit: Emitter, doc: dict[str, Any]) -> None:
     _enum_check(emit, doc, "ModelType", vocab.MODEL_TYPES, "DL202")
     _enum_check(emit, doc, "ImageSpaceUsed", vocab.IMAGE_SPACES, "DL205")
     _enum_check(emit, doc, "Framework", vocab.FRAMEWORKS, "DL203")
-    framework = _str(doc, "Framework")
+    framework = str_value(doc, "Framework")
     configuration = configuration_name(doc)
     if framework in vocab.FRAMEWORK_CONFIGURATIONS and isinstance(configuration, str):
         names = vocab.FRAMEWORK_CONFIGURATIONS[framework]
@@ -146,187 +146,6 @@ def check_vocabulary(emit: Emitter, doc: dict[str, Any]) -> None:
                 f"ModelConfiguration {configuration!r} is not a known {framework} module{hint}",
                 pointer,
                 fix=fix,
-            )
-
-
-def configuration_name(doc: dict[str, Any]) -> str | None:
-    config = doc.get("ModelConfiguration")
-    if isinstance(config, dict):
-        name = config.get("Name")
-        return name if isinstance(name, str) else None
-    return config if isinstance(config, str) else None
-
-
-def _data_pointer(doc: Any, loc: tuple[int | str, ...]) -> str:
-    """Map a pydantic error location onto the document, skipping union-branch labels."""
-    pointer, current = "", doc
-    for part in loc:
-        in_object = isinstance(current, dict) and isinstance(part, str) and part in current
-        in_array = isinstance(current, list) and isinstance(part, int) and part < len(current)
-        if not (in_object or in_array):
-            continue
-        current = current[part]
-        pointer = child_pointer(pointer, part)
-    return pointer
-
-
-def _lookup(doc: Any, pointer: str) -> Any:
-    current = doc
-    for token in pointer.split("/")[1:]:
-        token = token.replace("~1", "/").replace("~0", "~")
-        current = current[int(token)] if isinstance(current, list) else current[token]
-    return current
-
-
-def _coerced(value: Any, key: str) -> Any:
-    """The value a string or float most likely meant, if it validates for `key`; else None."""
-    candidate: Any = None
-    if isinstance(value, str):
-        try:
-            candidate = json.loads(value)
-        except ValueError:
-            return None
-    elif isinstance(value, float) and value.is_integer():
-        candidate = int(value)
-    if candidate is None:
-        return None
-    try:
-        EsriModelDefinition.model_validate({key: candidate})
-    except ValidationError:
-        return None
-    return candidate
-
-
-def check_schema(emit: Emitter, doc: dict[str, Any]) -> None:
-    """Type and range errors from the pydantic models: the schema and the linter agree."""
-    try:
-        EsriModelDefinition.model_validate(doc)
-        return
-    except ValidationError as exc:
-        errors = exc.errors()
-    seen: set[str] = set()
-    for error in errors:
-        pointer = _data_pointer(doc, error["loc"])
-        if pointer in seen or pointer in _DEDICATED or pointer == "":
-            continue
-        if pointer.startswith("/Classes/") and _class_error_is_dedicated(doc, pointer, error):
-            continue
-        seen.add(pointer)
-        value = _lookup(doc, pointer)
-        kind = error["type"]
-        top_key = pointer.split("/")[1].replace("~1", "/").replace("~0", "~")
-        if kind in {"greater_than", "greater_than_equal", "less_than_equal", "less_than"}:
-            emit.emit("DL207", f"{pointer[1:]} = {value!r}: {error['msg'].lower()}", pointer)
-            continue
-        if kind.endswith("_type") or kind in {"literal_error", "union_tag_invalid"}:
-            if pointer.count("/") == 1 and (meant := _coerced(value, top_key)) is not None:
-                fix = emit.value_fix(pointer, meant, f"write {json.dumps(meant)}", True)
-                emit.emit(
-                    "DL206",
-                    f"{top_key} is {type_name(value)} {json.dumps(value)}; "
-                    f"expected {type_name(meant)} {json.dumps(meant)}",
-                    pointer,
-                    fix=fix,
-                )
-                continue
-            emit.emit(
-                "DL206",
-                f"{pointer[1:]}: {type_name(value)} {_short(value)}: {error['msg']}",
-                pointer,
-            )
-            continue
-        emit.emit("DL216", f"{pointer[1:] or 'document'}: {error['msg']}", pointer)
-
-
-def _class_error_is_dedicated(doc: dict[str, Any], pointer: str, error: Any) -> bool:
-    parts = pointer.split("/")
-    if len(parts) >= 4 and parts[3] == "Color":
-        return True  # DL308
-    if error["type"] in {"extra_forbidden", "missing"}:
-        entry = _lookup(doc, "/".join(parts[:3]))
-        return isinstance(entry, dict) and any(k not in ("Value", "Name", "Color") for k in entry)
-    return False
-
-
-def type_name(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    names |= {list: "an array", dict: "an object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _str(doc: dict[str, Any], key: str) -> str | None:
-    value = doc.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def check_values(emit: Emitter, doc: dict[str, Any]) -> None:
-    height, width = _int(doc.get("ImageHeight")), _int(doc.get("ImageWidth"))
-    for key in ("ModelPadding", "Padding"):
-        padding = _int(doc.get(key))
-        sizes = [s for s in (height, width) if s is not None and s > 0]
-        if padding is not None and sizes and 2 * padding >= min(sizes):
-            emit.emit(
-                "DL208",
-                f"{key} {padding} leaves no centre: it must be less than half the tile "
-                f"({min(sizes)} px), i.e. at most {(min(sizes) - 1) // 2}",
-                child_pointer("", key),
-            )
-    arcgis_learn = doc.get("Framework") == vocab.ARCGIS_LEARN_FRAMEWORK
-    if arcgis_learn and height and width and height != width:
-        emit.emit(
-            "DL211",
-            f"ImageHeight {height} != ImageWidth {width}: arcgis.learn uses ImageHeight for both",
-            "/ImageWidth",
-        )
-    bands = doc.get("ExtractBands")
-    if isinstance(bands, list):
-        for band, count in Counter(map(json.dumps, bands)).items():
-            if count > 1:
-                emit.emit("DL212", f"ExtractBands lists band {band} {count} times", "/ExtractBands")
-    data_range = doc.get("DataRange")
-    if (
-        isinstance(data_range, list)
-        and len(data_range) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in data_range)
-        and not data_range[0] < data_range[1]
-    ):
-        emit.emit(
-            "DL213", f"DataRange {data_range} must be [min, max] with min < max", "/DataRange"
-        )
-    _check_normalization(emit, doc, bands)
-    batch = _int(doc.get("BatchSize"))
-    if arcgis_learn and batch and batch > 0 and math.isqrt(batch) ** 2 != batch:
-        emit.emit(
-            "DL215",
-            f"BatchSize {batch} is rounded down to {math.isqrt(batch) ** 2} by arcgis.learn",
-            "/BatchSize",
-        )
-
-
-def _check_normalization(emit: Emitter, doc: dict[str, Any], bands: Any) -> None:
-    stats = doc.get("NormalizationStats")
-    if not isinstance(stats, dict) or not isinstance(bands, list):
-        return
-    indexes = [b for b in bands if _int(b) is not None]
-    if not indexes:
-        return
-    needed = max(indexes) + 1
-    for key, values in stats.items():
-        if isinstance(values, list) and len(values) < needed:
-            emit.emit(
-                "DL214",
-                f"NormalizationStats.{key} has {len(values)} values but ExtractBands uses "
-                f"band {needed - 1}",
-                child_pointer("/NormalizationStats", key),
             )
 
 
@@ -356,113 +175,8 @@ def check_required(emit: Emitter, doc: dict[str, Any]) -> None:
             )
 
 
-def check_classes(emit: Emitter, doc: dict[str, Any]) -> None:
-    model_type = _str(doc, "ModelType")
-    classes = doc.get("Classes")
-    if model_type in vocab.MODEL_TYPES_NEEDING_CLASSES and not classes:
-        emit.emit(
-            "DL301",
-            f"{model_type} models map their outputs to Classes, but Classes is "
-            + ("empty" if isinstance(classes, list) else "missing"),
-            "/Classes" if "Classes" in doc else "",
-        )
-    if not isinstance(classes, list):
-        return
-    values: Counter[int] = Counter()
-    names: Counter[str] = Counter()
-    for index, entry in enumerate(classes):
-        pointer = child_pointer("/Classes", index)
-        if not isinstance(entry, dict):
-            continue
-        _check_class_keys(emit, entry, pointer)
-        value, name = _int(entry.get("Value")), entry.get("Name")
-        if value is not None:
-            values[value] += 1
-            if value < 0:
-                emit.emit("DL309", f"class Value {value} is negative", f"{pointer}/Value")
-        if isinstance(name, str):
-            names[name] += 1
-        _check_color(emit, entry, pointer)
-    for value, count in values.items():
-        if count > 1:
-            emit.emit("DL302", f"class Value {value} is used by {count} classes", "/Classes")
-    for name, count in names.items():
-        if count > 1:
-            emit.emit("DL303", f"class Name {name!r} is used by {count} classes", "/Classes")
-    _check_value_start(emit, model_type, [v for v in values if v >= 0])
-
-
-def _check_class_keys(emit: Emitter, entry: dict[str, Any], pointer: str) -> None:
-    for key in entry:
-        if key in ("Value", "Name", "Color"):
-            continue
-        target = vocab.CLASS_KEY_MISSPELLINGS.get(key)
-        suggestion = closest(key, ("Value", "Name", "Color"), cutoff=0.7)
-        target = target or (suggestion.value if suggestion else None)
-        key_pointer = child_pointer(pointer, key)
-        if target is None or target in entry:
-            emit.emit(
-                "DL305",
-                f"class entry key {key!r} is not Value, Name or Color",
-                key_pointer,
-                key=True,
-            )
-            continue
-        fix = emit.key_fix(key_pointer, target, f"rename to {target!r}", True)
-        emit.emit(
-            "DL305",
-            f"class entry key {key!r} must be {target!r} (raster functions read Value/Name/Color)",
-            key_pointer,
-            key=True,
-            fix=fix,
-        )
-
-
-def _check_color(emit: Emitter, entry: dict[str, Any], pointer: str) -> None:
-    if not any(k in entry for k in ("Color", *vocab.CLASS_KEY_MISSPELLINGS)):
-        emit.emit("DL306", f"class {entry.get('Name')!r} has no Color", pointer)
-        return
-    color = entry.get("Color")
-    if color is None:
-        return
-    color_pointer = f"{pointer}/Color"
-    if color == [-1, -1, -1]:
-        emit.emit("DL307", "Color [-1, -1, -1] means no colour", color_pointer)
-        return
-    valid = (
-        isinstance(color, list)
-        and len(color) == 3
-        and all(_int(c) is not None and 0 <= c <= 255 for c in color)
-    )
-    if not valid:
-        emit.emit(
-            "DL308",
-            f"Color {_short(color)} must be three integers 0-255 or [-1, -1, -1]",
-            color_pointer,
-        )
-
-
-def _check_value_start(emit: Emitter, model_type: str | None, values: list[int]) -> None:
-    if not values:
-        return
-    if model_type in vocab.MODEL_TYPES_VALUES_FROM_ONE and 0 in values:
-        emit.emit(
-            "DL304",
-            f"{model_type} class values start at 1: index 0 is the background, so a class "
-            "with Value 0 is never detected",
-            "/Classes",
-        )
-    elif model_type == "ImageClassification" and min(values) > 1:
-        emit.emit(
-            "DL304",
-            f"class values start at {min(values)}; labels usually use 1..n with 0 = NoData, and "
-            "channels map to ([0] + values) by position",
-            "/Classes",
-        )
-
-
 def check_consistency(emit: Emitter, doc: dict[str, Any]) -> None:
-    framework, model_type = _str(doc, "Framework"), _str(doc, "ModelType")
+    framework, model_type = str_value(doc, "Framework"), str_value(doc, "ModelType")
     configuration = configuration_name(doc)
     if isinstance(framework, str) and framework in vocab.UNRUNNABLE_FRAMEWORKS:
         emit.emit("DL403", vocab.UNRUNNABLE_FRAMEWORKS[framework], "/Framework")

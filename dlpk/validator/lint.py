@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from dlpk.errors import InputNotFoundError, InputReadError
-from dlpk.validator import emd_rules, package_rules
+from dlpk.validator import class_rules, emd_rules, package_rules, schema_rules, value_rules
 from dlpk.validator.diagnostics import Diagnostic
+from dlpk.validator.docvalues import type_name
 from dlpk.validator.emitter import EmdSource, Emitter
 from dlpk.validator.files import DirectoryIndex, FileIndex, MemberIndex
 from dlpk.validator.jsontext import parse_json_bytes
@@ -51,16 +52,16 @@ def lint_emd_bytes(
         return EmdResult(emit.diagnostics)
     doc = parsed.value
     if not isinstance(doc, dict):
-        emit.emit("DL110", f"the top level is {emd_rules.type_name(doc)}, not an object", "")
+        emit.emit("DL110", f"the top level is {type_name(doc)}, not an object", "")
         return EmdResult(emit.diagnostics)
     if emd_rules.check_manifest(emit, doc):
         return EmdResult(emit.diagnostics, doc)
     emd_rules.check_keys(emit, doc)
     emd_rules.check_vocabulary(emit, doc)
-    emd_rules.check_schema(emit, doc)
+    schema_rules.check_schema(emit, doc)
     emd_rules.check_required(emit, doc)
-    emd_rules.check_values(emit, doc)
-    emd_rules.check_classes(emit, doc)
+    value_rules.check_values(emit, doc)
+    class_rules.check_classes(emit, doc)
     emd_rules.check_consistency(emit, doc)
     referenced = check_references(emit, doc)
     return EmdResult(emit.diagnostics, doc, referenced)
