@@ -35,7 +35,7 @@ demo: venv
 # (built from these sources) is reused. Without Docker the container tests are skipped, or fail
 # when DLPK_REQUIRE_DOCKER=1 (as in CI).
 images: dev-venv
-	@if $(BIN)/python -c "from dlpk.runners.backends.docker_client import docker_client as c; c()" 2>/dev/null; then \
+	@if $(BIN)/python -c "from dlpk.runners.backends.images.docker_client import docker_client as c; c()" 2>/dev/null; then \
 		$(BIN)/dlpk images bootstrap-base --if-missing && \
 		$(BIN)/dlpk images build --if-stale --quiet $(if $(WHEELHOUSE),--wheelhouse $(WHEELHOUSE)); \
 	else \

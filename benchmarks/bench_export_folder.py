@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.bench_export import make_raster
 from benchmarks.report import RESULTS, run_line, write_section
 from dlpk.runners.tasks.export_chips.export import export_chips
-from dlpk.spec.job import ExportChipsParameters, ProcessingMode
+from dlpk.spec.choices import ProcessingMode
+from dlpk.spec.job import ExportChipsParameters
 
 SECTION = "## Export chips from a folder"
 

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from dlpk.packaging.fix import FixReport
     from dlpk.runners.backends.base import Backend
     from dlpk.runners.backends.submit import InferenceRequest
-    from dlpk.spec.job import Device, ProcessingMode, Result
+    from dlpk.spec.choices import Device, ProcessingMode
+    from dlpk.spec.job import Result
     from dlpk.validator.report import LintReport
 
 PathLike = str | os.PathLike[str]

@@ -115,7 +115,9 @@ def error_from_result(kind: str, message: str, exit_code: int) -> DlpkError:
     """The error a runner reported in result.json, as its own class where it is one of ours,
     so a job run in another process or a container raises what it would have raised here."""
     found = globals().get(kind)
-    cls = found if isinstance(found, type) and issubclass(found, DlpkError) else JobFailedError
-    error = cls(message)
+    if isinstance(found, type) and issubclass(found, DlpkError):
+        error = found(message)
+    else:  # not one of ours: a bug in the runner, whose traceback is in the job's log
+        error = JobFailedError(f"internal error in the job: {message}", "rerun with --debug")
     error.exit_code = exit_code
     return error

@@ -1,9 +1,5 @@
-"""The installed version of dlpk, in a module of its own so anything may import it without
-importing the package's public API."""
+"""The version of dlpk: the one place it is written (pyproject.toml reads it from here), in a
+module of its own so anything may import it cheaply, without the public API or package
+metadata."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("dlpk")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from dlpk.cli.options import add_backend_options, backend_from, print_done
-from dlpk.spec.job import ChipFormat, CropMode, MetadataFormat, ProcessingMode, ReferenceSystem
+from dlpk.spec.choices import ChipFormat, CropMode, MetadataFormat, ProcessingMode, ReferenceSystem
 
 
 def register(subparsers: Any) -> None:

@@ -76,8 +76,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    from dlpk.runners.backends.docker_client import docker_client
     from dlpk.runners.backends.images.bootstrap import bootstrap_base
+    from dlpk.runners.backends.images.docker_client import docker_client
 
     if args.if_missing and _exists(docker_client(), args.tag):
         print(f"{args.tag} exists")

@@ -10,7 +10,7 @@ from typing import Any, get_args
 
 from dlpk.cli.options import add_backend_options, backend_from, print_done
 from dlpk.errors import UsageError
-from dlpk.spec.job import ProcessingMode
+from dlpk.spec.choices import ProcessingMode
 
 
 def parse_pairs(pairs: list[str] | None) -> dict[str, str]:

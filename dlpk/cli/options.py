@@ -51,7 +51,8 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         "--backend",
         choices=("local", "docker"),
         default="local",
-        help="run in a local process (default) or in the framework's runner image",
+        help="run on this machine (default: in this process; in a subprocess with --timeout, "
+        "so it can be stopped) or in the framework's runner image",
     )
     group.add_argument(
         "--image",
@@ -84,6 +85,8 @@ def backend_from(args: argparse.Namespace) -> Backend:
             timeout=args.timeout,
             on_log=_stderr,
         )
+    if args.timeout is None:  # no second interpreter to start: the job runs in this process
+        return dlpk.InProcess(device=args.device)
     return dlpk.Local(device=args.device, timeout=args.timeout)
 
 

@@ -13,6 +13,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,13 +85,17 @@ def run_job(jobdir: Path, listener: Progress | None = None, launched: bool = Fal
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     progress = JsonlProgress(out / "progress.jsonl", listener)
+    quiet = launched or bool(os.environ.get(LAUNCHED_ENV))  # the launcher reports errors
     task: str | None = None
     result: Result
     try:
         job = load_job(jobdir)
         task = job.task
         log.info("running %s in %s", task, jobdir)
-        report = TASKS[task](job, jobdir, progress)
+        with warnings.catch_warnings():
+            # a raster without a CRS runs in pixel space; the task says so in its own warning
+            warnings.filterwarnings("ignore", "Dataset has no geotransform")
+            report = TASKS[task](job, jobdir, progress)
         result = Result(
             task=task,
             status="done",
@@ -107,14 +112,13 @@ def run_job(jobdir: Path, listener: Progress | None = None, launched: bool = Fal
         log.info("done: %s", json.dumps(report.counts))
     except DlpkError as exc:
         log.error("%s", exc)
-        if not (
-            launched or os.environ.get(LAUNCHED_ENV)
-        ):  # a launcher reports it from result.json instead
+        if not quiet:
             print(f"dlpk: error: {exc}", file=sys.stderr)
         result = _failed(task, exc.exit_code, type(exc).__name__, str(exc), started)
     except Exception as exc:  # an internal error: full traceback in the log, one line out
         log.exception("internal error")
-        print(f"dlpk: internal error: {exc!r} (see {out / 'log.txt'})", file=sys.stderr)
+        if not quiet:
+            print(f"dlpk: internal error: {exc!r} (see {out / 'log.txt'})", file=sys.stderr)
         result = _failed(task, 1, type(exc).__name__, repr(exc), started)
     finally:
         progress.close()

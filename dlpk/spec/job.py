@@ -11,26 +11,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
-API_VERSION = "dlpk/v1"
+from dlpk.spec.choices import (
+    BlackenMode,
+    ChipFormat,
+    CropMode,
+    Device,
+    MetadataFormat,
+    NoFeatureTiles,
+    ProcessingMode,
+    ReferenceSystem,
+)
 
-MetadataFormat = Literal[
-    "Classified_Tiles",
-    "PASCAL_VOC_rectangles",
-    "KITTI_rectangles",
-    "RCNN_Masks",
-    "Labeled_Tiles",
-    "MultiLabeled_Tiles",
-    "Export_Tiles",
-    "Imagenet",
-    "CycleGAN",
-    "Panoptic_Segmentation",
-]
-ChipFormat = Literal["TIFF", "PNG", "JPEG"]
-NoFeatureTiles = Literal["ALL_TILES", "ONLY_TILES_WITH_FEATURES"]
-ReferenceSystem = Literal["MAP_SPACE", "PIXEL_SPACE"]
-BlackenMode = Literal["NO_BLACKEN", "BLACKEN_AROUND_FEATURE"]
-CropMode = Literal["FIXED_SIZE", "BOUNDING_BOX"]
-ProcessingMode = Literal["PROCESS_AS_MOSAICKED_IMAGE", "PROCESS_ITEMS_SEPARATELY"]
+API_VERSION = "dlpk/v1"
 
 
 def _relative(path: str) -> str:
@@ -154,9 +146,6 @@ class ExportChipsJob(_Strict):
     inputs: ExportChipsInputs
     parameters: ExportChipsParameters = Field(default_factory=lambda: ExportChipsParameters())
     outputs: ExportChipsOutputs = Field(default_factory=ExportChipsOutputs)
-
-
-Device = Literal["cpu", "gpu", "auto"]
 
 
 class InferenceParameters(_Strict):

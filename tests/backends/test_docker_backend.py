@@ -248,7 +248,7 @@ def test_timeout_stops_the_container(capsys: pytest.CaptureFixture[str], tmp_pat
     err = capsys.readouterr().err
     assert status == DlpkError.exit_code and "--timeout 1.5 s; stopped" in err
     assert not (out / "map.txt").exists()  # root files come last: the export does not look done
-    from dlpk.runners.backends.docker_client import docker_client
+    from dlpk.runners.backends.images.docker_client import docker_client
 
     assert not docker_client().containers.list(all=True, filters={"label": "dlpk.job"})
 
@@ -448,7 +448,7 @@ def test_permission_denied_on_the_socket_is_explained(monkeypatch: pytest.Monkey
         )
 
     monkeypatch.setattr(docker, "from_env", refuse)
-    from dlpk.runners.backends.docker_client import docker_client
+    from dlpk.runners.backends.images.docker_client import docker_client
 
     with pytest.raises(DockerUnavailableError) as caught:
         docker_client()

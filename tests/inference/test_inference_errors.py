@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -113,12 +114,19 @@ def test_missing_framework_names_the_extra(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The job runs in a fresh process: make `import torch` fail there.
+    # In this process (the default local run): `import torch` fails here.
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "torch", None)
+        code, err = run(argv_for(model, rgb, tmp_path / "out.tif"), capsys)
+    assert code == 4 and len(err) == 1
+    assert "pip install 'dlpk[torch]'" in err[0]
+    # In a fresh process (a subprocess, as --timeout asks for): make `import torch` fail there.
     shadow = tmp_path / "shadow" / "torch"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('No module named torch')\n")
     monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
-    code, err = run(argv_for(model, rgb, tmp_path / "out.tif"), capsys)
+    argv = [*argv_for(model, rgb, tmp_path / "out.tif"), "--timeout", "600"]
+    code, err = run(argv, capsys)
     assert code == 4 and len(err) == 1
     assert "pip install 'dlpk[torch]'" in err[0]
 

@@ -14,7 +14,8 @@ from typing import Protocol, runtime_checkable
 from dlpk.errors import JobFailedError
 from dlpk.runners.backends.launch import PreparedJob
 from dlpk.runners.progress import Progress
-from dlpk.spec.job import Device, Result
+from dlpk.spec.choices import Device
+from dlpk.spec.job import Result
 
 
 @runtime_checkable

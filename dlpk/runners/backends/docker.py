@@ -19,11 +19,12 @@ from typing import Any, ClassVar, Literal
 
 from dlpk.errors import ContainerError, ImageMissingError, JobStoppedError
 from dlpk.runners.backends.base import read_result
-from dlpk.runners.backends.docker_client import docker_client
 from dlpk.runners.backends.images.catalog import IMAGE_PROVIDES, build_command, default_image
+from dlpk.runners.backends.images.docker_client import docker_client
 from dlpk.runners.backends.launch import PreparedJob, make_mountpoints
 from dlpk.runners.progress import Progress, relay_progress
-from dlpk.spec.job import Device, Result
+from dlpk.spec.choices import Device
+from dlpk.spec.job import Result
 
 CONTAINER_JOBDIR = "/job"
 GPU_HELP = "install nvidia-container-toolkit and restart dockerd, or use --device cpu"

@@ -19,7 +19,8 @@ from dlpk.errors import JobStoppedError
 from dlpk.runners.backends.base import read_result
 from dlpk.runners.backends.launch import PreparedJob, link_mounts
 from dlpk.runners.progress import Progress, relay_progress
-from dlpk.spec.job import Device, Result
+from dlpk.spec.choices import Device
+from dlpk.spec.job import Result
 
 
 def run_local(

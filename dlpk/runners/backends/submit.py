@@ -23,7 +23,8 @@ from dlpk.runners.backends.base import Backend
 from dlpk.runners.backends.launch import JobBuilder, PreparedJob, deliver, staging_folder
 from dlpk.runners.io.outputs import LAYER_SUFFIXES, RASTER_SUFFIXES, check_output
 from dlpk.runners.progress import Progress
-from dlpk.spec.job import Device, ExportChipsParameters, ProcessingMode, Result
+from dlpk.spec.choices import Device, ProcessingMode
+from dlpk.spec.job import ExportChipsParameters, Result
 
 #: Where each inference task's job writes its output, and what the output may be.
 OUTPUT_KEYS = {

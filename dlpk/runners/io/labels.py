@@ -6,6 +6,7 @@ Pixel space (column, row of the source raster) makes every per-chip step a trans
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -37,7 +38,9 @@ class Features:
 
 def is_vector(path: Path) -> bool:
     try:
-        pyogrio.read_info(path)
+        with warnings.catch_warnings():  # only probing: which layer is read is chosen later
+            warnings.filterwarnings("ignore", "More than one layer found", UserWarning)
+            pyogrio.read_info(path)
     except Exception:  # any OGR failure means "not a vector dataset"
         return False
     return True

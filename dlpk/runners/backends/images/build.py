@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from dlpk.errors import DlpkError, ImageBuildError
-from dlpk.runners.backends.docker_client import docker_client
 from dlpk.runners.backends.images.catalog import (
     BASE_IMAGE_TAG,
     DEFAULT_BASE_IMAGE,
@@ -31,6 +30,7 @@ from dlpk.runners.backends.images.catalog import (
     Variant,
     image_tag,
 )
+from dlpk.runners.backends.images.docker_client import docker_client
 from dlpk.version import __version__
 
 SOURCE_ROOT = Path(__file__).resolve().parents[4]

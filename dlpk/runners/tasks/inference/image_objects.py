@@ -126,8 +126,8 @@ def _footprints(infos: list[RasterInfo]) -> tuple[FeatureLayer, list[str]]:
     geometries = []
     for info in infos:
         t = info.transform  # the identity for an image without georeferencing: pixels
-        corners = [t * xy for xy in ((0, 0), (info.width, 0), (info.width, info.height))]
-        corners.append(t * (0, info.height))
+        corners = [t @ xy for xy in ((0, 0), (info.width, 0), (info.width, info.height))]
+        corners.append(t @ (0, info.height))
         polygon = np.array([shapely.Polygon(corners)], dtype=object)
         if crs is not None and info.crs_wkt != crs:
             polygon = to_raster_crs(polygon, info.crs_wkt, CRS.from_wkt(crs))
