@@ -10,7 +10,7 @@ from dlpk.errors import PackageError
 from dlpk.packaging.pack import folder_emd, package_members
 from dlpk.packaging.reader import read_package_emd
 from dlpk.validator.diagnostics import Diagnostic, Severity
-from dlpk.validator.jsontext import parse_json_bytes
+from dlpk.validator.jsonparser import parse_json_bytes
 from dlpk.validator.lint import LintOptions, lint_target
 
 

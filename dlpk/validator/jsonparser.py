@@ -1,4 +1,4 @@
-"""The tolerant JSON parser behind `jsontext.parse_json_text`.
+"""The tolerant JSON parser, and the entry points that run it on text or bytes.
 
 Valid JSON reads as `json.loads` reads it. Where ArcGIS's reader would fail or silently lose
 data, it records a `SyntaxIssue` (with a text repair when one is safe to
@@ -12,7 +12,14 @@ import math
 from typing import Any
 
 from dlpk.validator.diagnostics import TextEdit
-from dlpk.validator.jsontext import Member, ParsedJson, Span, SyntaxIssue, child_pointer
+from dlpk.validator.jsontext import (
+    Member,
+    ParsedJson,
+    Span,
+    SyntaxIssue,
+    child_pointer,
+    decode_json_bytes,
+)
 
 MAX_DEPTH = 256
 _WHITESPACE = " \t\n\r"
@@ -350,3 +357,18 @@ class _Parser:
         while self.pos < len(text) and text[self.pos].isdigit() and text[self.pos].isascii():
             self.pos += 1
         return self.pos > start
+
+
+def parse_json_bytes(data: bytes) -> ParsedJson:
+    text, issue = decode_json_bytes(data)
+    if text is None:
+        parsed = ParsedJson(text="")
+        if issue is not None:
+            parsed.issues.append(issue)
+        return parsed
+    return parse_json_text(text)
+
+
+def parse_json_text(text: str) -> ParsedJson:
+    """Parse `text`, recording issues; never raises on any input."""
+    return parse(text)

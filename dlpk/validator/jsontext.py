@@ -1,11 +1,12 @@
-"""Parsed JSON that remembers where every key and value is, and the entry points that make it.
+"""Parsed JSON that remembers where every key and value is.
 
 Python's `json` (what ArcGIS loads an .emd with) stops at the first error and silently keeps the
 last of duplicated keys. To lint we need more: exact positions of every value (for line/column and
 text fixes), every recoverable mistake reported with a repair (BOM, comments, trailing commas,
 missing commas, unescaped backslashes, raw control characters, duplicate keys), and parsing that
 goes on after them so the rest of the file is still checked. This module holds that result and
-JSON Pointer helpers; the tolerant parser that fills it lives in `jsonparser`.
+JSON Pointer helpers; the tolerant parser that fills it, and its entry points
+(`parse_json_bytes`, `parse_json_text`), live in `jsonparser`.
 """
 
 from __future__ import annotations
@@ -100,20 +101,3 @@ def decode_json_bytes(data: bytes) -> tuple[str | None, SyntaxIssue | None]:
             "re-save it as UTF-8"
         )
         return None, SyntaxIssue("encoding", message, 0)
-
-
-def parse_json_bytes(data: bytes) -> ParsedJson:
-    text, issue = decode_json_bytes(data)
-    if text is None:
-        parsed = ParsedJson(text="")
-        if issue is not None:
-            parsed.issues.append(issue)
-        return parsed
-    return parse_json_text(text)
-
-
-def parse_json_text(text: str) -> ParsedJson:
-    """Parse `text`, recording issues; never raises on any input."""
-    from dlpk.validator.jsonparser import parse  # the parser builds this module's types
-
-    return parse(text)

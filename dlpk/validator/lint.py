@@ -15,7 +15,7 @@ from dlpk.validator.diagnostics import Diagnostic
 from dlpk.validator.docvalues import type_name
 from dlpk.validator.emitter import EmdSource, Emitter
 from dlpk.validator.files import DirectoryIndex, FileIndex, MemberIndex
-from dlpk.validator.jsontext import parse_json_bytes
+from dlpk.validator.jsonparser import parse_json_bytes
 from dlpk.validator.reference_rules import check_references
 from dlpk.validator.rules import rule
 from dlpk.validator.safezip import MAX_EMD_BYTES, MAX_TOTAL_BYTES, member_infos, read_member

@@ -10,7 +10,8 @@ from dlpk.errors import PackageError
 from dlpk.spec.emd import CANONICAL_KEY_ORDER, CLASS_KEY_ORDER
 from dlpk.spec.vocab import CLASS_KEY_MISSPELLINGS
 from dlpk.validator.files import ARCGIS_FUNCTIONS_PREFIX, is_absolute_path, to_relative_posix
-from dlpk.validator.jsontext import ParsedJson, parse_json_text
+from dlpk.validator.jsonparser import parse_json_text
+from dlpk.validator.jsontext import ParsedJson
 from dlpk.validator.suggest import closest
 
 _PATH_KEYS = ("ModelFile", "InferenceFunction", "ModelConfigurationFile")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dlpk.validator.fixes import apply_edits
-from dlpk.validator.jsontext import parse_json_text
+from dlpk.validator.jsonparser import parse_json_text
 
 VALID = [
     '{"a": [1, 2.5, -3e2, true, false, null], "b": {"c": "\\u00e9\\n\\"", "d": []}}',

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dlpk.spec.emd import CANONICAL_KEY_ORDER
 from dlpk.validator.fixes import fix_text
-from dlpk.validator.jsontext import parse_json_text
+from dlpk.validator.jsonparser import parse_json_text
 from dlpk.validator.lint import LintOptions, lint_emd_bytes, lint_package
 from dlpk.validator.normalize import normalize_text
 
