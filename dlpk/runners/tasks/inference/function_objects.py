@@ -24,15 +24,14 @@ from numpy.typing import NDArray
 from dlpk.errors import ModelError
 from dlpk.runners.io.area import features_in_area
 from dlpk.runners.io.data_range import rescaler
-from dlpk.runners.io.raster_source import open_raster, read_block
+from dlpk.runners.io.raster_source import read_block
 from dlpk.runners.models.opened import OpenedModel
 from dlpk.runners.models.raster_function import (
     BlockConfiguration,
-    function_file,
-    loaded_function,
 )
-from dlpk.runners.tasks.inference.common import TaskRequest, crs_warnings
+from dlpk.runners.tasks.inference.common import TaskRequest
 from dlpk.runners.tasks.inference.function_tasks import (
+    function_and_raster,
     function_summary,
     output_features,
     prepare_function,
@@ -108,13 +107,8 @@ def classify_objects_with_function(
     """Label every feature of `layer` through vectorize (only those meeting the `extent` and
     `aoi`, when given); write the layer to `output`."""
     started = time.perf_counter()
-    path = function_file(opened.folder, opened.emd.InferenceFunction or "")
     values_of = {c.Name: c.Value for c in opened.emd.Classes or []}
-    with (
-        loaded_function(path, opened.emd_path, request.device, request.trust_code) as function,
-        open_raster(request.raster) as dataset,
-    ):
-        warnings = [*opened.warnings, *crs_warnings(dataset)]
+    with function_and_raster(opened, request) as (function, dataset, warnings):
         config, arguments = prepare_function(
             function, opened, dataset, request.arguments, request.device
         )

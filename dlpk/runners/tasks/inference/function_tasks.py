@@ -9,8 +9,10 @@ and the output exactly as it does for the built-in tasks (area.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +159,20 @@ def function_summary(
     )
 
 
+@contextlib.contextmanager
+def function_and_raster(
+    opened: OpenedModel, request: TaskRequest
+) -> Iterator[tuple[RasterFunction, Any, list[str]]]:
+    """The package's raster function loaded and initialised, the raster open, and the warnings
+    the model and the raster give: what every task run through a function starts with."""
+    path = function_file(opened.folder, opened.emd.InferenceFunction or "")
+    with (
+        loaded_function(path, opened.emd_path, request.device, request.trust_code) as function,
+        open_raster(request.raster) as dataset,
+    ):
+        yield function, dataset, [*opened.warnings, *crs_warnings(dataset)]
+
+
 def prepare_function(
     function: RasterFunction, opened: OpenedModel, dataset: Any, given: dict[str, str], device: str
 ) -> tuple[BlockConfiguration, dict[str, str]]:
@@ -178,13 +194,8 @@ def classify_with_function(
     centre lies outside it are nodata."""
     started = time.perf_counter()
     task = "classify-pixels"
-    path = function_file(opened.folder, opened.emd.InferenceFunction or "")
     classes = opened.classes
-    with (
-        loaded_function(path, opened.emd_path, request.device, request.trust_code) as function,
-        open_raster(request.raster) as dataset,
-    ):
-        warnings = [*opened.warnings, *crs_warnings(dataset)]
+    with function_and_raster(opened, request) as (function, dataset, warnings):
         config, arguments = prepare_function(
             function, opened, dataset, request.arguments, request.device
         )
@@ -298,12 +309,7 @@ def detect_with_function(
     With an `extent` and/or `aoi`, only blocks meeting that area go to the function and
     features whose centroid lies outside it are dropped."""
     started = time.perf_counter()
-    path = function_file(opened.folder, opened.emd.InferenceFunction or "")
-    with (
-        loaded_function(path, opened.emd_path, request.device, request.trust_code) as function,
-        open_raster(request.raster) as dataset,
-    ):
-        warnings = [*opened.warnings, *crs_warnings(dataset)]
+    with function_and_raster(opened, request) as (function, dataset, warnings):
         if function.has("getGeometryType"):
             kind = function.call("getGeometryType")
             if kind != POLYGON:
