@@ -10,49 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-ModelTypeName = Literal[
-    "ImageClassification",
-    "ObjectDetection",
-    "InstanceDetection",
-    "ObjectClassification",
-    "PanopticSegmenter",
-    "CycleGAN",
-    "Pix2Pix",
-    "Pix2PixHD",
-    "SuperResolution",
-    "ImageCaptioner",
-    "ObjectTracking",
-    "PointCloudClassification",
-    "PointCloudDetection",
-    "TimeSeriesModel",
-    "FullyConnectedNetwork",
-    "Transformer",
-    "llm",
-]
-ImageSpace = Literal["MAP_SPACE", "PIXEL_SPACE", "IMAGE_SPACE"]
-WellKnownBandName = Literal[
-    "Red",
-    "Green",
-    "Blue",
-    "Infrared",
-    "CoastalBlue",
-    "Yellow",
-    "RedEdge",
-    "ShortWaveInfrared",
-    "NearInfrared",
-    "NearInfrared_1",
-    "NearInfrared_2",
-    "MidInfrared",
-    "MidInfrared_1",
-    "MidInfrared_2",
-    "Thermal",
-    "Thermal_1",
-    "Thermal_2",
-    "Panchromatic",
-    "PseudoRed",
-    "PseudoGreen",
-    "PseudoBlue",
-]
+from dlpk.spec.names import ImageSpace, ModelTypeName, WellKnownBandName
 
 Number = StrictInt | StrictFloat
 PositiveInt = Annotated[StrictInt, Field(gt=0)]
@@ -188,8 +146,3 @@ class EsriModelDefinition(_Open):
         if isinstance(self.ModelConfiguration, ModelConfigurationObject):
             return self.ModelConfiguration.Name
         return self.ModelConfiguration
-
-
-#: Canonical key order used by `dlpk normalize`: the model's fields, then unknown keys as written.
-CANONICAL_KEY_ORDER: tuple[str, ...] = tuple(EsriModelDefinition.model_fields)
-CLASS_KEY_ORDER: tuple[str, ...] = tuple(ClassEntry.model_fields)

@@ -1,14 +1,14 @@
 """The closed and open vocabularies of the .emd format (reference §1.2-§1.10, §4.4).
 
-Closed sets come from the Literal types of the pydantic models, so the JSON Schema and the
-linter share one source; the rest is plain data.
+Closed sets come from the Literal types the pydantic models use (spec/names.py), so the JSON
+Schema and the linter share one source; the rest is plain data.
 """
 
 from __future__ import annotations
 
 from typing import Final, get_args
 
-from dlpk.spec.emd import ImageSpace, ModelTypeName, WellKnownBandName
+from dlpk.spec.names import ImageSpace, ModelTypeName, WellKnownBandName
 
 #: Every ModelType value found in Esri sources (reference §1.4).
 MODEL_TYPES: Final[tuple[str, ...]] = get_args(ModelTypeName)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from dlpk.spec import vocab
-from dlpk.spec.emd import CANONICAL_KEY_ORDER
+from dlpk.spec.emd_schema import canonical_key_order
 from dlpk.validator.diagnostics import Fix, Severity
 from dlpk.validator.docvalues import configuration_name, str_value
 from dlpk.validator.emitter import Emitter
@@ -77,11 +77,11 @@ def check_manifest(emit: Emitter, doc: dict[str, Any]) -> bool:
 
 
 def check_keys(emit: Emitter, doc: dict[str, Any]) -> None:
-    known = set(CANONICAL_KEY_ORDER)
+    known = set(canonical_key_order())
     for key in doc:
         if key in known or key in vocab.KNOWN_EXTRA_KEYS:
             continue
-        suggestion = closest(key, CANONICAL_KEY_ORDER, cutoff=0.85)
+        suggestion = closest(key, canonical_key_order(), cutoff=0.85)
         if suggestion is None:
             continue
         pointer = child_pointer("", key)

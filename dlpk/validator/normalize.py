@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from dlpk.errors import PackageError
-from dlpk.spec.emd import CANONICAL_KEY_ORDER, CLASS_KEY_ORDER
+from dlpk.spec.emd_schema import canonical_key_order, class_key_order
 from dlpk.spec.vocab import CLASS_KEY_MISSPELLINGS
 from dlpk.validator.files import ARCGIS_FUNCTIONS_PREFIX, is_absolute_path, to_relative_posix
 from dlpk.validator.jsonparser import parse_json_text
@@ -49,13 +49,13 @@ def _class_entry(entry: Any) -> Any:
         return entry
     renamed = {}
     for key, value in entry.items():
-        target = CLASS_KEY_MISSPELLINGS.get(key) or _canonical_key(key, CLASS_KEY_ORDER)
+        target = CLASS_KEY_MISSPELLINGS.get(key) or _canonical_key(key, class_key_order())
         renamed[target if target not in entry or target == key else key] = value
-    return _ordered(renamed, CLASS_KEY_ORDER)
+    return _ordered(renamed, class_key_order())
 
 
 def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
-    out = _ordered(_rename_keys(doc, CANONICAL_KEY_ORDER), CANONICAL_KEY_ORDER)
+    out = _ordered(_rename_keys(doc, canonical_key_order()), canonical_key_order())
     for key in _PATH_KEYS:
         if key in out:
             out[key] = _path(out[key])

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import ValidationError
-
-from dlpk.spec.emd import EsriModelDefinition
+from dlpk.spec.emd_schema import conforms
 from dlpk.validator.class_rules import CLASS_KEYS
 from dlpk.validator.docvalues import short_json, type_name
 from dlpk.validator.emitter import Emitter
@@ -24,7 +22,14 @@ _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than_equal", "less_
 
 
 def check_schema(emit: Emitter, doc: dict[str, Any]) -> None:
-    """Type and range errors from the pydantic models: the schema and the linter agree."""
+    """Type and range errors from the pydantic models: the schema and the linter agree. A
+    document the published schema accepts has none, and pydantic is not even imported."""
+    if conforms(doc):
+        return
+    from pydantic import ValidationError
+
+    from dlpk.spec.emd import EsriModelDefinition
+
     try:
         EsriModelDefinition.model_validate(doc)
         return
@@ -97,6 +102,10 @@ def _coerced(value: Any, key: str) -> Any:
         candidate = int(value)
     if candidate is None:
         return None
+    from pydantic import ValidationError
+
+    from dlpk.spec.emd import EsriModelDefinition
+
     try:
         EsriModelDefinition.model_validate({key: candidate})
     except ValidationError:

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlpk.spec.emd import CANONICAL_KEY_ORDER
+from dlpk.spec.emd_schema import canonical_key_order
 from dlpk.validator.fixes import fix_text
 from dlpk.validator.jsonparser import parse_json_text
 from dlpk.validator.lint import LintOptions, lint_emd_bytes, lint_package
@@ -26,7 +26,7 @@ json_values = st.recursive(
     max_leaves=20,
 )
 emd_keys = st.sampled_from(
-    [*CANONICAL_KEY_ORDER, "modelfile", "Modeltype", "imageheight", "custom", "Classes"]
+    [*canonical_key_order(), "modelfile", "Modeltype", "imageheight", "custom", "Classes"]
 )
 class_entries = st.dictionaries(
     st.sampled_from(["Value", "Name", "Color", "ClassValue", "ClassName", "Ccolor", "name"]),
