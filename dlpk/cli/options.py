@@ -66,7 +66,9 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
         help="where the model runs (auto: a GPU when one is usable)",
     )
     group.add_argument("--gpus", help="GPU ids for --device gpu/auto, e.g. 0,1 (default: all)")
-    group.add_argument("--memory", help="container memory limit, e.g. 8g (docker)")
+    group.add_argument(
+        "--memory", help="container memory limit, e.g. 8g (docker; default: 3/4 of this machine)"
+    )
     group.add_argument("--cpus", type=float, help="container CPU limit, e.g. 2 (docker)")
     group.add_argument("--timeout", type=float, help="stop the job after this many seconds")
 

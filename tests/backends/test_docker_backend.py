@@ -59,6 +59,33 @@ def _prepared(tmp_path: Path) -> Any:
     return builder.write()
 
 
+def test_containers_have_a_memory_limit_by_default(tmp_path: Path) -> None:
+    import os
+
+    config = container_config(_prepared(tmp_path), DockerOptions(image="img"), [])
+    machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert config["HostConfig"]["Memory"] == machine * 3 // 4
+    assert config["HostConfig"]["MemorySwap"] == config["HostConfig"]["Memory"]
+
+
+@pytest.mark.parametrize("size", ["abc", "8x", "", "1k", "-5g"])
+def test_a_bad_memory_size_is_a_usage_error(size: str) -> None:
+    import dlpk
+    from dlpk.errors import UsageError
+
+    with pytest.raises(UsageError, match="--memory"):
+        dlpk.Docker(memory=size)
+
+
+def test_bad_memory_on_the_command_line_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", str(tmp_path), "--backend", "docker", "--memory", "abc"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "dlpk: error: --memory 'abc' is not a size of at least 6m (e.g. --memory 8g)"
+
+
 def test_container_is_hardened(tmp_path: Path) -> None:
     prepared = _prepared(tmp_path)
     options = DockerOptions(image="img", memory="2g", cpus=1.5, user="1000:1000")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from dlpk.errors import ContainerError, ImageMissingError, JobStoppedError
+from dlpk.errors import ContainerError, ImageMissingError, JobStoppedError, UsageError
 from dlpk.runners.backends.base import read_result
 from dlpk.runners.backends.images.catalog import IMAGE_PROVIDES, build_command, default_image
 from dlpk.runners.backends.images.docker_client import docker_client
@@ -90,9 +90,8 @@ def container_config(
     }
     if requests:
         host_config["DeviceRequests"] = requests
-    if options.memory:
-        host_config["Memory"] = _bytes(options.memory)
-        host_config["MemorySwap"] = host_config["Memory"]
+    host_config["Memory"] = memory_limit(options.memory)
+    host_config["MemorySwap"] = host_config["Memory"]  # no swap beyond the limit
     if options.cpus:
         host_config["NanoCpus"] = int(options.cpus * 1e9)
     user = options.user or f"{os.getuid()}:{os.getgid()}"
@@ -108,12 +107,23 @@ def container_config(
     }
 
 
-def _bytes(text: str) -> int:
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    text = text.strip().lower().removesuffix("b")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+def memory_limit(text: str | None) -> int:
+    """A container's memory limit in bytes: `text` ("8g", "512m", "2.5G", bytes), or by default
+    three quarters of this machine's memory, so a runaway package cannot take the host down."""
+    if text is None:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * 3 // 4)
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+    cleaned = text.strip().lower().removesuffix("b").removesuffix("i")
+    try:
+        if cleaned and cleaned[-1] in units:
+            value = int(float(cleaned[:-1]) * units[cleaned[-1]])
+        else:
+            value = int(cleaned)
+    except ValueError:
+        value = 0
+    if value < 6 * 1024**2:  # Docker's own minimum
+        raise UsageError(f"--memory {text!r} is not a size of at least 6m", "e.g. --memory 8g")
+    return value
 
 
 def check_image(client: Any, image: str, emd_framework: str | None) -> None:
@@ -173,7 +183,8 @@ def run_docker(
         state = client.api.inspect_container(container_id)["State"]
         if state.get("OOMKilled"):
             raise ContainerError(
-                f"the container was killed for exceeding its memory limit ({options.memory})",
+                "the container was killed for exceeding its memory limit "
+                f"({options.memory or 'default: 3/4 of this machine'})",
                 "raise --memory",
             )
         return code
@@ -249,6 +260,9 @@ class Docker:
     on_log: Callable[[str], None] | None = None
     name: ClassVar[str] = "docker"
     sandboxed: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        memory_limit(self.memory)  # a bad size is refused before any job is built
 
     def options_for(self, framework: str | None) -> DockerOptions:
         variant: Literal["cpu", "gpu"] = "gpu" if self.device == "gpu" else "cpu"

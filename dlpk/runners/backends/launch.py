@@ -8,14 +8,11 @@ directory; the Docker backend as a bind mount (read-only for inputs and the mode
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from dlpk.errors import OutputExistsError
 
 
 @dataclass(frozen=True)
@@ -135,21 +132,3 @@ def staging_folder(output: Path) -> Path:
     """A fresh hidden folder beside `output`: same file system, so delivery is a rename."""
     output.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".dlpk", dir=output.parent))
-
-
-def deliver(staging: Path, output: Path, overwrite: bool) -> None:
-    """Rename what the job wrote into place: sidecars first, the named output last, so the
-    output's presence means it is complete."""
-    entries = sorted(staging.iterdir(), key=lambda p: p.name == output.name)
-    for entry in entries:
-        target = output.parent / entry.name
-        if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
-            target.rmdir()  # an empty folder made for the output holds nothing to lose
-        if target.exists():
-            if entry.name == output.name and not overwrite:
-                raise OutputExistsError(
-                    f"{output} already exists", "pass --overwrite to replace it"
-                )
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-        os.replace(entry, target)

@@ -20,7 +20,8 @@ from dlpk.errors import (
 )
 from dlpk.packaging.unpack import prepared_model, stop_on_errors
 from dlpk.runners.backends.base import Backend
-from dlpk.runners.backends.launch import JobBuilder, PreparedJob, deliver, staging_folder
+from dlpk.runners.backends.deliver import deliver
+from dlpk.runners.backends.launch import JobBuilder, PreparedJob, staging_folder
 from dlpk.runners.io.outputs import LAYER_SUFFIXES, RASTER_SUFFIXES, check_output
 from dlpk.runners.progress import Progress
 from dlpk.spec.choices import Device, ProcessingMode
@@ -118,7 +119,8 @@ def run_inference(request: InferenceRequest, backend: Backend, progress: Progres
             key = "out_classified_folder" if each else OUTPUT_KEYS[request.task]
             builder.add_output(key, staging, request.output.name)
             result = run_prepared(builder.write(), backend, progress)
-            deliver(staging, request.output, request.overwrite)
+            warnings = deliver(staging, request.output, request.overwrite)
+            result = result.model_copy(update={"warnings": [*result.warnings, *warnings]})
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return result
