@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,9 @@ def test_export_chips_in_docker_equals_local(
     files = _tree(local)
     assert len(files) > 4
     assert _tree(container) == files
+    # written by a non-root container user (for a root caller), given back to the caller
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in [container, *container.rglob("*")]}
+    assert owners == {(os.getuid(), os.getgid())}
 
 
 @pytest.mark.usefixtures("docker_ready")

@@ -2,8 +2,9 @@
 
 The container runs the same entrypoint as the local backend (`python -m dlpk.runners /job`) with
 no network, a read-only root filesystem and a tmpfs for scratch, all capabilities dropped,
-no-new-privileges, as the calling user (outputs belong to the user), the job directory, inputs
-and model mounted read-only and only the output folders writable.
+no-new-privileges, as the calling user (outputs belong to the user; never as root: a root caller's
+jobs run as the images' unprivileged runner user, lent the output folders for the run), the job
+directory, inputs and model mounted read-only and only the output folders writable.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dlpk.runners.backends.base import read_result
 from dlpk.runners.backends.images.catalog import IMAGE_PROVIDES, build_command, default_image
 from dlpk.runners.backends.images.docker_client import docker_client
 from dlpk.runners.backends.launch import PreparedJob, make_mountpoints
+from dlpk.runners.backends.ownership import container_user, lent_to
 from dlpk.runners.progress import Progress, relay_progress
 from dlpk.spec.choices import Device
 from dlpk.spec.job import Result
@@ -94,7 +96,7 @@ def container_config(
     host_config["MemorySwap"] = host_config["Memory"]  # no swap beyond the limit
     if options.cpus:
         host_config["NanoCpus"] = int(options.cpus * 1e9)
-    user = options.user or f"{os.getuid()}:{os.getgid()}"
+    user = container_user(options.user)
     return {
         "Image": options.image,
         "Cmd": [CONTAINER_JOBDIR],
@@ -164,32 +166,36 @@ def run_docker(
         notice("no NVIDIA runtime in the Docker daemon: running on the CPU")
     make_mountpoints(prepared)
     config = container_config(prepared, options, requests)
-    created = client.api.create_container(
-        image=config["Image"],
-        command=config["Cmd"],
-        user=config["User"],
-        working_dir=config["WorkingDir"],
-        environment=config["Env"],
-        network_disabled=True,
-        labels=config["Labels"],
-        host_config=config["HostConfig"],
-    )
-    container_id = created["Id"]
-    try:
-        _start(client, container_id)
-        if on_log is not None:
-            _follow_logs(client, container_id, on_log)
-        code = _wait(client, container_id, prepared, options.timeout, on_progress, poll)
-        state = client.api.inspect_container(container_id)["State"]
-        if state.get("OOMKilled"):
-            raise ContainerError(
-                "the container was killed for exceeding its memory limit "
-                f"({options.memory or 'default: 3/4 of this machine'})",
-                "raise --memory",
-            )
-        return code
-    finally:
-        client.api.remove_container(container_id, force=True)
+    writable = [prepared.jobdir / "out", *(m.source for m in prepared.mounts if not m.read_only)]
+    readable = [prepared.jobdir, *(m.source for m in prepared.mounts if m.read_only)]
+    # the container is removed before its folders are given back
+    with lent_to(config["User"], writable, [p for p in readable if p.is_dir()]):
+        created = client.api.create_container(
+            image=config["Image"],
+            command=config["Cmd"],
+            user=config["User"],
+            working_dir=config["WorkingDir"],
+            environment=config["Env"],
+            network_disabled=True,
+            labels=config["Labels"],
+            host_config=config["HostConfig"],
+        )
+        container_id = created["Id"]
+        try:
+            _start(client, container_id)
+            if on_log is not None:
+                _follow_logs(client, container_id, on_log)
+            code = _wait(client, container_id, prepared, options.timeout, on_progress, poll)
+            state = client.api.inspect_container(container_id)["State"]
+            if state.get("OOMKilled"):
+                raise ContainerError(
+                    "the container was killed for exceeding its memory limit "
+                    f"({options.memory or 'default: 3/4 of this machine'})",
+                    "raise --memory",
+                )
+            return code
+        finally:
+            client.api.remove_container(container_id, force=True)
 
 
 def _start(client: Any, container_id: str) -> None:
