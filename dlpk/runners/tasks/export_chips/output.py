@@ -1,5 +1,6 @@
 """The export folder before any chip is made: refuse to touch a user's files, clear our own on
---overwrite, and check on --resume that the folder is an unfinished export of the same call.
+--overwrite (only in a folder a dlpk export made), and check on --resume that the folder is an
+unfinished export of the same call.
 
 The state file records what identifies the call (inputs and parameters); it stays in the
 folder, so a later --resume can tell whether it would finish the same export.
@@ -38,6 +39,12 @@ def prepare_output(out: Path, signature: dict[str, Any], resume: bool, overwrite
             _check_resumable(out, signature)
             remove_partials(out)
         elif overwrite:
+            if not state.is_file():
+                raise BadInputError(
+                    f"output folder {out} is not a dlpk export (it has no {STATE_FILE}); "
+                    "--overwrite replaces only a previous export",
+                    hint="choose a new or empty folder",
+                )
             _remove_owned(out)
         else:
             raise BadInputError(
@@ -66,7 +73,7 @@ def _remove_owned(out: Path) -> None:
     """--overwrite removes what an export writes, and nothing else of the folder."""
     for name in OWNED:
         target = out / name
-        if target.is_dir():
+        if target.is_symlink() or target.is_file():
+            target.unlink()  # a link is removed, never followed
+        elif target.is_dir():
             shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
