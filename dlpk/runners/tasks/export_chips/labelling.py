@@ -25,7 +25,7 @@ from dlpk.runners.io.labels import (
     place_mask,
 )
 from dlpk.runners.io.rasters import RasterInfo, open_on_grid
-from dlpk.runners.tasks.export_chips.formats import FormatTraits
+from dlpk.runners.tasks.export_chips.formats import LABEL_FORMAT, FormatTraits
 from dlpk.runners.tasks.export_chips.inputs import Inputs, Item, instance_data_refused
 from dlpk.spec.job import ExportChipsParameters
 
@@ -66,7 +66,7 @@ def read_labelling(
             item.mask = place_mask(loaded_mask, item.info, require_overlap=not several)
     return Labelling(
         classes=classes,
-        label_dtype=_label_dtype(items, values, traits),
+        label_dtype=_label_dtype(items, values, traits, params.image_chip_format),
         label_raster=label_raster,
         instance_classes=instance_classes,
         instance_dtype=_dtype_for(most_instances),
@@ -74,15 +74,33 @@ def read_labelling(
 
 
 def _dtype_for(largest: int) -> str:
-    """The smallest label dtype that holds values up to `largest`."""
-    return "uint8" if largest < 256 else "uint16"
+    """The smallest label dtype that holds values up to `largest` (a label chip is an
+    unsigned image; past 32 bits no raster format arcgis.learn reads holds it)."""
+    for dtype, limit in (("uint8", 2**8), ("uint16", 2**16), ("uint32", 2**32)):
+        if largest < limit:
+            return dtype
+    raise BadInputError(
+        f"class or feature value {largest} does not fit a label chip (at most {2**32 - 1})",
+        "renumber the classes",
+    )
 
 
-def _label_dtype(items: list[Item], values: list[int], traits: FormatTraits) -> str:
-    """RCNN_Masks labels hold feature ids, the others class values."""
+def _label_dtype(
+    items: list[Item], values: list[int], traits: FormatTraits, chip_format: str
+) -> str:
+    """RCNN_Masks labels hold feature ids, the others class values; the type holds the largest
+    (values are never clipped), in a label format that can store it."""
     if traits.labels == "masks":
-        return _dtype_for(max(len(item.features.values) if item.features else 0 for item in items))
-    return _dtype_for(max(values) if values else 0)
+        largest = max(len(item.features.values) if item.features else 0 for item in items)
+    else:  # class values are 1 and up (checked with the class data)
+        largest = max(values) if values else 0
+    dtype = _dtype_for(largest)
+    if dtype == "uint32" and LABEL_FORMAT[chip_format] == "PNG":
+        raise BadInputError(
+            f"class value {largest} needs 32-bit labels, which PNG cannot store",
+            "use --chip-format TIFF",
+        )
+    return dtype
 
 
 def _class_data(
