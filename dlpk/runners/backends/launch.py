@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from dlpk.scratch import scratch_folder
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class JobBuilder:
         self.mounts.append(Mount(folder.resolve(), target, read_only=False))
 
     def write(self) -> PreparedJob:
-        jobdir = Path(tempfile.mkdtemp(prefix="dlpk-job-"))
+        jobdir = scratch_folder("dlpk-job-")
         job: dict[str, Any] = {"apiVersion": "dlpk/v1", "task": self.task, "inputs": self.inputs}
         if self.model is not None:
             job["model"] = self.model
@@ -129,6 +130,7 @@ def make_mountpoints(prepared: PreparedJob) -> None:
 
 
 def staging_folder(output: Path) -> Path:
-    """A fresh hidden folder beside `output`: same file system, so delivery is a rename."""
+    """A fresh hidden folder beside `output`: same file system, so delivery is a rename (what a
+    killed run of the same output left there is removed first)."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".dlpk", dir=output.parent))
+    return scratch_folder(f".{output.name}.", output.parent, ".dlpk")

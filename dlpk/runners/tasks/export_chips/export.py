@@ -10,7 +10,6 @@ exports (chips.unpaired).
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +38,7 @@ from dlpk.runners.tasks.export_chips.pool import make_chips
 from dlpk.runners.tasks.export_chips.unpaired import export_unpaired
 from dlpk.runners.tasks.export_chips.worker import ChipConfig, GroupResult
 from dlpk.runners.tasks.report import TaskReport
+from dlpk.scratch import scratch
 from dlpk.spec.job import ExportChipsJob, ExportChipsParameters
 
 __all__ = ["STATE_FILE", "ExportReport", "export_chips", "resolve", "run_job", "usable_cores"]
@@ -103,10 +103,10 @@ def export_chips(
             hint="pass one raster as --raster",
         )
     inputs = Inputs(raster, sources, labels, raster2, mask_polygons, instance_data)
-    with tempfile.TemporaryDirectory(prefix="dlpk-mosaic-") as scratch:
+    with scratch("dlpk-mosaic-") as folder:
         rasters = sources.rasters
         if len(rasters) > 1 and params.processing_mode == "PROCESS_AS_MOSAICKED_IMAGE":
-            rasters = [open_raster_info(write_mosaic(rasters, Path(scratch) / "mosaic.vrt"))]
+            rasters = [open_raster_info(write_mosaic(rasters, folder / "mosaic.vrt"))]
         return _export(rasters, inputs, out, params, progress, metadata_mode)
 
 

@@ -3,7 +3,6 @@ folder of images as in_raster is read as one VRT mosaic of them (PROCESS_AS_MOSA
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from dlpk.errors import InvalidJobError
 from dlpk.runners.io.sources import list_rasters, skipped_warning, write_mosaic
 from dlpk.runners.progress import Progress
 from dlpk.runners.tasks.report import TaskReport, output_files
+from dlpk.scratch import scratch
 from dlpk.spec.job import ClassifyObjectsJob, ClassifyPixelsJob, DetectObjectsJob
 
 # What a mosaic error suggests instead: inference runs one raster (or one mosaic) per job.
@@ -49,10 +49,10 @@ def _run(
     output.parent.mkdir(parents=True, exist_ok=True)
     p = job.parameters
     model, raster = _model(jobdir, job.model), jobdir / job.inputs.in_raster
-    with tempfile.TemporaryDirectory(prefix="dlpk-mosaic-") as scratch:
+    with scratch("dlpk-mosaic-") as folder:
         sources = list_rasters(raster) if mosaic and raster.is_dir() else None
         if sources is not None:
-            raster = write_mosaic(sources.rasters, Path(scratch) / "mosaic.vrt", ONE_BY_ONE)
+            raster = write_mosaic(sources.rasters, folder / "mosaic.vrt", ONE_BY_ONE)
         summary = task(
             model, raster, output, p.arguments, p.device, progress, trust_code=p.trust_code, **extra
         )

@@ -1,0 +1,61 @@
+"""Scratch folders that a killed run does not leave behind for good.
+
+Each folder's name carries the process id that made it (`dlpk-job-1234-x8f2`); making a new one
+first removes the folders of the same kind whose process is gone (a kill -9, a power cut), so
+job directories, unpacked models, mosaics and output staging folders do not pile up in the
+temporary folder or beside the user's outputs. Only folders this user owns are removed, and
+only when their process no longer exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def scratch_folder(prefix: str, parent: Path | None = None, suffix: str = "") -> Path:
+    """A fresh folder `prefix<pid>-<random><suffix>` in `parent` (default: the temporary
+    folder), after removing the leftovers of dead processes with the same prefix."""
+    base = parent if parent is not None else Path(tempfile.gettempdir())
+    remove_leftovers(base, prefix, suffix)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=base))
+
+
+@contextlib.contextmanager
+def scratch(prefix: str) -> Iterator[Path]:
+    """A scratch folder in the temporary folder for the block, removed after it."""
+    folder = scratch_folder(prefix)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_leftovers(base: Path, prefix: str, suffix: str = "") -> list[Path]:
+    """Remove `base/prefix<pid>-*<suffix>` folders of this user whose process is gone."""
+    removed: list[Path] = []
+    for entry in base.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        pid = entry.name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_symlink() or not entry.is_dir() or entry.stat().st_uid != os.getuid():
+                continue
+            shutil.rmtree(entry)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
