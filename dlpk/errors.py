@@ -107,6 +107,13 @@ class BootstrapError(DlpkError, RuntimeError):
     """Making the base image without a registry (debootstrap, docker import) failed."""
 
 
+class JobIOError(DlpkError, OSError):
+    """Reading or writing data failed mid-job: a truncated or corrupt raster, a full disk, a
+    read-only or vanished folder."""
+
+    exit_code = 3
+
+
 class JobFailedError(DlpkError, RuntimeError):
     """A job ended without a result, or with an error of a kind this process does not know."""
 

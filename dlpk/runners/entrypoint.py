@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 import time
 import warnings
@@ -20,7 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from dlpk.atomic import write_text_atomic
-from dlpk.errors import DlpkError, InvalidJobError
+from dlpk.errors import DlpkError, InvalidJobError, JobIOError
 from dlpk.runners.progress import JsonlProgress, Progress
 from dlpk.runners.tasks import TASKS
 from dlpk.spec.job import JOB, Job, OutputFile, Result, ResultError
@@ -115,6 +116,15 @@ def run_job(jobdir: Path, listener: Progress | None = None, launched: bool = Fal
         if not quiet:
             print(f"dlpk: error: {exc}", file=sys.stderr)
         result = _failed(task, exc.exit_code, type(exc).__name__, str(exc), started)
+    except OSError as exc:  # the data or the disk, not a bug: one line naming what failed
+        log.exception("I/O failure")
+        error = JobIOError(
+            io_message(exc),
+            "check that the file is complete and readable, and that the output's disk has room",
+        )
+        if not quiet:
+            print(f"dlpk: error: {error}", file=sys.stderr)
+        result = _failed(task, error.exit_code, "JobIOError", str(error), started)
     except Exception as exc:  # an internal error: full traceback in the log, one line out
         log.exception("internal error")
         if not quiet:
@@ -127,6 +137,33 @@ def run_job(jobdir: Path, listener: Progress | None = None, launched: bool = Fal
     log.removeHandler(handler)
     handler.close()
     return result.exit_code
+
+
+def io_message(exc: OSError) -> str:
+    """What failed, with the underlying cause (GDAL's message behind rasterio's summary, also
+    when a worker process raised it and only its traceback text came back), on one line."""
+    parts = [_first_line(str(exc))]
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None:
+        reason = _reason(str(cause))
+        if reason and reason not in parts[0]:
+            parts.append(reason)
+    return "I/O failure: " + "; ".join(parts)
+
+
+_RAISED = re.compile(r"^[\w.]+(?:Error|Exception|Warning): (.+)$")
+
+
+def _reason(text: str) -> str:
+    """The most telling exception message in `text` (a traceback or a message): GDAL's that
+    names the file and band when there is one, else the first."""
+    found = [m.group(1) for m in map(_RAISED.match, map(str.strip, text.splitlines())) if m]
+    named = [message for message in found if ", band " in message]
+    return (named or found or [_first_line(text)])[0]
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def _failed(task: str | None, code: int, kind: str, message: str, started: str) -> Result:
