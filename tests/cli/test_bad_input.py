@@ -107,9 +107,7 @@ def test_existing_output_is_not_overwritten(
     assert_one_line(code, err, "not an unfinished dlpk export")
     assert precious.read_text() == "do not lose me"
     assert sorted(p.name for p in out.iterdir()) == ["thesis.docx"]
-    # --overwrite replaces only what an export writes
-    assert (
-        main(["export-chips", "--workers", "1", *base(rgb_raster, labels_gpkg, out), "--overwrite"])
-        == 0
-    )
-    assert precious.read_text() == "do not lose me"
+    # --overwrite replaces a previous dlpk export only, not a folder of the user's
+    code, err = run_cli(capsys, *base(rgb_raster, labels_gpkg, out), "--overwrite")
+    assert_one_line(code, err, "is not a dlpk export")
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.docx"]
