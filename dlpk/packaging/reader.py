@@ -8,19 +8,19 @@ from pathlib import Path
 
 from dlpk.errors import InputNotFoundError, PackageError
 from dlpk.validator.package_rules import locate_emd
-from dlpk.validator.safezip import MemberInfo, member_infos, read_member
+from dlpk.validator.safezip import MemberInfo, member_infos, read_member, resolve_member
 
 
 @dataclass(frozen=True)
 class PackageEmd:
-    member: str
-    base: str  # folder inside the zip holding the .emd ("" = root)
+    member: str  # the .emd's name as stored in the zip (what a rewrite replaces)
+    base: str  # folder inside the zip holding the .emd ("" = root), as a member path
     data: bytes
     infos: list[MemberInfo]
 
     @property
     def names(self) -> list[str]:
-        return [i.name for i in self.infos]
+        return [i.name for i in self.infos]  # member paths: the names extraction writes
 
 
 def read_package_emd(path: Path) -> PackageEmd:
@@ -32,8 +32,8 @@ def read_package_emd(path: Path) -> PackageEmd:
             location, _ = locate_emd(infos, str(path))
             if location is None:
                 raise PackageError(f"{path} holds no usable .emd", f"run `dlpk lint {path}`")
-            return PackageEmd(
-                location.member, location.base, read_member(archive, location.member), infos
-            )
+            # the member lint reads for this path (of duplicates, the one unzipping leaves)
+            stored = resolve_member(archive, location.member).filename
+            return PackageEmd(stored, location.base, read_member(archive, stored), infos)
     except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
         raise PackageError(f"{path} is not a readable zip archive ({exc})") from exc

@@ -3,7 +3,8 @@
 Runs on the launcher's side before a job is built, so lint errors stop the job before any
 container starts, and the image can be chosen from the .emd's Framework; the runner then reads
 the unpacked, linted folder without linting it again. Unpacking checks every member name first
-(`extract_all`); nothing from the package is imported or unpickled here.
+(`extract_all`), and the package's declared size against its budget and the free space where it
+is unpacked; nothing from the package is imported or unpickled here.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dlpk.spec.emd import EsriModelDefinition
 from dlpk.validator.diagnostics import Diagnostic, Severity
 from dlpk.validator.lint import LintOptions, lint_emd_file, lint_package
 from dlpk.validator.package_rules import locate_emd
-from dlpk.validator.safezip import extract_all, member_infos
+from dlpk.validator.safezip import check_extraction, extract_all, member_infos
 
 
 def parse_emd(emd_path: Path) -> EsriModelDefinition:
@@ -61,13 +62,27 @@ def prepared_model(path: Path) -> Iterator[PreparedModel]:
         yield PreparedModel(path.parent, path.name, parse_emd(path).Framework, warnings)
         return
     warnings = stop_on_errors(lint_package(path, LintOptions()), path)
-    with tempfile.TemporaryDirectory(prefix="dlpk-model-") as scratch:
-        root = Path(scratch) / "model"
+    try:
         with zipfile.ZipFile(path) as archive:
             location, _ = locate_emd(member_infos(archive), str(path))
             if location is None:
                 raise PackageError(f"{path} holds no usable .emd", f"run `dlpk lint {path}`")
-            extract_all(archive, root)
+            # the budget and the free space, before a scratch folder is even made
+            check_extraction(archive, Path(tempfile.gettempdir()), str(path))
+            scratch = tempfile.TemporaryDirectory(prefix="dlpk-model-")
+            root = Path(scratch.name) / "model"
+            try:
+                extract_all(archive, root, str(path))
+            except BaseException:
+                scratch.cleanup()
+                raise
+    except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+        raise PackageError(f"{path} is not a readable zip archive ({exc})") from exc
+    with scratch:
+        # the .emd as extraction wrote it: lint read this member (its member path), and no
+        # other member unpacks to the same file (extract_all refuses names that collide)
         emd_path = root.joinpath(*location.member.split("/"))
+        if not emd_path.is_file():
+            raise PackageError(f"{path}: {location.member} was not unpacked", "repack it")
         framework = parse_emd(emd_path).Framework
         yield PreparedModel(emd_path.parent, emd_path.name, framework, warnings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections import Counter
 from dataclasses import dataclass
@@ -9,10 +10,17 @@ from dataclasses import dataclass
 from dlpk.validator.diagnostics import Diagnostic, Fix
 from dlpk.validator.rules import rule
 from dlpk.validator.safezip import (
+    MAX_PACKAGE_RATIO,
     MAX_RATIO,
+    PACKAGE_RATIO_FLOOR,
     RATIO_MIN_BYTES,
     MemberInfo,
+    human_size,
+    member_key,
+    name_collisions,
     overlapping_members,
+    package_budget,
+    package_bytes,
     unsafe_name_reason,
 )
 
@@ -29,50 +37,51 @@ def _diag(code: str, message: str, file: str, member: str | None = None, fix: Fi
     return Diagnostic(code, rule(code).severity, message, file, member=member, fix=fix)
 
 
-def check_members(infos: list[MemberInfo], file: str, max_total: int) -> list[Diagnostic]:
+def _file_size(file: str) -> int | None:
+    try:
+        return os.path.getsize(file)
+    except OSError:
+        return None
+
+
+def check_members(
+    infos: list[MemberInfo], file: str, max_total: int, file_size: int | None = None
+) -> list[Diagnostic]:
+    """The archive rules (DL705-DL709, DL711); `file_size` is the package's size in bytes,
+    read from `file` when not given."""
     found: list[Diagnostic] = []
     for info in infos:
-        reason = unsafe_name_reason(info.name)
+        stored = info.stored
+        reason = unsafe_name_reason(stored)
         if reason is not None:
-            found.append(_diag("DL705", f"member name {info.name!r} {reason}", file, info.name))
-        elif "\\" in info.name:
+            found.append(_diag("DL705", f"member name {stored!r} {reason}", file, stored))
+        elif "\\" in stored:
             found.append(
                 _diag(
                     "DL711",
-                    f"member name {info.name!r} uses backslashes; repack with `dlpk pack`",
+                    f"member name {stored!r} uses backslashes; repack with `dlpk pack`",
                     file,
                     info.name,
                 )
             )
         if info.is_link:
-            found.append(
-                _diag("DL706", f"member {info.name!r} is a symbolic link", file, info.name)
-            )
+            found.append(_diag("DL706", f"member {stored!r} is a symbolic link", file, info.name))
         if info.encrypted:
-            found.append(_diag("DL707", f"member {info.name!r} is encrypted", file, info.name))
+            found.append(_diag("DL707", f"member {stored!r} is encrypted", file, info.name))
         if info.size >= RATIO_MIN_BYTES and info.size > MAX_RATIO * max(info.compressed, 1):
             ratio = info.size / max(info.compressed, 1)
             found.append(
                 _diag(
                     "DL709",
-                    f"member {info.name!r} expands {ratio:.0f}x ({info.size} bytes): zip bomb?",
+                    f"member {stored!r} expands {ratio:.0f}x ({info.size} bytes): zip bomb?",
                     file,
                     info.name,
                 )
             )
-    for name, count in Counter(i.name for i in infos).items():
-        if count > 1:
-            found.append(_diag("DL708", f"member {name!r} appears {count} times", file, name))
-    total = sum(i.size for i in infos)
-    if total > max_total:
-        found.append(
-            _diag(
-                "DL709",
-                f"package content totals {total} bytes, above the {max_total}-byte limit "
-                "(raise it with --max-size if this is expected)",
-                file,
-            )
-        )
+    found += _duplicates(infos, file)
+    found += _totals(
+        infos, file, max_total, file_size if file_size is not None else _file_size(file)
+    )
     for name in overlapping_members(infos):
         found.append(
             _diag("DL709", f"member {name!r} overlaps the next member's data: zip bomb", file, name)
@@ -80,8 +89,63 @@ def check_members(infos: list[MemberInfo], file: str, max_total: int) -> list[Di
     return found
 
 
+def _duplicates(infos: list[MemberInfo], file: str) -> list[Diagnostic]:
+    """DL708: members that unpack onto one file, compared as extraction writes them."""
+    found = []
+    for clash in name_collisions(infos):
+        shown = ", ".join(repr(n) for n in clash.names[:4])
+        more = f" and {len(clash.names) - 4} more" if len(clash.names) > 4 else ""
+        if len(clash.names) == 1:
+            message = f"member {clash.names[0]!r} appears {clash.members} times"
+        elif clash.folder:
+            inside = ", ".join(repr(n) for n in clash.names[1:4])
+            message = (
+                f"member {clash.names[0]!r} is a file where {inside}{more} need a folder "
+                f"{clash.path}/; rename one and repack"
+            )
+        else:
+            message = (
+                f"members {shown}{more} all unpack to {clash.path} (names compared without './' "
+                "and '//', in Unicode NFC, ignoring case); keep one and repack"
+            )
+        found.append(_diag("DL708", message, file, clash.path))
+    return found
+
+
+def _totals(
+    infos: list[MemberInfo], file: str, max_total: int, file_size: int | None
+) -> list[Diagnostic]:
+    """DL709 over the whole package: the fixed cap, then the budget its own size allows."""
+    total = sum(i.size for i in infos)
+    if total > max_total:
+        message = (
+            f"package content totals {total} bytes, above the {max_total}-byte limit "
+            "(raise it with --max-size if this is expected)"
+        )
+        return [_diag("DL709", message, file)]
+    package = package_bytes(infos, file_size)
+    budget = package_budget(package, max_total)
+    if total <= budget:
+        return []
+    ratio = total / max(package, 1)
+    floor = human_size(PACKAGE_RATIO_FLOOR).split(" (")[0]
+    message = (
+        f"package content totals {human_size(total)} from {human_size(package)} of "
+        f"compressed data ({ratio:.0f}x): zip bomb? Model weights barely compress; at most "
+        f"{MAX_PACKAGE_RATIO}x the package's size (or {floor}) is accepted"
+    )
+    return [_diag("DL709", message, file)]
+
+
+def _key(name: str) -> str:
+    return member_key(name) if unsafe_name_reason(name) is None else name
+
+
 def locate_emd(infos: list[MemberInfo], file: str) -> tuple[EmdLocation | None, list[Diagnostic]]:
+    """Find the .emd by member path (`./model.emd` is at the root): the member returned is a
+    `member_path`, the one extraction writes. Names that collide are DL708's to report."""
     emds = [i.name for i in infos if i.name.lower().endswith(".emd") and not i.is_dir]
+    emds = list({_key(name): name for name in emds}.values())  # one per unpacked file
     at_root = [name for name in emds if "/" not in name]
     if len(at_root) == 1:
         return EmdLocation(at_root[0], ""), []
