@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from dlpk.cli import export, images, inference, info, lint, package, run
-from dlpk.cli.options import print_warnings
+from dlpk.cli.options import echo, print_warnings
 from dlpk.errors import DlpkError
 from dlpk.version import __version__
 
@@ -38,9 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_warnings(exc.result)
         if args.debug:
             if exc.log:  # the job's own log, its traceback included, before the launcher's
-                print(exc.log, file=sys.stderr)
+                echo(exc.log, sys.stderr, multiline=True)
             raise
-        print(f"dlpk: error: {exc}", file=sys.stderr)
+        echo(f"dlpk: error: {exc}", sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("dlpk: interrupted", file=sys.stderr)
@@ -48,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(
+        echo(
             f"dlpk: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
-            file=sys.stderr,
+            sys.stderr,
         )
         return 1

@@ -1,5 +1,6 @@
 """Options and output helpers every command group shares: the backend options, sizes, colour,
-the progress bar, and printing a job's result."""
+the progress bar, printing a job's result, and `echo`, the one way a line holding package or
+job data (names, messages, logs) reaches the terminal."""
 
 from __future__ import annotations
 
@@ -8,13 +9,26 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
+
+from dlpk.validator.reporters.safe_text import terminal_safe
 
 if TYPE_CHECKING:
     from dlpk.runners.backends.base import Backend
     from dlpk.spec.job import Result
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$", re.IGNORECASE)
+
+
+def echo(
+    text: str, file: TextIO | None = None, *, multiline: bool = False, end: str = "\n"
+) -> None:
+    """Print `text` (to stdout, or `file`) with its control characters, C1 codes and bidi
+    overrides made visible (`\\x1b`, `\\u202e`): a name from a package cannot retitle the
+    window, clear the screen or write the clipboard. `multiline` keeps newlines and tabs, for a
+    block such as a job's log or a diff (`echo("".join(diff), multiline=True, end="")`)."""
+    stream = file if file is not None else sys.stdout
+    print(terminal_safe(text, multiline=multiline), file=stream, end=end)
 
 
 def colour(stream: object) -> bool:
@@ -93,16 +107,16 @@ def backend_from(args: argparse.Namespace) -> Backend:
 
 
 def _stderr(line: str) -> None:
-    print(line, file=sys.stderr)
+    echo(line, sys.stderr)  # a container's log line: written by the package's code
 
 
 def print_warnings(result: Result | None) -> None:
     for warning in result.warnings if result is not None else []:
-        print(f"dlpk: warning: {warning}", file=sys.stderr)
+        echo(f"dlpk: warning: {warning}", sys.stderr)
 
 
 def print_done(result: Result) -> None:
     print_warnings(result)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     total = result.timings.get("total", 0.0)
-    print(f"done: {len(result.outputs)} files written; {counts} in {total:.1f} s")
+    echo(f"done: {len(result.outputs)} files written; {counts} in {total:.1f} s")

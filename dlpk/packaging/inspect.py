@@ -10,27 +10,46 @@ from dlpk.errors import PackageError
 from dlpk.packaging.pack import folder_emd, package_members
 from dlpk.packaging.reader import read_package_emd
 from dlpk.validator.diagnostics import Diagnostic, Severity
+from dlpk.validator.files import DirectoryIndex
 from dlpk.validator.jsonparser import parse_json_bytes
-from dlpk.validator.lint import LintOptions, lint_target
+from dlpk.validator.lint import (
+    LintOptions,
+    lint_emd_bytes,
+    lint_target,
+    read_emd_file,
+    regular_file_size,
+)
+from dlpk.validator.reporters.safe_text import terminal_safe
 
 
-def _load(path: Path) -> tuple[dict[str, Any], list[tuple[str, int]]]:
-    """The .emd document and the (name, size) of every file in the package or folder."""
+def _load(path: Path) -> tuple[dict[str, Any], list[tuple[str, int]], list[Diagnostic] | None]:
+    """The .emd document, the (name, size) of every file in the package or folder, and the
+    lint diagnostics of a loose .emd (linted from the same bytes, parsed once); None for the
+    others.
+
+    A special file (FIFO, socket, device) is refused unopened, and a loose .emd larger than a
+    package's .emd may be (MAX_EMD_BYTES) unread, as a package's is.
+    """
+    diagnostics: list[Diagnostic] | None = None
     if path.is_dir():
         emd = folder_emd(path)
         files = [(name, p.stat().st_size) for name, p in package_members(path)]
-        data = emd.read_bytes()
+        parsed = parse_json_bytes(read_emd_file(emd))
+        document = parsed.value if parsed.ok else None
     elif path.suffix.lower() == ".emd":
-        data = path.read_bytes()
+        data = read_emd_file(path)
         files = [(path.name, len(data))]
+        result = lint_emd_bytes(data, str(path), index=DirectoryIndex(path.parent))
+        document, diagnostics = result.document, result.diagnostics
     else:
+        regular_file_size(path)  # a FIFO named .dlpk would block the zip reader
         package = read_package_emd(path)
-        data = package.data
+        parsed = parse_json_bytes(package.data)
+        document = parsed.value if parsed.ok else None
         files = [(i.name, i.size) for i in package.infos if not i.is_dir]
-    parsed = parse_json_bytes(data)
-    if not parsed.ok or not isinstance(parsed.value, dict):
+    if not isinstance(document, dict):
         raise PackageError(f"{path}: the .emd is not a JSON object", "run `dlpk lint` on it")
-    return parsed.value, files
+    return document, files, diagnostics
 
 
 def _default_padding(doc: dict[str, Any]) -> tuple[int | None, str]:
@@ -43,8 +62,11 @@ def _default_padding(doc: dict[str, Any]) -> tuple[int | None, str]:
 
 
 def describe(path: Path) -> dict[str, Any]:
-    doc, files = _load(path)
-    diagnostics: list[Diagnostic] = lint_target(path, LintOptions()) if not path.is_dir() else []
+    doc, files, linted = _load(path)
+    if linted is not None:
+        diagnostics = linted
+    else:
+        diagnostics = lint_target(path, LintOptions()) if not path.is_dir() else []
     config = doc.get("ModelConfiguration")
     padding, padding_source = _default_padding(doc)
     classes = [
@@ -92,27 +114,29 @@ def _size(n: int) -> str:
 
 
 def render_text(info: dict[str, Any], colour: bool) -> str:
+    """The summary for a terminal: every value from the package through `terminal_safe`."""
+    t = terminal_safe
     tile = info["tile"]
     lines = [
-        f"{info['path']}",
-        f"  model        {info['model_name'] or '-'}",
-        f"  type         {info['model_type'] or '-'}",
-        f"  framework    {info['framework'] or '-'} / {info['configuration'] or '-'}",
-        f"  model file   {info['model_file'] or '-'}",
+        t(info["path"]),
+        f"  model        {t(info['model_name'] or '-')}",
+        f"  type         {t(info['model_type'] or '-')}",
+        f"  framework    {t(info['framework'] or '-')} / {t(info['configuration'] or '-')}",
+        f"  model file   {t(info['model_file'] or '-')}",
     ]
     if info["inference_function"]:
-        lines.append(f"  function     {info['inference_function']}")
+        lines.append(f"  function     {t(info['inference_function'])}")
     lines += [
-        f"  tile         {tile['height']} x {tile['width']} px",
-        f"  bands        {json.dumps(info['extract_bands'])}",
-        f"  padding      {info['padding']['pixels']} px ({info['padding']['source']})",
+        f"  tile         {t(tile['height'])} x {t(tile['width'])} px",
+        f"  bands        {json.dumps(info['extract_bands'])}",  # ASCII: json.dumps escapes
+        f"  padding      {t(info['padding']['pixels'])} px ({info['padding']['source']})",
         f"  classes      {len(info['classes'])}",
     ]
     for c in info["classes"]:
-        lines.append(f"    {c['value']!s:>5}  {c['name']!s:<24} {_swatch(c['color'], colour)}")
+        lines.append(f"    {t(c['value']):>5}  {t(c['name']):<24} {_swatch(c['color'], colour)}")
     lines.append(f"  files        {len(info['files'])} ({_size(info['total_size'])})")
     for f in info["files"]:
-        lines.append(f"    {_size(f['size']):>10}  {f['name']}")
+        lines.append(f"    {_size(f['size']):>10}  {t(f['name'])}")
     lint = info["lint"]
     lines.append(f"  lint         {lint['errors']} error(s), {lint['warnings']} warning(s)")
     return "\n".join(lines) + "\n"

@@ -7,13 +7,14 @@ bytes; anything that is not part of a model (caches, VCS folders, other packages
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from pathlib import Path
 
 from dlpk.atomic import atomic_path
 from dlpk.errors import InputNotFoundError, PackageError
 from dlpk.validator.diagnostics import Diagnostic, Severity
-from dlpk.validator.lint import LintOptions, lint_emd_file
+from dlpk.validator.lint import LintOptions, file_kind, lint_emd_file, open_regular
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _SKIPPED_DIRS = {"__pycache__", ".git", ".hg", ".svn", ".ipynb_checkpoints", ".mypy_cache"}
@@ -36,6 +37,10 @@ def folder_emd(folder: Path) -> Path:
 
 
 def package_members(folder: Path) -> list[tuple[str, Path]]:
+    """The files a package of `folder` holds, sorted by member name.
+
+    Links and special files (FIFO, socket, device) are refused, never opened.
+    """
     members: list[tuple[str, Path]] = []
     for current, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
@@ -43,9 +48,15 @@ def package_members(folder: Path) -> list[tuple[str, Path]]:
             path = Path(current) / name
             if name in _SKIPPED_FILES or name.endswith(_SKIPPED_SUFFIXES):
                 continue
-            if path.is_symlink():
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
                 raise PackageError(
                     f"{path} is a symbolic link", "copy the file it points to into the folder"
+                )
+            if not stat.S_ISREG(mode):  # a FIFO would block the packing forever
+                raise PackageError(
+                    f"{path} is {file_kind(mode)}, not a regular file",
+                    "remove it from the model folder",
                 )
             members.append((path.relative_to(folder).as_posix(), path))
     return sorted(members)
@@ -59,10 +70,13 @@ def write_deterministic_zip(members: list[tuple[str, Path]], target: Path) -> No
             info.external_attr = 0o100644 << 16
             stored = name.lower().endswith(_STORED_SUFFIXES)
             info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-            large = path.stat().st_size >= zipfile.ZIP64_LIMIT
-            with path.open("rb") as source, archive.open(info, "w", force_zip64=large) as sink:
-                while chunk := source.read(1 << 20):
-                    sink.write(chunk)
+            # opened without blocking and checked again: a file swapped for a FIFO since the
+            # listing is refused, not waited on
+            with open_regular(path) as source:
+                large = os.fstat(source.fileno()).st_size >= zipfile.ZIP64_LIMIT
+                with archive.open(info, "w", force_zip64=large) as sink:
+                    while chunk := source.read(1 << 20):
+                        sink.write(chunk)
 
 
 def pack_folder(folder: Path, output: Path, overwrite: bool = False) -> list[Diagnostic]:

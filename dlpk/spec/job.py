@@ -78,6 +78,20 @@ class ExportChipsOutputs(_Strict):
     out_folder: OutPath = "out/chips"
 
 
+MIN_ROTATION_ANGLE = 1.0  # degrees: at most 360 rotated copies of each chip
+
+
+def _few_rotations(angle: float) -> float:
+    """rotation_angle is 0 (no copies) or at least MIN_ROTATION_ANGLE (360 copies at most)."""
+    if 0 < angle < MIN_ROTATION_ANGLE:
+        raise ValueError(
+            f"{angle:g} degrees would write {360 / angle:.0f} rotated copies of every chip; use "
+            f"0 (none) or an angle of at least {MIN_ROTATION_ANGLE:g} degree (at most "
+            f"{360 / MIN_ROTATION_ANGLE:.0f} copies)"
+        )
+    return angle
+
+
 class ExportChipsParameters(_Strict):
     """Parameters of export_chips. ArcGIS names where ArcGIS has the parameter (reference §4.1)."""
 
@@ -100,12 +114,16 @@ class ExportChipsParameters(_Strict):
     )
     buffer_radius: float = Field(default=0.0, ge=0, description="In the raster CRS's linear unit")
     min_polygon_overlap_ratio: float = Field(default=0.0, ge=0, le=1)
-    rotation_angle: float = Field(
+    rotation_angle: Annotated[float, AfterValidator(_few_rotations)] = Field(
         default=0.0,
         ge=0,
         lt=360,
+        # each chip is written once per multiple of the angle below 360: a tiny angle would
+        # multiply the export without bound (0.001 degrees: 360000 copies of every chip)
+        json_schema_extra={"anyOf": [{"const": 0}, {"minimum": MIN_ROTATION_ANGLE}]},
         description="Also write copies of each chip rotated by every multiple of this angle "
-        "(degrees, counter-clockwise); 0 writes none",
+        "(degrees, counter-clockwise); 0 writes none, else at least 1 degree (at most 360 "
+        "copies of each chip)",
     )
     reference_system: ReferenceSystem = Field(
         default="MAP_SPACE",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from dlpk.errors import InputNotFoundError, InputReadError
+from dlpk.errors import InputNotFoundError, InputReadError, PackageError
 from dlpk.validator import class_rules, emd_rules, package_rules, schema_rules, value_rules
 from dlpk.validator.diagnostics import Diagnostic
 from dlpk.validator.docvalues import type_name
@@ -67,21 +68,111 @@ def lint_emd_bytes(
     return EmdResult(emit.diagnostics, doc, referenced)
 
 
-def _read_file(path: Path) -> bytes:
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for a message: "a FIFO (named pipe)", ..."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def _not_regular(path: Path, mode: int) -> InputReadError:
+    return InputReadError(
+        f"{path}: is {file_kind(mode)}, not a regular file; dlpk reads only regular files"
+    )
+
+
+def regular_file_size(path: Path) -> int:
+    """The size of `path` (links followed), which must be a regular file.
+
+    A FIFO, socket or device is refused from its stat alone, never opened: opening a FIFO
+    waits for a writer, reading a device may never end.
+    """
     try:
-        return path.read_bytes()
+        info = path.stat()
     except FileNotFoundError as exc:
         raise InputNotFoundError(f"{path}: no such file") from exc
     except OSError as exc:
         raise InputReadError(f"{path}: cannot read ({exc.strerror})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise _not_regular(path, info.st_mode)
+    return info.st_size
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading, checked to be a regular file before and after opening.
+
+    Non-blocking, so that a file swapped for a FIFO after the check cannot block the open; the
+    descriptor is checked again and closed unread if it is not a regular file.
+    """
+    regular_file_size(path)
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+    flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as exc:
+        raise InputNotFoundError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise InputReadError(f"{path}: cannot read ({exc.strerror})") from exc
+    handle = os.fdopen(fd, "rb")
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        handle.close()
+        raise _not_regular(path, mode)
+    return handle
+
+
+def _read_file(path: Path, limit: int = MAX_EMD_BYTES) -> bytes:
+    """At most `limit` + 1 bytes of the regular file `path` (more than `limit`: it is too big)."""
+    with open_regular(path) as handle:
+        try:
+            return handle.read(limit + 1)
+        except OSError as exc:
+            raise InputReadError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def _read_emd(path: Path) -> tuple[bytes | None, int]:
+    """A loose .emd's bytes and size; None (the file left unread) past MAX_EMD_BYTES."""
+    size = regular_file_size(path)
+    if size > MAX_EMD_BYTES:
+        return None, size
+    data = _read_file(path, MAX_EMD_BYTES)
+    return (data, len(data)) if len(data) <= MAX_EMD_BYTES else (None, len(data))
+
+
+def _too_large(name: str, size: int) -> str:
+    return f"{name} is {size} bytes; an .emd is a small JSON file (at most {MAX_EMD_BYTES})"
+
+
+def read_emd_file(path: Path) -> bytes:
+    """A loose .emd's bytes for a reader that is not lint (inspect, normalize, fix).
+
+    Refuses, as reading a package's .emd does, a special file (unopened) and an .emd larger
+    than MAX_EMD_BYTES (before reading it).
+    """
+    data, size = _read_emd(path)
+    if data is None:
+        raise PackageError(_too_large(str(path), size), f"run `dlpk lint {path}`")
+    return data
 
 
 def lint_emd_file(
     path: Path, options: LintOptions, index: DirectoryIndex | None = None
 ) -> list[Diagnostic]:
-    """Lint a loose .emd; `index` lets callers share one folder listing between files."""
+    """Lint a loose .emd; `index` lets callers share one folder listing between files.
+
+    An .emd larger than MAX_EMD_BYTES is reported (DL712, as in a package) without being read.
+    """
+    data, size = _read_emd(path)
+    if data is None:
+        return [_package_diag("DL712", _too_large(path.name, size), str(path))]
     folder_index = index or DirectoryIndex(path.parent)
-    result = lint_emd_bytes(_read_file(path), str(path), index=folder_index)
+    result = lint_emd_bytes(data, str(path), index=folder_index)
     if options.deep and result.document is not None:
         from dlpk.validator.deep import deep_check_folder
 
@@ -146,7 +237,11 @@ def _lint_archive(archive: zipfile.ZipFile, file: str, options: LintOptions) -> 
 
 
 def iter_targets(path: Path) -> Iterator[Path]:
-    """The lintable files under a folder (recursively) or the path itself."""
+    """The lintable files under a folder (recursively) or the path itself.
+
+    A FIFO, socket or device named like one is yielded too: lint_target refuses it unopened,
+    so a folder holding one fails with a one-line error instead of waiting on it.
+    """
     if not path.is_dir():
         yield path
         return
@@ -160,7 +255,9 @@ def iter_targets(path: Path) -> Iterator[Path]:
 def lint_target(
     path: Path, options: LintOptions, indexes: dict[Path, DirectoryIndex] | None = None
 ) -> list[Diagnostic]:
+    """Lint one .emd or package; a special file (FIFO, socket, device) is refused unopened."""
     if path.suffix.lower() in PACKAGE_SUFFIXES:
+        regular_file_size(path)
         return lint_package(path, options)
     if not path.exists():
         raise InputNotFoundError(f"{path}: no such file or folder")

@@ -1,14 +1,21 @@
-"""GitHub Actions workflow commands: annotations on the pull request's files."""
+"""GitHub Actions workflow commands: annotations on the pull request's files.
+
+The commands are read from a log that people also read on a terminal: package data goes
+through `terminal_safe` first (its own newlines shown as `\\n`, never a second command), then
+through the workflow-command escapes.
+"""
 
 from __future__ import annotations
 
 from dlpk.validator.diagnostics import Diagnostic
+from dlpk.validator.reporters.safe_text import terminal_safe
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # terminal_safe leaves no CR or LF: one diagnostic is always one workflow command
+    return terminal_safe(text).replace("%", "%25")
 
 
 def _escape_property(text: str) -> str:

@@ -41,4 +41,5 @@ def render_json(files: list[str], diagnostics: list[Diagnostic], colour: bool) -
         "diagnostics": [diagnostic_dict(d) for d in diagnostics],
         "summary": summarize(files, diagnostics),
     }
-    return json.dumps(document, indent=2) + "\n"
+    # ASCII only: control, C1 and bidi characters of package data become \u escapes
+    return json.dumps(document, indent=2, ensure_ascii=True) + "\n"

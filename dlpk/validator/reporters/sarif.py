@@ -72,4 +72,5 @@ def render_sarif(files: list[str], diagnostics: list[Diagnostic], colour: bool) 
             }
         ],
     }
-    return json.dumps(log, indent=2) + "\n"
+    # ASCII only: control, C1 and bidi characters of package data become \u escapes
+    return json.dumps(log, indent=2, ensure_ascii=True) + "\n"

@@ -1,10 +1,16 @@
-"""Human output: grouped per file, the offending line with a caret, colour on a terminal."""
+"""Human output: grouped per file, the offending line with a caret, colour on a terminal.
+
+Every piece of package data (file and member names, messages, fix descriptions, the source
+line) goes through `terminal_safe`: only this reporter's own newlines and colours reach the
+terminal raw.
+"""
 
 from __future__ import annotations
 
 from itertools import groupby
 
 from dlpk.validator.diagnostics import Diagnostic
+from dlpk.validator.reporters.safe_text import terminal_safe
 from dlpk.validator.reporters.summary import summarize
 
 _COLOURS = {"error": "31", "warning": "33", "info": "36"}
@@ -19,27 +25,40 @@ def _fix_note(diagnostic: Diagnostic) -> str:
     if fix is None:
         return ""
     kind = "fix" if fix.safe else "unsafe fix"
-    return f"\n      {kind}: {fix.description}"
+    return f"\n      {kind}: {terminal_safe(fix.description)}"
+
+
+def _excerpt(line: str, column: int, colour: bool) -> list[str]:
+    """The source line (at most 120 characters of it, around the column) and a caret under it.
+
+    The window is cut before anything else is done to the line, so a one-line 16 MB .emd costs
+    120 characters per diagnostic; the caret is placed after the escapes the window shows.
+    """
+    if len(line) > 120:
+        start = max(0, column - 60)
+        shown, caret_at = line[start : start + 120], column - start
+    else:
+        shown, caret_at = line, column
+    shown = shown.replace("\t", " ")  # what expandtabs(1) does, one column per tab
+    before = terminal_safe(shown[: max(caret_at - 1, 0)])
+    return [
+        f"      | {terminal_safe(shown)}",
+        "      | " + " " * len(before) + _paint("^", "1", colour),
+    ]
 
 
 def render_text(files: list[str], diagnostics: list[Diagnostic], colour: bool) -> str:
     lines: list[str] = []
     for file, group in groupby(diagnostics, key=lambda d: d.file):
-        lines.append(_paint(file, "1", colour))
+        lines.append(_paint(terminal_safe(file), "1", colour))
         for d in group:
-            where = d.member + " " if d.member else ""
+            where = terminal_safe(d.member) + " " if d.member else ""
             position = f"{d.line}:{d.column}" if d.line is not None else "-"
             severity = _paint(f"{d.severity.value:<7}", _COLOURS[d.severity.value], colour)
-            lines.append(f"  {where}{position:>7}  {severity} {d.code}  {d.message}{_fix_note(d)}")
+            code, message = terminal_safe(d.code), terminal_safe(d.message)
+            lines.append(f"  {where}{position:>7}  {severity} {code}  {message}{_fix_note(d)}")
             if d.excerpt is not None and d.column is not None:
-                shown = d.excerpt.expandtabs(1)
-                if len(shown) > 120:
-                    start = max(0, d.column - 60)
-                    shown, caret_at = shown[start : start + 120], d.column - start
-                else:
-                    caret_at = d.column
-                lines.append(f"      | {shown}")
-                lines.append("      | " + " " * (caret_at - 1) + _paint("^", "1", colour))
+                lines += _excerpt(d.excerpt, d.column, colour)
     s = summarize(files, diagnostics)
     tail = (
         f"{s['files']} file(s) checked: {s['errors']} error(s), {s['warnings']} warning(s), "
