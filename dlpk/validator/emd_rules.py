@@ -76,11 +76,15 @@ def check_manifest(emit: Emitter, doc: dict[str, Any]) -> bool:
     return True
 
 
+#: Unknown keys checked for a misspelling; a document with more is not a hand-written .emd, and
+#: each check costs a fuzzy match against every known key.
+MAX_SPELLING_CHECKS = 500
+
+
 def check_keys(emit: Emitter, doc: dict[str, Any]) -> None:
     known = set(canonical_key_order())
-    for key in doc:
-        if key in known or key in vocab.KNOWN_EXTRA_KEYS:
-            continue
+    unknown = [key for key in doc if key not in known and key not in vocab.KNOWN_EXTRA_KEYS]
+    for key in unknown[:MAX_SPELLING_CHECKS]:
         suggestion = closest(key, canonical_key_order(), cutoff=0.85)
         if suggestion is None:
             continue

@@ -46,7 +46,7 @@ class Emitter:
                 span = parsed.key_span(pointer)
             offset = span.start if span is not None else None
         line, column = parsed.line_col(offset) if offset is not None else (None, None)
-        excerpt = parsed.text.split("\n")[line - 1].rstrip("\r") if line is not None else None
+        excerpt = parsed.line_text(line) if line is not None else None
         self.diagnostics.append(
             Diagnostic(
                 code=code,

@@ -58,16 +58,30 @@ class ParsedJson:
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of a character offset."""
-        if not self._line_starts:
-            self._line_starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
-        lo, hi = 0, len(self._line_starts) - 1
+        starts = self.line_starts()
+        lo, hi = 0, len(starts) - 1
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if self._line_starts[mid] <= offset:
+            if starts[mid] <= offset:
                 lo = mid
             else:
                 hi = mid - 1
-        return lo + 1, offset - self._line_starts[lo] + 1
+        return lo + 1, offset - starts[lo] + 1
+
+    def line_starts(self) -> list[int]:
+        """Offsets where lines start, found once (a diagnostic's line costs a lookup, not a
+        scan of the whole text)."""
+        if not self._line_starts:
+            self._line_starts = [0] + [i + 1 for i, ch in enumerate(self.text) if ch == "\n"]
+        return self._line_starts
+
+    def line_text(self, line: int, limit: int = 2000) -> str | None:
+        """Line `line` (1-based) without its end of line; None past `limit` characters (a
+        minified one-line file would otherwise be copied into every diagnostic)."""
+        starts = self.line_starts()
+        start = starts[line - 1]
+        end = starts[line] - 1 if line < len(starts) else len(self.text)
+        return self.text[start:end].rstrip("\r") if end - start <= limit else None
 
     def key_span(self, pointer: str) -> Span | None:
         """Span of the key token of the member at `pointer` (the last one if duplicated)."""

@@ -20,6 +20,15 @@ def _squash(text: str) -> str:
     return _NON_ALNUM.sub("", text.lower())
 
 
+def _ratio(word: str, candidate: str, cutoff: float) -> float:
+    """difflib's similarity, or 0 when its cheap upper bound already misses `cutoff` (a long
+    word against short candidates costs a length comparison, not a quadratic match)."""
+    matcher = difflib.SequenceMatcher(None, word, candidate)
+    if matcher.real_quick_ratio() < cutoff or matcher.quick_ratio() < cutoff:
+        return 0.0
+    return matcher.ratio()
+
+
 def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> Suggestion | None:
     """The best candidate for `word`, or None when nothing is close enough to suggest."""
     options = list(candidates)
@@ -27,10 +36,7 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> Sugges
     same = [c for c in options if _squash(c) == squashed]
     if len(same) == 1:
         return Suggestion(same[0], safe=True)
-    scored = sorted(
-        ((difflib.SequenceMatcher(None, word.lower(), c.lower()).ratio(), c) for c in options),
-        reverse=True,
-    )
+    scored = sorted(((_ratio(word.lower(), c.lower(), cutoff), c) for c in options), reverse=True)
     if not scored or scored[0][0] < cutoff:
         return None
     best_score, best = scored[0]
