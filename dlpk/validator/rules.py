@@ -151,6 +151,13 @@ _RULES = (
     Rule("DL805", "class-count-mismatch", E, "Model output classes do not match Classes."),
     Rule("DL806", "deep-unsupported", N, "No deep check exists for this model format."),
     Rule("DL807", "pickle-refused", N, "The file needs unpickling; pass --trust-code to allow it."),
+    Rule(
+        "DL808",
+        "side-effect-op",
+        E,
+        "The model graph holds ops with side effects (files, processes, network, Python, custom "
+        "ops, external data); it runs only with --trust-code or in a container.",
+    ),
 )
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in _RULES}

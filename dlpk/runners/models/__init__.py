@@ -24,11 +24,15 @@ def load_adapter(
     classes: int = 0,
 ) -> Adapter:
     """The adapter for `framework`, with the model at `path` loaded on `device` (cpu|gpu|auto);
-    TensorFlow needs the configuration name (its tensors) and the class count (DeepLab)."""
+    TensorFlow needs the configuration name (its tensors) and the class count (DeepLab).
+
+    Without `trust_code` a graph holding operations with side effects (files, processes,
+    network, Python) is refused before it is loaded (dlpk/spec/graph_ops.py); the Docker
+    backend passes trust_code, as the container is the sandbox."""
     if framework == "ONNX":
         from dlpk.runners.models.onnx import OnnxAdapter
 
-        return OnnxAdapter.load(path, device)
+        return OnnxAdapter.load(path, device, trust_code)
     if framework == "TorchScript":
         from dlpk.runners.models.torchscript import TorchScriptAdapter
 
@@ -40,6 +44,6 @@ def load_adapter(
     if framework == "TensorFlow":
         from dlpk.runners.models.tensorflow import TensorFlowAdapter
 
-        return TensorFlowAdapter.load(path, device, configuration, classes)
+        return TensorFlowAdapter.load(path, device, configuration, classes, trust_code)
     known = ", ".join(sorted(FRAMEWORK_EXTRAS))
     raise ModelError(f"no runner for Framework {framework!r}", f"runnable frameworks: {known}")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from dlpk.errors import DlpkError, FrameworkMissingError
+from dlpk.errors import DlpkError, FrameworkMissingError, ModelError
 from dlpk.spec.configurations import FRAMEWORK_EXTRAS
+from dlpk.spec.graph_ops import TRUST_HINT, refusal
 
 DEVICES = ("cpu", "gpu", "auto")
 
@@ -42,3 +45,9 @@ def one_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def refuse_side_effects(path: Path, ops: Sequence[str]) -> None:
+    """Raise the one refusal for a graph holding ops that are not allowed without trust."""
+    if ops:
+        raise ModelError(refusal(path.name, ops), TRUST_HINT)

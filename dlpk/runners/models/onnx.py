@@ -1,4 +1,9 @@
-"""ONNX models through onnxruntime; the CUDA provider is used for gpu (or auto when present)."""
+"""ONNX models through onnxruntime; the CUDA provider is used for gpu (or auto when present).
+
+Without trust the model is read with onnx first (no external data) and refused when a node is
+not a standard-domain op onnx knows, or a tensor keeps its data in another file
+(dlpk/spec/graph_ops.py): onnxruntime would read whatever file the model names.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,23 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dlpk.errors import ModelError
-from dlpk.runners.models.base import import_framework, one_line
+from dlpk.runners.models.base import import_framework, one_line, refuse_side_effects
+from dlpk.spec.graph_ops.onnx import onnx_ops
 
 _CUDA = "CUDAExecutionProvider"
 
 
 def _fixed(dim: object) -> int | None:
     return dim if isinstance(dim, int) and dim > 0 else None
+
+
+def _check_graph(path: Path) -> None:
+    onnx = import_framework("onnx", "ONNX")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf decode errors and the like
+        raise ModelError(f"{path.name} could not be loaded ({one_line(exc)})") from exc
+    refuse_side_effects(path, onnx_ops(model, onnx))
 
 
 @dataclass
@@ -30,8 +45,10 @@ class OnnxAdapter:
     shape: tuple[int | None, ...] = ()
 
     @classmethod
-    def load(cls, path: Path, device: str) -> OnnxAdapter:
+    def load(cls, path: Path, device: str, trust_code: bool = False) -> OnnxAdapter:
         ort = import_framework("onnxruntime", "ONNX")
+        if not trust_code:
+            _check_graph(path)
         available = ort.get_available_providers()
         if device == "gpu" and _CUDA not in available:
             raise ModelError("--device gpu: onnxruntime has no CUDA provider here")

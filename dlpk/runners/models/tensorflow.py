@@ -8,6 +8,10 @@ y2 in tile pixels, scores, 1-based labels; rows past num_detections get label 0)
 indexes, turned into one-hot [N, K, H, W] scores with K = len(Classes) + 1 (index 0 is
 background), the runner's pixel-classifier contract. Both take raw pixels (no normalisation),
 clipped to 0..255.
+
+Without trust a graph is read as a protobuf first and refused when it holds an op off the
+allow-list (file, process, network or Python ops; dlpk/spec/graph_ops.py): the GraphDef and its
+function library, or every meta graph of a SavedModel.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dlpk.errors import ModelError
-from dlpk.runners.models.base import import_framework, one_line
+from dlpk.runners.models.base import import_framework, one_line, refuse_side_effects
+from dlpk.spec.graph_ops.tensorflow import read_saved_model, saved_model_ops, tensorflow_graph_ops
 
 DETECTION_OUTPUTS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
 TENSORS = {
@@ -40,7 +45,11 @@ def tensorflow_device(tf: Any, device: str) -> str:
     return "/GPU:0" if device in ("gpu", "auto") and gpus else "/CPU:0"
 
 
-def _saved_model(tf: Any, folder: Path, inputs: str, outputs: tuple[str, ...]) -> Runner:
+def _saved_model(
+    tf: Any, folder: Path, inputs: str, outputs: tuple[str, ...], trust_code: bool
+) -> Runner:
+    if not trust_code:
+        refuse_side_effects(folder, saved_model_ops(read_saved_model(folder)))
     loaded = tf.saved_model.load(str(folder))
     signature = loaded.signatures.get("serving_default")
     if signature is None:
@@ -57,9 +66,13 @@ def _saved_model(tf: Any, folder: Path, inputs: str, outputs: tuple[str, ...]) -
     return run
 
 
-def _frozen_graph(tf: Any, path: Path, inputs: str, outputs: tuple[str, ...]) -> Runner:
+def _frozen_graph(
+    tf: Any, path: Path, inputs: str, outputs: tuple[str, ...], trust_code: bool
+) -> Runner:
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString(path.read_bytes())
+    if not trust_code:
+        refuse_side_effects(path, tensorflow_graph_ops(graph_def))
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.import_graph_def(graph_def, name="")
@@ -84,7 +97,9 @@ class TensorFlowAdapter:
     device: str
 
     @classmethod
-    def load(cls, path: Path, device: str, configuration: str, classes: int) -> TensorFlowAdapter:
+    def load(
+        cls, path: Path, device: str, configuration: str, classes: int, trust_code: bool = False
+    ) -> TensorFlowAdapter:
         tf = import_framework("tensorflow", "TensorFlow")
         if configuration not in TENSORS:
             raise ModelError(f"no TensorFlow runner for ModelConfiguration {configuration!r}")
@@ -95,9 +110,9 @@ class TensorFlowAdapter:
         try:
             with tf.device(target):
                 if is_saved_model:
-                    run = _saved_model(tf, folder, inputs, outputs)
+                    run = _saved_model(tf, folder, inputs, outputs, trust_code)
                 else:
-                    run = _frozen_graph(tf, path, inputs, outputs)
+                    run = _frozen_graph(tf, path, inputs, outputs, trust_code)
         except ModelError:
             raise
         except Exception as exc:

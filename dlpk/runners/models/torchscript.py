@@ -1,4 +1,10 @@
-"""TorchScript models through torch.jit.load; never a full unpickle unless the user trusts it."""
+"""TorchScript models through torch.jit.load; never a full unpickle unless the user trusts it.
+
+Without trust an archive whose code can reach an op with side effects (`aten::save`,
+`aten::from_file`, an op of an unknown namespace; dlpk/spec/graph_ops.py) is refused: first
+from its code, parsed as text, since torch.jit.load already runs a module's `__setstate__`;
+then from the loaded module's graphs.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dlpk.errors import ModelError
-from dlpk.runners.models.base import import_framework, one_line
+from dlpk.runners.models.base import import_framework, one_line, refuse_side_effects
+from dlpk.spec.graph_ops.torchscript import torchscript_archive_ops, torchscript_module_ops
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -36,7 +43,11 @@ class TorchScriptAdapter:
             raise ModelError("--device gpu: torch sees no CUDA device here")
         target = "cuda" if device in ("gpu", "auto") and cuda else "cpu"
         if _is_torchscript(path):
+            if not trust_code:
+                refuse_side_effects(path, torchscript_archive_ops(path, torch))
             module = cls._jit(torch, path, target)
+            if not trust_code:
+                refuse_side_effects(path, cls._graph_ops(torch, path, module))
         elif trust_code:
             module = cls._pickle(torch, path, target)
         else:
@@ -54,6 +65,13 @@ class TorchScriptAdapter:
             return torch.jit.load(str(path), map_location=target)
         except Exception as exc:
             raise ModelError(f"{path.name} could not be loaded ({one_line(exc)})") from exc
+
+    @staticmethod
+    def _graph_ops(torch: Any, path: Path, module: Any) -> list[str]:
+        try:
+            return torchscript_module_ops(module, torch)
+        except Exception as exc:  # a graph torch's own API cannot walk is not run either
+            raise ModelError(f"{path.name} could not be checked ({one_line(exc)})") from exc
 
     @staticmethod
     def _pickle(torch: Any, path: Path, target: str) -> Any:
