@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any, get_args
 
-from dlpk.cli.options import add_backend_options, backend_from, print_done
+from dlpk.cli.options import add_backend_options, backend_from, echo, print_done
 from dlpk.errors import UsageError
 from dlpk.spec.choices import ProcessingMode
 
@@ -49,7 +49,7 @@ def _run(task: str, args: argparse.Namespace) -> int:
     }[task]
     result = run(args.model, args.raster, args.output, **options)
     print_done(result)
-    print(f"wrote {args.output}")
+    echo(f"wrote {args.output}")
     return 0
 
 

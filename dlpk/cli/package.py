@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from dlpk.cli.options import colour
+from dlpk.cli.options import colour, echo
 
 
 def register(subparsers: Any) -> None:
@@ -32,8 +32,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         output = pack(args.folder, args.output, overwrite=args.overwrite)
     for warning in caught:
-        print(f"warning {warning.message}", file=sys.stderr)
-    print(f"wrote {output} ({Path(output).stat().st_size} bytes)")
+        echo(f"warning {warning.message}", sys.stderr)
+    echo(f"wrote {output} ({Path(output).stat().st_size} bytes)")
     return 0
 
 

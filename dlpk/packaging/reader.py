@@ -6,7 +6,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlpk.errors import InputNotFoundError, PackageError
+from dlpk.errors import PackageError
+from dlpk.validator.lint import regular_file_size
 from dlpk.validator.package_rules import locate_emd
 from dlpk.validator.safezip import MemberInfo, member_infos, read_member, resolve_member
 
@@ -24,8 +25,7 @@ class PackageEmd:
 
 
 def read_package_emd(path: Path) -> PackageEmd:
-    if not path.exists():
-        raise InputNotFoundError(f"{path}: no such file")
+    regular_file_size(path)  # a FIFO or device named .dlpk is refused, never opened
     try:
         with zipfile.ZipFile(path) as archive:
             infos = member_infos(archive)

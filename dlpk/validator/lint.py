@@ -188,8 +188,7 @@ def _package_diag(code: str, message: str, file: str) -> Diagnostic:
 
 def lint_package(path: Path, options: LintOptions) -> list[Diagnostic]:
     file = str(path)
-    if not path.exists():
-        raise InputNotFoundError(f"{path}: no such file")
+    regular_file_size(path)  # a FIFO or device named .dlpk is refused, never opened
     try:
         with zipfile.ZipFile(path) as archive:
             return _lint_archive(archive, file, options)

@@ -413,3 +413,15 @@ def test_rotation_angle_bound(angle: float, ok: bool) -> None:
     else:
         with pytest.raises(ValueError, match="rotated copies"):
             ExportChipsParameters(rotation_angle=angle)
+
+
+@needs_fifo
+def test_a_fifo_named_dlpk_as_a_model_fails_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.dlpk"
+    os.mkfifo(fifo)
+    scene = Path(__file__).parents[2] / "examples" / "scene.tif"
+    done = run_dlpk("classify-pixels", "--model", str(fifo), "--raster", str(scene),
+                    "-o", str(tmp_path / "out.tif"))  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "not a regular file" in one_line(done.stderr)
+    assert not (tmp_path / "out.tif").exists()
