@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dlpk.cli.options import codes, colour, parse_size, write_or_print
+from dlpk.cli.options import codes, colour, echo, parse_size, write_or_print
 from dlpk.errors import UsageError
 
 REPORT_FORMATS = ("github", "json", "sarif", "text")
@@ -76,23 +76,36 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
+    """Exit 0 only when no error is left (the package's own DL7xx included) and the fixes
+    settled; every error left, and every fix refused by verification, is listed."""
     from dlpk.api import fix
     from dlpk.validator.diagnostics import Severity
 
     report = fix(args.path, output=args.output, unsafe=args.unsafe, overwrite=args.overwrite)
     for d in report.applied:
         if d.fix is not None:
-            print(f"fixed {d.code} {d.location}: {d.fix.description}")
+            echo(f"fixed {d.code} {d.location}: {d.fix.description}")
     if not report.applied:
-        print(f"{report.output}: nothing to fix")
+        echo(f"{report.output}: nothing " + ("fixed" if report.refused else "to fix"))
+    refused = {id(d) for d in report.refused}
     for d in report.remaining:
-        if d.severity is Severity.ERROR:
-            hint = " (unsafe fix available: --unsafe)" if d.fix is not None else ""
-            print(f"remaining {d.code} {d.location}: {d.message}{hint}", file=sys.stderr)
-    return 0 if report.ok else 1
+        if d.severity is Severity.ERROR or id(d) in refused:
+            unsafe = d.fix is not None and not d.fix.safe and not args.unsafe
+            hint = " (unsafe fix available: --unsafe)" if unsafe else ""
+            echo(f"remaining {d.code} {d.location}: {d.message}{hint}", sys.stderr)
+    if not report.converged:
+        print(
+            f"{report.output}: the fixes did not settle; what was kept verified, rerun "
+            "`dlpk lint` to see what is left",
+            file=sys.stderr,
+        )
+    return 0 if report.ok and report.converged else 1
 
 
 def cmd_normalize(args: argparse.Namespace) -> int:
+    """Refusals (keys that would merge, duplicated keys, unreadable JSON) name the file; with
+    --check every file is still checked and any refusal fails the check."""
+    from dlpk.errors import DlpkError
     from dlpk.packaging.fix import emd_text
     from dlpk.validator.normalize import normalize_text
 
@@ -102,13 +115,21 @@ def cmd_normalize(args: argparse.Namespace) -> int:
     for name in args.paths:
         path = Path(name)
         text = emd_text(path)
-        canonical = normalize_text(text)
+        try:
+            canonical = normalize_text(text)
+        except DlpkError as exc:
+            exc.message = f"{path}: {exc.message}"
+            if not args.check:
+                raise
+            echo(f"dlpk: error: {exc}", sys.stderr)
+            status = max(status, exc.exit_code)
+            continue
         if not args.check:
             write_or_print(canonical, args.output)
         elif canonical != text:
             diff = difflib.unified_diff(
                 text.splitlines(True), canonical.splitlines(True), str(path), "normalized"
             )
-            sys.stdout.writelines(diff)
-            status = 1
+            echo("".join(diff), multiline=True, end="")
+            status = max(status, 1)
     return status

@@ -8,21 +8,30 @@ changed and the output is the input.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dlpk.atomic import atomic_path
-from dlpk.errors import InputNotFoundError, OutputExistsError, UsageError
-from dlpk.validator.diagnostics import Diagnostic, Severity
+from dlpk.errors import InputNotFoundError, OutputExistsError, PackageError, UsageError
+from dlpk.validator.diagnostics import Diagnostic, Fix, Severity
+from dlpk.validator.lint import read_emd_file
 
 PACKAGE_SUFFIXES = (".dlpk", ".zip")
+PACKAGE_CODE_PREFIX = "DL7"  # rules over the archive, not its .emd
 
 
 @dataclass(frozen=True)
 class FixReport:
+    """What `fix` did. `remaining` holds every diagnostic left, a package's own (DL7xx, which
+    no text edit repairs) included; `refused` those of them whose fix was not applied because
+    its result failed verification (the reason is in the message); `converged` is False when
+    the fixes did not settle within the bounded number of rounds."""
+
     output: Path
     applied: list[Diagnostic]
     remaining: list[Diagnostic]
+    refused: list[Diagnostic] = field(default_factory=list)
+    converged: bool = True
 
     @property
     def ok(self) -> bool:
@@ -42,7 +51,7 @@ def emd_text(path: Path) -> str:
     if path.suffix.lower() not in PACKAGE_SUFFIXES:
         if not path.exists():
             raise InputNotFoundError(f"{path}: no such file")
-        return decode(path.read_bytes(), path)
+        return decode(read_emd_file(path), path)
     from dlpk.packaging.reader import read_package_emd
 
     package = read_package_emd(path)
@@ -77,12 +86,12 @@ def fix_path(
         raise OutputExistsError(f"{output} already exists", "pass --overwrite to replace it")
     if path.suffix.lower() in PACKAGE_SUFFIXES:
         return _fix_package(path, target, unsafe)
-    text = decode(path.read_bytes(), path)
+    text = decode(read_emd_file(path), path)
     outcome = fix_text(text, _lint_text_for(path, None, None, ""), unsafe)
     if outcome.text != text or target != path:
         with atomic_path(target, overwrite=True) as temporary:
             temporary.write_bytes(outcome.text.encode("utf-8"))
-    return FixReport(target, outcome.applied, outcome.remaining)
+    return FixReport(target, outcome.applied, outcome.remaining, outcome.refused, outcome.converged)
 
 
 def _fix_package(path: Path, output: Path, unsafe: bool) -> FixReport:
@@ -98,7 +107,25 @@ def _fix_package(path: Path, output: Path, unsafe: bool) -> FixReport:
     outcome = fix_text(text, lint, unsafe)
     flatten = unsafe and any(d.fix and d.fix.action == "flatten" for d in before)
     applied = outcome.applied + [d for d in before if flatten and d.code == "DL704"]
+    after = before
     if outcome.text != text or flatten or output != path:
+        encrypted = ", ".join(str(d.member) for d in before if d.code == "DL707")
+        if encrypted:
+            raise PackageError(
+                f"{path}: cannot rewrite a package with encrypted members ({encrypted})",
+                "repack it from its files, then run fix",
+            )
         prefix = f"{package.base}/" if flatten else ""
         rewrite_package(path, output, {package.member: outcome.text.encode("utf-8")}, prefix)
-    return FixReport(output, applied, outcome.remaining)
+        after = lint_package(output, LintOptions())
+        # the rewrite never copies a member whose name escapes extraction: say so
+        applied += [
+            replace(d, fix=Fix("left it out of the rewritten package", safe=True))
+            for d in before
+            if d.code == "DL705"
+        ]
+    # what the archive itself is (links, duplicate members, sizes): no .emd edit repairs it
+    archive = [d for d in after if d.code.startswith(PACKAGE_CODE_PREFIX)]
+    return FixReport(
+        output, applied, outcome.remaining + archive, outcome.refused, outcome.converged
+    )

@@ -159,36 +159,27 @@ class _Parser:
             value = self._value(member_pointer, depth + 1)
             value_span = Span(value_start, self.pos)
             if key in obj:
-                self._duplicate(key, member_pointer, members)
+                self._duplicate(key, member_pointer, members, key_start)
             obj[key] = value
             members.append(Member(key, key_span, value_span, Span(key_start, self.pos)))
             if not self._separator("}", "object", members):
                 return obj
 
-    def _duplicate(self, key: str, pointer: str, members: list[Member]) -> None:
-        earlier = [m for m in members if m.key == key]
-        first = earlier[0]
-        edits = tuple(self._delete_member_edit(m, members) for m in earlier)
+    def _duplicate(self, key: str, pointer: str, members: list[Member], key_start: int) -> None:
+        """Offer to delete the occurrence just before this one, up to the member that follows
+        it: its separator goes with it whether the comma is there or missing, so the text stays
+        JSON, and the edits of several duplicates never overlap (one pass keeps the last one,
+        which is what ArcGIS reads)."""
+        index = max(i for i, m in enumerate(members) if m.key == key)
+        previous = members[index]
+        following = members[index + 1].delete_span.start if index + 1 < len(members) else key_start
         self._issue(
             "duplicate_key",
             f"duplicate key {key!r}: JSON readers keep only the last one silently",
-            first.key_span.start,
-            edits,
+            previous.key_span.start,
+            (TextEdit(previous.delete_span.start, following, ""),),
             pointer,
         )
-
-    def _delete_member_edit(self, member: Member, members: list[Member]) -> TextEdit:
-        """Delete a member together with the comma and whitespace that follow it."""
-        end = member.delete_span.end
-        probe = self._after_whitespace(end)
-        if probe < len(self.text) and self.text[probe] == ",":
-            end = self._after_whitespace(probe + 1)
-        return TextEdit(member.delete_span.start, end, "")
-
-    def _after_whitespace(self, probe: int) -> int:
-        while probe < len(self.text) and self.text[probe] in _WHITESPACE:
-            probe += 1
-        return probe
 
     def _array(self, pointer: str, depth: int) -> list[Any]:
         items: list[Any] = []
@@ -210,6 +201,7 @@ class _Parser:
 
     def _separator(self, closer: str, where: str, members: list[Member] | None) -> bool:
         """After a value: consume ',' (True: another item follows) or the closer (False)."""
+        value_end = self.pos
         self._skip()
         ch = self._peek()
         if ch == closer:
@@ -231,21 +223,16 @@ class _Parser:
             return True
         starts_value = ch == '"' if members is not None else (ch in '"{[-tfn' or ch.isdigit())
         if starts_value:
-            insert_at = self._end_of_previous_token()
+            # right after the value, not after the last thing skipped: a comma put at the end
+            # of a `// comment` would be commented out, and inserted again on every pass
             self._issue(
                 "missing_comma",
                 f"missing ',' between {where} items",
-                insert_at,
-                (TextEdit(insert_at, insert_at, ","),),
+                value_end,
+                (TextEdit(value_end, value_end, ","),),
             )
             return True
         raise _Fatal(f"expected ',' or '{closer}', found {self._describe(self.pos)}", self.pos)
-
-    def _end_of_previous_token(self) -> int:
-        probe = self.pos
-        while probe > 0 and self.text[probe - 1] in _WHITESPACE:
-            probe -= 1
-        return probe
 
     def _peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
