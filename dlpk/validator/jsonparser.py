@@ -36,6 +36,10 @@ _SIMPLE_ESCAPES = {
 }
 
 
+#: Python refuses to convert longer digit strings (sys.get_int_max_str_digits' default).
+MAX_INT_DIGITS = 4300
+
+
 class _Fatal(Exception):
     def __init__(self, message: str, offset: int) -> None:
         super().__init__(message)
@@ -336,6 +340,11 @@ class _Parser:
             if not self._digits():
                 raise _Fatal("expected digits in the exponent", self.pos)
         literal = text[start : self.pos]
+        if not is_float and self.pos - int_start > MAX_INT_DIGITS:
+            raise _Fatal(  # Python's json (what ArcGIS reads an .emd with) refuses it too
+                f"an integer of {self.pos - int_start} digits; at most {MAX_INT_DIGITS} are read",
+                start,
+            )
         return float(literal) if is_float else int(literal)
 
     def _digits(self) -> bool:

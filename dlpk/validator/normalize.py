@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,9 @@ from dlpk.validator.jsontext import ParsedJson, unescape_pointer_token
 from dlpk.validator.suggest import closest
 
 _PATH_KEYS = ("ModelFile", "InferenceFunction", "ModelConfigurationFile")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _canonical_key(key: str, candidates: tuple[str, ...]) -> str:
@@ -94,7 +98,9 @@ def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def dumps_canonical(doc: Any) -> str:
-    return json.dumps(doc, indent=4, ensure_ascii=False) + "\n"
+    text = json.dumps(doc, indent=4, ensure_ascii=False) + "\n"
+    # a lone surrogate (from a "\\ud800" escape) cannot be written as UTF-8: keep it escaped
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def normalize_text(text: str) -> str:
