@@ -38,3 +38,28 @@ def test_a_truncated_raster_is_one_line_exit_3(
     assert len(err) == 1 and err[0].startswith("dlpk: error: I/O failure: ")
     assert "cut.tif" in err[0] and "dlpk-job-" not in err[0]
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_a_tile_too_large_for_memory_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import zipfile
+
+    emd = json.loads((REPO / "examples" / "landcover" / "landcover.emd").read_text())
+    emd["ImageHeight"] = emd["ImageWidth"] = 2**40
+    package = tmp_path / "huge.dlpk"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("landcover.emd", json.dumps(emd))
+        archive.write(REPO / "examples" / "landcover" / "landcover.onnx", "landcover.onnx")
+    capsys.readouterr()
+    argv = [
+        "classify-pixels",
+        "--model",
+        str(package),
+        "--raster",
+        str(REPO / "examples" / "scene.tif"),
+    ]
+    assert main([*argv, "-o", str(tmp_path / "o.tif")]) in (2, 3)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "beyond 16384 px a side" in err[0]

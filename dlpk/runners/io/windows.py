@@ -61,6 +61,10 @@ class Tile:
         return self.core.row - self.read.row, self.core.col - self.read.col
 
 
+#: A model tile's largest side: ArcGIS's own are a few thousand pixels at most.
+MAX_TILE_SIDE = 16384
+
+
 @dataclass(frozen=True)
 class TileGrid:
     """Tile geometry, validated: padding per side must leave a core (padding < tile / 2)."""
@@ -72,6 +76,12 @@ class TileGrid:
     def __post_init__(self) -> None:
         if self.tile_height <= 0 or self.tile_width <= 0:
             raise BadInputError(f"tile size {self.tile_height}x{self.tile_width} is not positive")
+        if max(self.tile_height, self.tile_width) > MAX_TILE_SIDE:
+            raise BadInputError(
+                f"tile size {self.tile_height}x{self.tile_width} is beyond {MAX_TILE_SIDE} px a "
+                "side (one tile would not fit in memory)",
+                "check ImageHeight/ImageWidth in the .emd, or pass --arg tile_size=N",
+            )
         if self.padding < 0 or 2 * self.padding >= min(self.tile_height, self.tile_width):
             raise BadInputError(
                 f"padding {self.padding} leaves no core in a "
