@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from dlpk.errors import InputNotFoundError, PackageError
+from dlpk.scratch import scratch_folder
 from dlpk.spec.emd import EsriModelDefinition
 from dlpk.validator.diagnostics import Diagnostic, Severity
 from dlpk.validator.lint import LintOptions, lint_emd_file, lint_package
@@ -69,16 +71,16 @@ def prepared_model(path: Path) -> Iterator[PreparedModel]:
                 raise PackageError(f"{path} holds no usable .emd", f"run `dlpk lint {path}`")
             # the budget and the free space, before a scratch folder is even made
             check_extraction(archive, Path(tempfile.gettempdir()), str(path))
-            scratch = tempfile.TemporaryDirectory(prefix="dlpk-model-")
-            root = Path(scratch.name) / "model"
+            folder = scratch_folder("dlpk-model-")
+            root = folder / "model"
             try:
                 extract_all(archive, root, str(path))
             except BaseException:
-                scratch.cleanup()
+                shutil.rmtree(folder, ignore_errors=True)
                 raise
     except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
         raise PackageError(f"{path} is not a readable zip archive ({exc})") from exc
-    with scratch:
+    try:
         # the .emd as extraction wrote it: lint read this member (its member path), and no
         # other member unpacks to the same file (extract_all refuses names that collide)
         emd_path = root.joinpath(*location.member.split("/"))
@@ -86,3 +88,5 @@ def prepared_model(path: Path) -> Iterator[PreparedModel]:
             raise PackageError(f"{path}: {location.member} was not unpacked", "repack it")
         framework = parse_emd(emd_path).Framework
         yield PreparedModel(emd_path.parent, emd_path.name, framework, warnings)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
