@@ -45,6 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dlpk: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a path the user named cannot be used: one line, not a traceback
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        hint = " (check that the path can be created, read and written)"
+        echo(f"dlpk: error: {where}{exc.strerror or exc}{hint}", sys.stderr)
+        return 2
     except Exception as exc:
         if args.debug:
             raise

@@ -63,3 +63,40 @@ def test_a_tile_too_large_for_memory_is_refused(
     assert main([*argv, "-o", str(tmp_path / "o.tif")]) in (2, 3)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "beyond 16384 px a side" in err[0]
+
+
+def test_a_self_intersecting_label_polygon_is_repaired(tmp_path: Path) -> None:
+    import numpy as np
+    import shapely
+
+    import dlpk
+    from tests.rasters import pixel_box, write_features, write_raster
+
+    raster = write_raster(tmp_path / "r.tif", np.ones((3, 64, 64), dtype=np.uint8))
+    corners = pixel_box(10, 10, 40, 40).exterior.coords
+    (a, b, c, d) = list(corners)[:4]
+    bow_tie = shapely.Polygon([a, c, b, d])  # edges cross at the centre
+    assert not shapely.is_valid(bow_tie)
+    labels = write_features(tmp_path / "bow.gpkg", [bow_tie], [1])
+    result = dlpk.export_training_data(raster, tmp_path / "chips", labels=labels, tile_size=64)
+    assert result.counts["labelled_pixels"] > 0
+
+
+@pytest.mark.parametrize("command", ["classify-pixels", "export-chips"])
+def test_an_output_under_a_file_is_one_line_exit_2(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("mine")
+    scene = str(REPO / "examples" / "scene.tif")
+    argv = {
+        "classify-pixels": ["--model", str(REPO / "examples" / "landcover.dlpk")],
+        "export-chips": ["--format", "Export_Tiles", "--all-tiles", "--tile-size", "64",
+                         "--stride", "64"],
+    }[command]  # fmt: skip
+    capsys.readouterr()
+    out = blocker / ("x.tif" if command == "classify-pixels" else "chips")
+    assert main([command, *argv, "--raster", scene, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dlpk: error: ") and "afile" in err[0]
+    assert blocker.read_text() == "mine"

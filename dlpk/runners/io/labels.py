@@ -153,6 +153,10 @@ def load_features(
     )
     geoms = shapely.from_wkb(wkb)
     keep = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    # a self-intersecting polygon (a bow tie) is repaired, as ArcGIS's Repair Geometry would:
+    # its area is kept, and clipping it to a chip no longer fails
+    invalid = keep & ~shapely.is_valid(geoms)
+    geoms[invalid] = shapely.make_valid(geoms[invalid])
     if chosen is not None:
         raw = np.asarray(field_data[0])
         try:
