@@ -33,7 +33,15 @@ def read_package_emd(path: Path) -> PackageEmd:
             if location is None:
                 raise PackageError(f"{path} holds no usable .emd", f"run `dlpk lint {path}`")
             # the member lint reads for this path (of duplicates, the one unzipping leaves)
-            stored = resolve_member(archive, location.member).filename
+            member = resolve_member(archive, location.member)
+            if member.flag_bits & 0x1:
+                raise PackageError(
+                    f"{path}: {member.filename} is encrypted; ArcGIS cannot read it either",
+                    "repack the package without a password",
+                )
+            stored = member.filename
             return PackageEmd(stored, location.base, read_member(archive, stored), infos)
+    except PackageError:
+        raise  # already one line about this package (a ValueError too: not a zip failure)
     except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
         raise PackageError(f"{path} is not a readable zip archive ({exc})") from exc

@@ -357,3 +357,22 @@ def test_an_nfd_emd_name_unpacks_where_lint_looked(tmp_path: Path) -> None:
     with prepared_model(path) as model:
         assert model.emd_name == unicodedata.normalize("NFC", nfd)
         assert (model.folder / model.emd_name).is_file()
+
+
+def test_an_encrypted_emd_is_one_line_for_inspect_fix_and_normalize(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dlpk.cli import main
+
+    package = tmp_path / "enc.dlpk"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("m.emd", '{"Framework": "ONNX"}')
+    data = bytearray(package.read_bytes())
+    for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        data[data.find(signature) + flag_offset] |= 1  # the "encrypted" bit
+    package.write_bytes(bytes(data))
+    for argv in (["inspect", str(package)], ["fix", str(package)], ["normalize", str(package)]):
+        capsys.readouterr()
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "m.emd is encrypted" in err[0], err
