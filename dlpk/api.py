@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dlpk.packaging.fix import FixReport
     from dlpk.runners.backends.base import Backend
-    from dlpk.runners.backends.submit import InferenceRequest
     from dlpk.spec.choices import Device, ProcessingMode
     from dlpk.spec.job import Result
     from dlpk.validator.report import LintReport
@@ -280,7 +279,7 @@ def _infer(
 ) -> Result:
     from dlpk.runners.backends.submit import InferenceRequest, run_inference
 
-    request: InferenceRequest = InferenceRequest(
+    request = InferenceRequest(
         task=task,
         model=Path(model),
         raster=Path(raster),

@@ -9,7 +9,6 @@ import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dlpk.errors import (
     BadInputError,
@@ -18,10 +17,11 @@ from dlpk.errors import (
     UsageError,
     error_from_result,
 )
-from dlpk.packaging.unpack import prepared_model, stop_on_errors
+from dlpk.packaging.unpack import prepared_model
 from dlpk.runners.backends.base import Backend
 from dlpk.runners.backends.deliver import deliver
 from dlpk.runners.backends.launch import JobBuilder, PreparedJob, staging_folder
+from dlpk.runners.io.job_model import job_model_emd
 from dlpk.runners.io.outputs import LAYER_SUFFIXES, RASTER_SUFFIXES, check_output
 from dlpk.runners.progress import Progress
 from dlpk.spec.choices import Device, ProcessingMode
@@ -182,35 +182,15 @@ def run_jobdir(jobdir: Path, backend: Backend, progress: Progress | None) -> Res
     except (OSError, ValueError) as exc:
         raise InvalidJobError(f"{path} is not valid JSON ({exc})") from exc
     (jobdir / "out").mkdir(exist_ok=True)
-    emd = _job_emd(jobdir, job)
+    model = job.get("model") if isinstance(job, dict) else None
     framework = None
-    if emd is not None:
-        from dlpk.validator.lint import LintOptions, lint_emd_file
-
-        stop_on_errors(lint_emd_file(emd, LintOptions()), emd)
-        framework = _framework(emd)
+    if isinstance(model, str):
+        emd = job_model_emd(jobdir, model)
+        if emd.is_file() and emd.suffix.lower() == ".emd":  # else the runner says what is wrong
+            with prepared_model(emd) as opened:  # lints it (errors stop the job) and reads it
+                framework = opened.framework
     prepared = PreparedJob(jobdir, job, owned=False, framework=framework)
     return run_prepared(prepared, backend, progress)
-
-
-def _job_emd(jobdir: Path, job: Any) -> Path | None:
-    """The .emd of the job's model (job.model names it or the folder holding it), if any."""
-    model = job.get("model") if isinstance(job, dict) else None
-    if not isinstance(model, str):
-        return None
-    path = jobdir / model
-    if path.is_file() and path.suffix.lower() == ".emd":
-        return path
-    emds = sorted(path.glob("*.emd")) if path.is_dir() else []
-    return emds[0] if emds else None
-
-
-def _framework(emd: Path) -> str | None:
-    try:
-        framework = json.loads(emd.read_text(encoding="utf-8")).get("Framework")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return framework if isinstance(framework, str) else None
 
 
 def run_prepared(prepared: PreparedJob, backend: Backend, progress: Progress | None) -> Result:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dlpk.errors import InvalidJobError
+from dlpk.runners.io.job_model import job_model_emd
 from dlpk.runners.io.sources import list_rasters, skipped_warning, write_mosaic
 from dlpk.runners.progress import Progress
 from dlpk.runners.tasks.report import TaskReport, output_files
@@ -16,17 +17,6 @@ from dlpk.spec.job import ClassifyObjectsJob, ClassifyPixelsJob, DetectObjectsJo
 
 # What a mosaic error suggests instead: inference runs one raster (or one mosaic) per job.
 ONE_BY_ONE = "run each image on its own"
-
-
-def _model(jobdir: Path, model: str) -> Path:
-    """job.model names the .emd, or the folder holding exactly one."""
-    path = jobdir / model
-    if path.is_dir():
-        emds = sorted(path.glob("*.emd"))
-        if len(emds) != 1:
-            raise InvalidJobError(f"model folder {model} must hold exactly one .emd")
-        return emds[0]
-    return path
 
 
 def _report(jobdir: Path, output: Path, report: TaskReport) -> TaskReport:
@@ -48,7 +38,7 @@ def _run(
     output = jobdir / output_path
     output.parent.mkdir(parents=True, exist_ok=True)
     p = job.parameters
-    model, raster = _model(jobdir, job.model), jobdir / job.inputs.in_raster
+    model, raster = job_model_emd(jobdir, job.model), jobdir / job.inputs.in_raster
     with scratch("dlpk-mosaic-") as folder:
         sources = list_rasters(raster) if mosaic and raster.is_dir() else None
         if sources is not None:
@@ -94,7 +84,7 @@ def _run_each(job: ClassifyPixelsJob, jobdir: Path, progress: Progress) -> TaskR
         )
     folder = jobdir / job.outputs.out_classified_folder
     summary = classify_each(
-        _model(jobdir, job.model),
+        job_model_emd(jobdir, job.model),
         jobdir / job.inputs.in_raster,
         folder,
         p.arguments,
