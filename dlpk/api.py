@@ -195,17 +195,20 @@ def classify_pixels(
     extent: tuple[float, float, float, float] | None = None,
     aoi: PathLike | None = None,
     overwrite: bool = False,
+    resume: bool = False,
     trust_code: bool = False,
     device: Device | None = None,
     backend: Backend | str | None = None,
     progress: ProgressArg = None,
 ) -> Result:
     """Classify every pixel of `raster` (a raster or a folder of images) into a GeoTIFF of
-    class Values; with PROCESS_ITEMS_SEPARATELY `output` is a folder of one GeoTIFF per image."""
+    class Values; with PROCESS_ITEMS_SEPARATELY `output` is a folder of one GeoTIFF per image.
+    `resume` finishes an interrupted run of the same output, model, inputs and arguments from
+    the tiles it had written (a killed or interrupted run keeps them beside `output`)."""
     return _infer(
         "classify_pixels", model, raster, output, model_arguments, backend, progress,
         processing_mode=processing_mode, extent=extent, aoi=_path_or_none(aoi),
-        overwrite=overwrite, trust_code=trust_code, device=device,
+        overwrite=overwrite, resume=resume, trust_code=trust_code, device=device,
     )  # fmt: skip
 
 

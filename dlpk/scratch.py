@@ -39,19 +39,38 @@ def scratch(prefix: str) -> Iterator[Path]:
 def remove_leftovers(base: Path, prefix: str, suffix: str = "") -> list[Path]:
     """Remove `base/prefix<pid>-*<suffix>` folders of this user whose process is gone."""
     removed: list[Path] = []
-    for entry in base.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
-        pid = entry.name[len(prefix) :].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
+    for entry in leftovers(base, prefix, suffix):
         with contextlib.suppress(OSError):
-            if entry.is_symlink() or not entry.is_dir() or entry.stat().st_uid != os.getuid():
-                continue
             shutil.rmtree(entry)
             removed.append(entry)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def leftovers(base: Path, prefix: str, suffix: str = "", own: bool = False) -> list[Path]:
+    """This user's `base/prefix<pid>-*<suffix>` folders whose process is gone (with `own`,
+    this process's too), newest first."""
+    found: list[Path] = []
+    for entry in base.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        pid = entry.name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        if process_alive(int(pid)) and not (own and int(pid) == os.getpid()):
+            continue
+        with contextlib.suppress(OSError):
+            if not entry.is_symlink() and entry.is_dir() and entry.stat().st_uid == os.getuid():
+                found.append(entry)
+    return sorted(found, key=_modified, reverse=True)
+
+
+def _modified(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of that id exists (someone else's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -40,6 +40,7 @@ def _run(task: str, args: argparse.Namespace) -> int:
     }
     if task == "classify_pixels":
         options["processing_mode"] = args.processing_mode
+        options["resume"] = args.resume
     if task == "classify_objects":
         options["features"] = args.features
     run = {
@@ -146,6 +147,12 @@ def register(subparsers: Any) -> None:
         choices=get_args(ProcessingMode),
         help="a folder of images as --raster: one mosaic classified to one GeoTIFF, or each "
         "image on its own to <name>.tif in the -o folder (default: %(default)s)",
+    )
+    pixels.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run (killed, Ctrl-C) of the same output, model, raster "
+        "and arguments from the tiles it had written, kept beside the output",
     )
     pixels.set_defaults(func=cmd_classify_pixels)
 

@@ -223,6 +223,11 @@ class ClassifyPixelsParameters(InferenceParameters):
         "out_classified_raster, or each image classified on its own grid to a GeoTIFF of its "
         "name in out_classified_folder",
     )
+    resume: bool = Field(
+        default=False,
+        description="Finish an interrupted run of the same model, inputs and arguments from "
+        "the tiles it had written (kept in .dlpk-checkpoint beside the output)",
+    )
 
 
 class ClassifyPixelsOutputs(_Strict):

@@ -8,12 +8,17 @@ directory; the Docker backend as a bind mount (read-only for inputs and the mode
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlpk.scratch import scratch_folder
+from dlpk.errors import BadInputError
+from dlpk.runners.io.checkpoint import FOLDER as CHECKPOINT_FOLDER
+from dlpk.runners.io.checkpoint import writer_alive
+from dlpk.scratch import leftovers, remove_leftovers, scratch_folder
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,35 @@ def make_mountpoints(prepared: PreparedJob) -> None:
         (prepared.jobdir / mount.target).mkdir(parents=True, exist_ok=True)
 
 
-def staging_folder(output: Path) -> Path:
+def staging_folder(output: Path, resume: bool = False) -> Path:
     """A fresh hidden folder beside `output`: same file system, so delivery is a rename (what a
-    killed run of the same output left there is removed first)."""
+    killed run of the same output left there is removed first). With `resume`, the newest
+    such folder holding a checkpoint is taken over instead, renamed as this process's."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    return scratch_folder(f".{output.name}.", output.parent, ".dlpk")
+    prefix, suffix = f".{output.name}.", ".dlpk"
+    interrupted = _interrupted(output, prefix, suffix) if resume else None
+    if interrupted is None:
+        return scratch_folder(prefix, output.parent, suffix)
+    fresh = Path(
+        tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=output.parent)
+    )
+    os.rename(interrupted, fresh)  # onto the empty fresh folder: atomic, and now ours
+    remove_leftovers(output.parent, prefix, suffix)
+    return fresh
+
+
+def _interrupted(output: Path, prefix: str, suffix: str) -> Path | None:
+    """The newest staging folder of a stopped run of `output` that holds a checkpoint (this
+    process's own count too: a Python caller may resume after an interrupt)."""
+    for folder in leftovers(output.parent, prefix, suffix, own=True):
+        checkpoint = folder / CHECKPOINT_FOLDER
+        if not checkpoint.is_dir():
+            continue
+        pid = writer_alive(checkpoint)
+        if pid is not None:
+            raise BadInputError(
+                f"the runner of an interrupted run of {output} (pid {pid}) is still writing it",
+                hint="wait for it to end or stop it, then pass --resume again",
+            )
+        return folder
+    return None

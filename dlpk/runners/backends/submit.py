@@ -21,6 +21,7 @@ from dlpk.packaging.unpack import prepared_model
 from dlpk.runners.backends.base import Backend
 from dlpk.runners.backends.deliver import deliver
 from dlpk.runners.backends.launch import JobBuilder, PreparedJob, staging_folder
+from dlpk.runners.io.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from dlpk.runners.io.job_model import job_model_emd
 from dlpk.runners.io.outputs import LAYER_SUFFIXES, RASTER_SUFFIXES, check_output
 from dlpk.runners.progress import Progress
@@ -69,6 +70,7 @@ class InferenceRequest:
     aoi: Path | None = None
     features: Path | None = None
     processing_mode: ProcessingMode = "PROCESS_AS_MOSAICKED_IMAGE"
+    resume: bool = False  # classify_pixels: finish an interrupted run from its tiles
 
 
 def run_export(request: ExportRequest, backend: Backend, progress: Progress | None) -> Result:
@@ -114,15 +116,22 @@ def run_inference(request: InferenceRequest, backend: Backend, progress: Progres
             builder.parameters["extent"] = list(request.extent)
         if each:
             builder.parameters["processing_mode"] = "PROCESS_ITEMS_SEPARATELY"
-        staging = staging_folder(request.output)
+        if request.resume:
+            builder.parameters["resume"] = True
+        staging = staging_folder(request.output, request.resume)
+        delivered = False
         try:
             key = "out_classified_folder" if each else OUTPUT_KEYS[request.task]
             builder.add_output(key, staging, request.output.name)
             result = run_prepared(builder.write(), backend, progress)
             warnings = deliver(staging, request.output, request.overwrite)
+            delivered = True
             result = result.model_copy(update={"warnings": [*result.warnings, *warnings]})
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            # an interrupted classify-pixels keeps its finished tiles for --resume; the next
+            # run of this output without --resume removes them
+            if delivered or not (staging / CHECKPOINT_FOLDER).is_dir():
+                shutil.rmtree(staging, ignore_errors=True)
         return result
 
 
@@ -132,6 +141,8 @@ def _check_inference(request: InferenceRequest, each: bool) -> None:
         raise UsageError(
             f"unknown inference task {request.task!r}", f"use {', '.join(OUTPUT_KEYS)}"
         )
+    if request.resume and request.task != "classify_pixels":
+        raise UsageError("--resume is an option of classify-pixels")
     if each:
         _check_each(request)
     else:
@@ -155,6 +166,11 @@ def _check_each(request: InferenceRequest) -> None:
     output = request.output
     if request.task != "classify_pixels":
         raise UsageError("PROCESS_ITEMS_SEPARATELY is a mode of classify-pixels")
+    if request.resume:
+        raise UsageError(
+            "--resume finishes one raster or one mosaic, not PROCESS_ITEMS_SEPARATELY",
+            hint="run again without --resume",
+        )
     if request.extent is not None or request.aoi is not None:
         raise UsageError(
             "--extent and --aoi apply to one raster or one mosaic",

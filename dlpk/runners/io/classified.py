@@ -4,7 +4,8 @@ colour map and a raster attribute table (Value, Class, Red, Green, Blue) in a GD
 Tiles are written to an uncompressed tiled GeoTIFF beside the output (blocks rewritten in place,
 so windows in any alignment cost no file growth); finishing copies it through GDAL's COG driver,
 which compresses and lays the file out for range reads. The .aux.xml lands first, the .tif last:
-a .tif under the final name is always complete.
+a .tif under the final name is always complete. With a `Checkpoint` the tiled GeoTIFF is the
+checkpoint's, kept when the run fails so that `--resume` can finish it (io/checkpoint.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window as RioWindow
 
 from dlpk.atomic import atomic_path
+from dlpk.errors import BadInputError
+from dlpk.runners.io.checkpoint import Checkpoint
 from dlpk.runners.io.windows import Window
 
 BLOCK = 256
@@ -81,18 +84,31 @@ class ClassifiedRasterWriter:
     """Write core windows of class Values in any order; `finish` publishes the output."""
 
     def __init__(
-        self, target: Path, like: Any, rows: list[ClassRow], overwrite: bool = False
+        self,
+        target: Path,
+        like: Any,
+        rows: list[ClassRow],
+        overwrite: bool = False,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self.target = target
         self.rows = rows
         self.overwrite = overwrite
+        self.checkpoint = checkpoint
         self.dtype, self.nodata = output_dtype([row.value for row in rows])
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".part.tif", dir=target.parent
-        )
-        os.close(handle)
-        self.scratch = Path(name)
+        if checkpoint is not None:
+            self.scratch = checkpoint.partial
+            if checkpoint.resumed and self.scratch.is_file():
+                self.dataset: Any = rasterio.open(self.scratch, "r+")
+                self._check_resumed(like)
+                return
+        else:
+            handle, name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part.tif", dir=target.parent
+            )
+            os.close(handle)
+            self.scratch = Path(name)
         profile = {
             "driver": "GTiff",
             "width": like.width,
@@ -109,7 +125,23 @@ class ClassifiedRasterWriter:
         }
         with warnings.catch_warnings():  # no CRS: the task has already said so, once
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            self.dataset: Any = rasterio.open(self.scratch, "w", **profile)
+            self.dataset = rasterio.open(self.scratch, "w", **profile)
+
+    def _check_resumed(self, like: Any) -> None:
+        """A partial raster of another grid or pixel type cannot be finished (the checkpoint's
+        signature makes this a safety net, not the rule)."""
+        found = (self.dataset.width, self.dataset.height, self.dataset.dtypes[0])
+        if found != (like.width, like.height, self.dtype):
+            self.dataset.close()
+            raise BadInputError(
+                f"{self.scratch} is {found}, not a partial raster of this run",
+                hint="run again without --resume",
+            )
+
+    def sync(self) -> None:
+        """Put every tile written so far on disk (GDAL writes its cached blocks on close)."""
+        self.dataset.close()
+        self.dataset = rasterio.open(self.scratch, "r+")
 
     def write(self, window: Window, values: NDArray[np.generic]) -> None:
         rio = RioWindow(window.col, window.row, window.width, window.height)
@@ -143,9 +175,14 @@ class ClassifiedRasterWriter:
                 temporary.write_text(rat_xml(self.rows), encoding="utf-8")
 
     def abort(self) -> None:
+        """Close; the partial raster goes unless a checkpoint keeps it for a resume (with
+        every tile written so far: closing flushes them)."""
         if not self.dataset.closed:
             self.dataset.close()
-        self.scratch.unlink(missing_ok=True)
+            if self.checkpoint is not None:
+                self.checkpoint.record(stopped=True)
+        if self.checkpoint is None:
+            self.scratch.unlink(missing_ok=True)
 
     def __enter__(self) -> ClassifiedRasterWriter:
         return self
@@ -159,5 +196,7 @@ class ClassifiedRasterWriter:
         try:
             if kind is None:
                 self.finish()
+                if self.checkpoint is not None:
+                    self.checkpoint.remove()
         finally:
             self.abort()

@@ -1,7 +1,11 @@
-"""classify-pixels: a raster of class Values, one per pixel, from a PixelClassifier model."""
+"""classify-pixels: a raster of class Values, one per pixel, from a PixelClassifier model.
+
+The finished tiles are recorded as the run goes (io/checkpoint.py), so `resume` finishes a
+killed run of the same model, inputs and arguments from the tiles it had written."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +14,7 @@ import numpy as np
 
 from dlpk.errors import ModelError
 from dlpk.runners.io.area import Area, planned_tiles
+from dlpk.runners.io.checkpoint import Checkpoint, file_identity, model_identity
 from dlpk.runners.io.classified import ClassifiedRasterWriter
 from dlpk.runners.io.outputs import RASTER_SUFFIXES, check_output
 from dlpk.runners.io.raster_source import RasterSource, open_source
@@ -53,14 +58,19 @@ def classify_tiles(
     fill: str,
     progress: Progress,
     area: Area | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> dict[str, int]:
-    """Run every tile, write each core's class Values (nodata where the input was nodata or,
-    with an `area`, outside it). The channel mapping comes from the first batch's channel
-    count (`mapping_for`); a mismatch with the Classes then stops the task before the output
-    is published."""
-    counts = {"nodata_pixels": 0}
+    """Run every tile not yet finished, write each core's class Values (nodata where the input
+    was nodata or, with an `area`, outside it), recording finished tiles in the `checkpoint`.
+    The channel mapping comes from the first batch's channel count (`mapping_for`); a mismatch
+    with the Classes then stops the task before the output is published."""
+    done = set(checkpoint.done) if checkpoint is not None else set()
+    counts = {"nodata_pixels": 0, **(checkpoint.counts if checkpoint is not None else {})}
+    numbers = [number for number in range(len(tiles)) if number not in done]
+    position = 0
     mapping: ChannelMap | None = None
-    for batch in run_tiles(source, tiles, forward, batch_size, fill, progress):
+    remaining = [tiles[number] for number in numbers]
+    for batch in run_tiles(source, remaining, forward, batch_size, fill, _offset(progress, done)):
         first = batch.tiles[0].read
         scores = _scores(batch.outputs, len(batch.tiles), first.height, first.width)
         if mapping is None:
@@ -73,7 +83,21 @@ def classify_tiles(
                 valid &= area.mask(tile.core)
             counts["nodata_pixels"] += int((~valid).sum())
             writer.write(tile.core, np.where(valid, core, writer.nodata))
+        done.update(numbers[position : position + len(batch.tiles)])
+        position += len(batch.tiles)
+        if checkpoint is not None:
+            checkpoint.note(done, counts)
+            if checkpoint.due():
+                writer.sync()
+                checkpoint.record()
     return counts
+
+
+def _offset(progress: Progress, done: set[int]) -> Progress:
+    """Progress over the whole plan when a resume runs only part of it."""
+    if not done:
+        return progress
+    return lambda stage, count, total: progress(stage, count + len(done), total + len(done))
 
 
 def classify_pixels(
@@ -87,11 +111,15 @@ def classify_pixels(
     trust_code: bool = False,
     extent: list[float] | None = None,
     aoi: Path | None = None,
+    resume: bool = False,
+    inputs: list[object] | None = None,
 ) -> TaskReport:
     """Classify every pixel of `raster` with `model`; write a COG of class Values to `output`.
 
     With `extent` (raster CRS) and/or `aoi` (polygons), only tiles meeting that area run and
-    pixels outside it are nodata."""
+    pixels outside it are nodata. With `resume`, a killed run's finished tiles are taken up
+    when its model, arguments, area and `inputs` (what identifies the raster, as the job
+    gives it) are the same."""
     started = time.perf_counter()
     check_device(device)
     check_output(output, overwrite, RASTER_SUFFIXES)
@@ -99,12 +127,19 @@ def classify_pixels(
         request = TaskRequest(
             raster, output, arguments, device, progress, overwrite, trust_code, extent, aoi
         )
+        resuming = Resuming(resume, inputs if inputs is not None else [str(raster)])
         if opened.runs_function:
             from dlpk.runners.tasks.inference.function_tasks import classify_with_function
 
-            return classify_with_function(opened, request)
+            report = classify_with_function(opened, request)
+            if resume:
+                report.warnings.append(
+                    "--resume takes up tiles of built-in models only: the package's raster "
+                    "function classified the raster from the start"
+                )
+            return report
         classifier = PixelClassifier(opened, arguments, device, trust_code)
-        summary = classifier.classify(request)
+        summary = classifier.classify(request, resuming)
     summary.timings["task"] = round(time.perf_counter() - started, 3)
     return summary
 
@@ -130,8 +165,8 @@ class PixelClassifier:
             self.opened.classes, channels, self.args.predict_background, emd.ignore_mapped_class
         )
 
-    def classify(self, request: TaskRequest) -> TaskReport:
-        """One raster to one classified GeoTIFF."""
+    def classify(self, request: TaskRequest, resuming: Resuming | None = None) -> TaskReport:
+        """One raster to one classified GeoTIFF; with `resuming`, checkpointed."""
         started = time.perf_counter()
         opened, args = self.opened, self.args
         with open_source(request.raster, opened.emd, opened.configuration.normalised) as source:
@@ -140,7 +175,17 @@ class PixelClassifier:
             tiles, area = planned_tiles(source.dataset, planned, request.extent, request.aoi)
             rows = class_rows(opened.classes)
             output, overwrite = request.output, request.overwrite
-            with ClassifiedRasterWriter(output, source.dataset, rows, overwrite) as writer:
+            checkpoint = None
+            if resuming is not None:
+                checkpoint = resuming.checkpoint(self, request, len(tiles))
+                if resuming.wanted and not checkpoint.resumed:
+                    warnings.append(
+                        f"no interrupted run of {output.name} with this model, these inputs "
+                        "and arguments to resume: classified from the start"
+                    )
+            with ClassifiedRasterWriter(
+                output, source.dataset, rows, overwrite, checkpoint
+            ) as writer:
                 counts = classify_tiles(
                     source,
                     tiles,
@@ -151,6 +196,7 @@ class PixelClassifier:
                     args.edge_fill,
                     request.progress,
                     area,
+                    checkpoint,
                 )
         return inference_report(
             tiles=len(tiles),
@@ -161,3 +207,27 @@ class PixelClassifier:
             counts=counts,
             warnings=warnings,
         )
+
+
+class Resuming:
+    """Whether a run takes up a killed one's tiles, and what must match for it to."""
+
+    def __init__(self, wanted: bool, inputs: list[object]) -> None:
+        self.wanted = wanted
+        self.inputs = inputs
+
+    def checkpoint(
+        self, classifier: PixelClassifier, request: TaskRequest, tiles: int
+    ) -> Checkpoint:
+        signature = {
+            "task": TASK,
+            "model": model_identity(classifier.opened.emd_path),
+            "inputs": self.inputs,
+            "arguments": classifier.args.resolved(),
+            "extent": request.extent,
+            "aoi": file_identity(request.aoi) if request.aoi is not None else None,
+            "tiles": tiles,
+        }
+        # JSON's view of it: what a record read back compares equal to
+        signature = json.loads(json.dumps(signature))
+        return Checkpoint.start(request.output, signature, self.wanted)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from dlpk.errors import InvalidJobError
+from dlpk.runners.io.checkpoint import file_identity
 from dlpk.runners.io.job_model import job_model_emd
 from dlpk.runners.io.sources import list_rasters, skipped_warning, write_mosaic
 from dlpk.runners.progress import Progress
@@ -68,7 +69,10 @@ def run_classify_pixels(job: ClassifyPixelsJob, jobdir: Path, progress: Progress
     if job.parameters.processing_mode == "PROCESS_ITEMS_SEPARATELY":
         return _run_each(job, jobdir, progress)
     output = job.outputs.out_classified_raster
-    return _run(classify_pixels, job, jobdir, output, progress, **_area(job, jobdir))
+    raster = job.inputs.in_raster
+    inputs: list[object] = [raster, file_identity(jobdir / raster, jobdir / raster)]
+    resume: dict[str, Any] = {"resume": job.parameters.resume, "inputs": inputs}
+    return _run(classify_pixels, job, jobdir, output, progress, **_area(job, jobdir), **resume)
 
 
 def _run_each(job: ClassifyPixelsJob, jobdir: Path, progress: Progress) -> TaskReport:
