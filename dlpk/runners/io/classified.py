@@ -80,6 +80,12 @@ def rat_xml(rows: list[ClassRow]) -> str:
     return "\n".join(lines)
 
 
+def _reopen(path: Path) -> Any:
+    with warnings.catch_warnings():  # no CRS: the task has already said so, once
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return rasterio.open(path, "r+")
+
+
 class ClassifiedRasterWriter:
     """Write core windows of class Values in any order; `finish` publishes the output."""
 
@@ -100,7 +106,7 @@ class ClassifiedRasterWriter:
         if checkpoint is not None:
             self.scratch = checkpoint.partial
             if checkpoint.resumed and self.scratch.is_file():
-                self.dataset: Any = rasterio.open(self.scratch, "r+")
+                self.dataset: Any = _reopen(self.scratch)
                 self._check_resumed(like)
                 return
         else:
@@ -141,7 +147,7 @@ class ClassifiedRasterWriter:
     def sync(self) -> None:
         """Put every tile written so far on disk (GDAL writes its cached blocks on close)."""
         self.dataset.close()
-        self.dataset = rasterio.open(self.scratch, "r+")
+        self.dataset = _reopen(self.scratch)
 
     def write(self, window: Window, values: NDArray[np.generic]) -> None:
         rio = RioWindow(window.col, window.row, window.width, window.height)
