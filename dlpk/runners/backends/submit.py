@@ -13,7 +13,9 @@ from pathlib import Path
 from dlpk.errors import (
     BadInputError,
     InvalidJobError,
+    ModelError,
     OutputExistsError,
+    PackageError,
     UsageError,
     error_from_result,
 )
@@ -119,7 +121,7 @@ def run_inference(request: InferenceRequest, backend: Backend, progress: Progres
         if request.resume:
             builder.parameters["resume"] = True
         staging = staging_folder(request.output, request.resume)
-        delivered = False
+        delivered, failure = False, None
         try:
             key = "out_classified_folder" if each else OUTPUT_KEYS[request.task]
             builder.add_output(key, staging, request.output.name)
@@ -127,12 +129,27 @@ def run_inference(request: InferenceRequest, backend: Backend, progress: Progres
             warnings = deliver(staging, request.output, request.overwrite)
             delivered = True
             result = result.model_copy(update={"warnings": [*result.warnings, *warnings]})
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             # an interrupted classify-pixels keeps its finished tiles for --resume; the next
             # run of this output without --resume removes them
-            if delivered or not (staging / CHECKPOINT_FOLDER).is_dir():
+            if delivered or not _worth_resuming(staging, failure):
                 shutil.rmtree(staging, ignore_errors=True)
         return result
+
+
+# failures that a second run of the same job meets again: nothing to resume
+DETERMINISTIC = (UsageError, PackageError, InvalidJobError, BadInputError, ModelError)
+
+
+def _worth_resuming(staging: Path, failure: BaseException | None) -> bool:
+    """Whether a failed run's finished tiles are kept: it was interrupted, stopped, killed
+    for memory, or met a full disk, and it had a checkpoint."""
+    if failure is None or isinstance(failure, DETERMINISTIC):
+        return False
+    return (staging / CHECKPOINT_FOLDER).is_dir()
 
 
 def _check_inference(request: InferenceRequest, each: bool) -> None:
