@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 BRIGHT = 200  # the detector finds pixels of this value in band 1
 
@@ -81,17 +82,18 @@ def object_detection_saved_model(folder: Path) -> Path:
     return folder / "saved_model.pb"
 
 
-def deeplab_frozen_graph(path: Path) -> Path:
-    """A frozen GraphDef with DeepLab's tensors: index 2 where band 1 > 127, 1 where > 63, else 0;
-    the thresholds are variables folded into constants by graph_util."""
+def deeplab_frozen_graph(path: Path, limits: tuple[int, ...] = (63, 127)) -> Path:
+    """A frozen GraphDef with DeepLab's tensors: each pixel's prediction is how many of `limits`
+    band 1 exceeds (the default: 2 where band 1 > 127, 1 where > 63, else 0); the limits are
+    variables folded into constants by graph_util."""
     import tensorflow as tf
 
     graph = tf.Graph()
     with graph.as_default():
         image = tf.compat.v1.placeholder(tf.uint8, [None, None, None, 3], name="ImageTensor")
-        limits = tf.compat.v1.Variable([63, 127], dtype=tf.int32, name="limits")
-        band = tf.cast(image[..., 0], tf.int32)
-        above = tf.cast(band > limits[0], tf.int32) + tf.cast(band > limits[1], tf.int32)
+        bounds = tf.compat.v1.Variable(list(limits), dtype=tf.int32, name="limits")
+        band = tf.cast(image[..., 0], tf.int32)[..., tf.newaxis]
+        above = tf.reduce_sum(tf.cast(band > bounds, tf.int32), axis=-1)
         tf.identity(above, name="SemanticPredictions")
         with tf.compat.v1.Session(graph=graph) as session:
             session.run(tf.compat.v1.global_variables_initializer())
@@ -100,3 +102,8 @@ def deeplab_frozen_graph(path: Path) -> Path:
             )
     path.write_bytes(frozen.SerializeToString())
     return path
+
+
+def deeplab_prediction(band: NDArray[np.uint8], limits: tuple[int, ...] = (63, 127)) -> Any:
+    """What `deeplab_frozen_graph` predicts for band 1, in numpy."""
+    return (band[..., np.newaxis].astype(np.int64) > np.asarray(limits)).sum(axis=-1)

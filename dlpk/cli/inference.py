@@ -159,9 +159,11 @@ def register(subparsers: Any) -> None:
     detect = subparsers.add_parser(
         "detect-objects",
         help="detect objects in a raster with an object detector",
-        description="Write polygons with Class, ClassValue and Confidence (0-100) fields; the "
-        "format follows the extension (.gpkg, .geojson, .shp, .gdb). Arguments: padding, "
-        "batch_size, tile_size, edge_fill, threshold (0-1), nms_overlap (0-1), nms_metric "
+        description="Write polygons with Class, ClassValue and Confidence (0-100; 0-1 for "
+        "TensorFlow ObjectDetectionAPI models, as ArcGIS writes them) fields; the format "
+        "follows the extension (.gpkg, .geojson, .shp, .gdb). Arguments: padding, batch_size, "
+        "tile_size, edge_fill, threshold (0-1; score_threshold is accepted for it), "
+        "nms_overlap (0-1), nms_metric "
         "(iou|ios: intersection over union, or over the smaller box, which also merges a box "
         "inside a larger one), exclude_pad_detections, test_time_augmentation (True|False: "
         "detections of each tile's flips and quarter turns, mapped back, merged by NMS), "

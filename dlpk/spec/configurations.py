@@ -15,8 +15,10 @@ from typing import Any, Final
 INPUT_CONTRACT: Final = (
     "one input, float32, NCHW: N tiles of C = len(ExtractBands) bands, ImageHeight x ImageWidth "
     "rows x columns (or tile_size when SupportsVariableTileSize). With DataRange [low, high] "
-    "in the .emd, each band is first rescaled linearly from the raster's min..max statistics "
-    "to [low, high], as ArcGIS does before the model's code runs (reference §1.2). Values are "
+    "in the .emd, each band is first rescaled linearly from the raster's exact min..max "
+    "statistics over its valid pixels (those it carries unless marked approximate, else "
+    "computed from every pixel once per job) to [low, high], as ArcGIS does before the "
+    "model's code runs (reference §1.2). Values are "
     "then normalised as arcgis.learn does (reference §1.7): with NormalizationStats, (x - "
     "band_min) / (band_max - band_min) then (x' - scaled_mean) / scaled_std, indexed by "
     "ExtractBands; else ImageNet mean/std on the 0-255 scale for 3 bands of 8-bit pixels (not "
@@ -91,12 +93,17 @@ OBJECT_DETECTION_API_OUTPUTS: Final = (
     "input tensor `image_tensor`; outputs `detection_boxes` float [N, M, 4] as ymin, xmin, ymax, "
     "xmax in 0..1 of the tile, `detection_scores` [N, M] in 0..1, `detection_classes` [N, M] "
     "1-based (class k is Classes[k-1]), `num_detections` [N] (rows past it are ignored). The "
-    "runner scales the boxes to tile pixels and goes on as the ObjectDetector contract."
+    "runner scales the boxes to tile pixels and goes on as the ObjectDetector contract, except "
+    "that Confidence is the score as the model returns it (0-1), as Esri's ObjectDetector.py "
+    "writes it for this configuration (0-100 for the others); `score_threshold`, Esri's name, "
+    "is accepted for `threshold`."
 )
 DEEPLAB_OUTPUTS: Final = (
-    "input tensor `ImageTensor`; output `SemanticPredictions` int [N, H, W]: 0 is background "
-    "(Value 0), i is Classes[i-1]. The runner turns it into one-hot [N, len(Classes) + 1, H, W] "
-    "scores and goes on as the PixelClassifier contract."
+    "input tensor `ImageTensor`; output `SemanticPredictions` int [N, H, W] of class Values, "
+    "written as predicted, as Esri's DeepLab.py writes them: 2 is the class whose Value is 2, "
+    "wherever it stands in Classes; 0 is background when no class has Value 0. A prediction "
+    "that is neither a Value in Classes nor 0 is a model error. predict_background=False does "
+    "not apply (a prediction has no runner-up)."
 )
 
 
@@ -148,7 +155,7 @@ FUNCTION_INPUTS: Final = (
     "(default the .emd's ImageWidth/ImageHeight less 2 x padding, else 256), fixedTileSize (1: "
     "every block is tx x ty, edge blocks filled past the raster; 0: edge blocks are cut to the "
     "raster), inputMask (deliver raster_mask, uint8 bands x rows x cols, 1 = valid), dataRange "
-    "(each band rescaled linearly from the raster's min..max statistics to [low, high], as "
+    "(each band rescaled linearly from the raster's exact min..max statistics to [low, high], as "
     "float32), batch_size (reported; blocks go one at a time, as ArcGIS calls the function). "
     "Blocks: raster_pixels, bands x (ty + 2 x padding) x (tx + 2 x padding), the raster's own "
     "pixel type, zero past the raster edge. Python code from a package runs only in a "

@@ -456,13 +456,12 @@ def test_tensorflow_deeplab_in_docker_equals_local(tmp_path: Path) -> None:
         "ImageHeight": 32,
         "ImageWidth": 32,
         "ExtractBands": [0, 1, 2],
-        "Classes": CLASSES,
+        "Classes": [*CLASSES[:1], {"Value": 2, "Name": "Two", "Color": [9, 9, 9]}],
     }
     model = package(folder, document)
     data = np.random.default_rng(2).integers(0, 256, (3, 50, 40), dtype=np.uint8)
     raster = write_raster(tmp_path / "scene.tif", data)
     argv = ["classify-pixels", "--model", str(model), "--raster", str(raster)]
-    argv += ["--arg", "predict_background=True"]
     assert main([*argv, "-o", str(tmp_path / "local" / "classes.tif")]) == 0
     docker_out = tmp_path / "docker" / "classes.tif"
     assert main([*argv, "-o", str(docker_out), "--backend", "docker"]) == 0

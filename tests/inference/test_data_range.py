@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 
+from dlpk.runners.io import data_range
 from dlpk.runners.io.data_range import band_ranges, rescaler
 from dlpk.runners.progress import no_progress as quiet
 from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
@@ -114,3 +115,107 @@ def test_classify_pixels_rescales_to_data_range(
     expected[~valid] = 255
     np.testing.assert_array_equal(classes, expected)
     assert len(np.unique(classes[valid])) == 2  # both classes occur: the check has teeth
+
+
+def sampled_raster(path: Path) -> tuple[Path, np.ndarray]:
+    """640 x 520, in strips, with each band's extremes on a row GDAL's approximate statistics
+    skip: they report a narrower range than the data holds."""
+    data = np.random.default_rng(3).integers(10, 200, (2, 520, 640)).astype(np.uint8)
+    data[0, 301, 17], data[1, 433, 500], data[0, 5, 5] = 219, 220, 3
+    return write_raster(path, data), data
+
+
+def test_ranges_are_exact_where_gdal_would_sample(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path, data = sampled_raster(folder / "in.tif")
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as dataset:
+        approximate = [(s.min, s.max) for s in dataset.stats(approx=True)]
+    exact = [(float(band.min()), float(band.max())) for band in data]
+    assert approximate != exact  # the sampling misses an extreme: the check has teeth
+    with rasterio.open(path) as dataset:
+        assert band_ranges(dataset, [0, 1]) == exact
+    assert sorted(p.name for p in folder.iterdir()) == ["in.tif"]
+
+
+def store_statistics(path: Path, low: float, high: float, **extra: str) -> None:
+    """Statistics kept in the GeoTIFF itself (GDAL's internal metadata), as a tool wrote them."""
+    with rasterio.open(path, "r+") as dataset:
+        for band in (1, 2):
+            tags = {"STATISTICS_MINIMUM": str(low), "STATISTICS_MAXIMUM": str(high)}
+            dataset.update_tags(band, **tags, **extra)
+
+
+def test_exact_statistics_the_raster_carries_are_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = sampled_raster(tmp_path / "in.tif")
+    store_statistics(path, 0, 1000, STATISTICS_VALID_PERCENT="100")
+
+    def refuse(name: str, bands: list[int]) -> list[tuple[float, float]]:
+        raise AssertionError("computed statistics the raster already carries")
+
+    monkeypatch.setattr(data_range, "_computed_ranges", refuse)
+    with rasterio.open(path) as dataset:
+        assert band_ranges(dataset, [1, 0]) == [(0.0, 1000.0), (0.0, 1000.0)]
+
+
+def test_approximate_statistics_the_raster_carries_are_recomputed(tmp_path: Path) -> None:
+    path, data = sampled_raster(tmp_path / "in.tif")
+    store_statistics(path, 10, 199, STATISTICS_APPROXIMATE="YES")  # what approx=True stores
+    with rasterio.open(path) as dataset:
+        assert band_ranges(dataset, [0, 1]) == [(3.0, 219.0), (10.0, 220.0)]
+    assert (data[0].max(), data[1].max()) == (219, 220)
+
+
+def test_ranges_are_computed_once_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[int]] = []
+    compute = data_range._computed_ranges
+
+    def counted(name: str, bands: list[int]) -> list[tuple[float, float]]:
+        calls.append(bands)
+        return compute(name, bands)
+
+    monkeypatch.setattr(data_range, "_computed_ranges", counted)
+    path, _ = sampled_raster(tmp_path / "in.tif")
+    with rasterio.open(path) as dataset:
+        first = band_ranges(dataset, [0, 1])
+        assert band_ranges(dataset, [1]) == first[1:]
+    with rasterio.open(path) as dataset:  # a second handle on the same file
+        assert band_ranges(dataset, [0, 1]) == first
+    assert calls == [[1, 2]]
+    data = np.full((2, 52, 64), 9, dtype=np.uint8)
+    write_raster(path, data)  # the file changed: computed again
+    with rasterio.open(path) as dataset:
+        assert band_ranges(dataset, [0]) == [(9.0, 9.0)]
+    assert calls == [[1, 2], [1]]
+
+
+def test_classify_pixels_rescales_by_the_exact_range(tmp_path: Path) -> None:
+    """The issue's case: a 640x520 raster whose sampled range moved pixels to other classes."""
+    torch = pytest.importorskip("torch")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    raster, data = sampled_raster(folder / "in.tif")
+    data, bands = data[[0, 1, 0]], [0, 1, 0]
+    module = conv_stack(3, 2, seed=2)
+    model_folder = tmp_path / "model"
+    model_folder.mkdir()
+    save_torchscript(module, model_folder / "model.pt")
+    document = emd("model.pt", "TorchScript", "PixelClassifier", ExtractBands=bands)
+    document["DataRange"] = [0.0, 1.0]
+    output = tmp_path / "out.tif"
+    args = {"tile_size": "128", "padding": "8", "batch_size": "4"}
+    classify_pixels(package(model_folder, document), raster, output, args, "cpu", quiet)
+    with rasterio.open(output) as result:
+        classes = result.read(1)
+    assert sorted(p.name for p in folder.iterdir()) == ["in.tif"]
+
+    valid = np.ones(data.shape[1:], dtype=bool)
+    scaled = expected_rescale(data, valid, 0.0, 1.0).astype(np.float32)
+    framed = np.pad(scaled, ((0, 0), (8, 8), (8, 8)))
+    with torch.inference_mode():
+        scores = module(torch.from_numpy(framed[np.newaxis])).numpy()[0, :, 8:-8, 8:-8]
+    expected = np.array([c["Value"] for c in CLASSES])[np.argmax(scores, axis=0)]
+    np.testing.assert_array_equal(classes, expected)
+    assert len(np.unique(classes)) == 2

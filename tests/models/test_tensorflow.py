@@ -22,7 +22,6 @@ from dlpk.spec.emd import EsriModelDefinition
 from tests.inference_models import CLASSES, TRANSFORM, package, seeded_rgb, write_raster
 from tests.tensorflow_models import (
     BRIGHT,
-    deeplab_frozen_graph,
     keras_chip_classifier,
     keras_segmenter,
     keras_with_lambda,
@@ -130,34 +129,8 @@ def test_object_detection_api_saved_model_on_a_seam(tmp_path: Path) -> None:
     x1, y1 = TRANSFORM @ (29, 13 + 6)
     x2, y2 = TRANSFORM @ (29 + 6, 13)
     assert [shapely.from_wkb(g).bounds for g in geometry] == [(x1, y1, x2, y2)]
-    assert list(table["Class"]) == ["Water"] and list(table["Confidence"]) == [90.0]
-
-
-def test_deeplab_frozen_graph(tmp_path: Path) -> None:
-    folder = tmp_path / "deeplab"
-    folder.mkdir()
-    deeplab_frozen_graph(folder / "frozen_inference_graph.pb")
-    emd = document("frozen_inference_graph.pb", "TensorFlow", "DeepLab", "ImageClassification")
-    data = np.random.default_rng(5).integers(0, 256, (3, 40, 50), dtype=np.uint8)
-    raster = write_raster(tmp_path / "in.tif", data)
-    output = tmp_path / "out.tif"
-    args = {"predict_background": "True"}
-    classify_pixels(package(folder, emd), raster, output, args, "cpu", quiet)
-    expected = np.select([data[0] > 127, data[0] > 63], [5, 1], 0)  # raw values, not normalised
-    with rasterio.open(output) as result:
-        assert np.array_equal(result.read(1), expected)
-
-
-def test_deeplab_index_beyond_the_classes(tmp_path: Path) -> None:
-    folder = tmp_path / "deeplab"
-    folder.mkdir()
-    deeplab_frozen_graph(folder / "graph.pb")
-    emd = document("graph.pb", "TensorFlow", "DeepLab", "ImageClassification")
-    emd["Classes"] = CLASSES[:1]
-    data = np.full((3, 20, 20), 250, dtype=np.uint8)
-    raster = write_raster(tmp_path / "in.tif", data)
-    with pytest.raises(ModelError, match="SemanticPredictions holds index 2"):
-        classify_pixels(package(folder, emd), raster, tmp_path / "o.tif", {}, "cpu", quiet)
+    # the score as the model returns it (0-1), as Esri's ObjectDetector.py writes it
+    assert list(table["Class"]) == ["Water"] and list(table["Confidence"]) == [0.9]
 
 
 def test_missing_tensorflow_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -94,13 +94,13 @@ def outputs_hold(folder: Path, text: str) -> bool:
 
 
 def _graph_reading(tf: Any, secret: Path) -> Any:
-    """DeepLab's tensors; every pixel is index min(len(secret), 2): the output needs the file."""
+    """DeepLab's tensors; every pixel is Value min(len(secret), 5): the output needs the file."""
     graph = tf.Graph()
     with graph.as_default():
         image = tf.compat.v1.placeholder(tf.uint8, [None, None, None, 3], name="ImageTensor")
         length = tf.strings.length(tf.io.read_file(str(secret)))
         band = tf.cast(image[..., 0], tf.int32)
-        tf.identity(tf.zeros_like(band) + tf.minimum(length, 2), name="SemanticPredictions")
+        tf.identity(tf.zeros_like(band) + tf.minimum(length, 5), name="SemanticPredictions")
     return graph.as_graph_def()
 
 
@@ -132,7 +132,7 @@ def test_frozen_graph_reading_a_file(tmp_path: Path, secret: Path, raster: Path)
 
     dlpk.classify_pixels(model, raster, output, trust_code=True)
     with rasterio.open(output) as result:
-        assert np.all(result.read(1) == 5)  # index 2: the graph read the secret's length
+        assert np.all(result.read(1) == 5)  # Value 5: the graph read the secret's length
 
 
 def test_frozen_graph_writing_a_file(tmp_path: Path, target: Path, raster: Path) -> None:

@@ -6,6 +6,7 @@ and the task checks them against the configuration's contract (dlpk/spec/configu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from dlpk.errors import ModelError
@@ -21,10 +22,11 @@ def load_adapter(
     device: str,
     trust_code: bool = False,
     configuration: str = "",
-    classes: int = 0,
+    values: Sequence[int] = (),
 ) -> Adapter:
     """The adapter for `framework`, with the model at `path` loaded on `device` (cpu|gpu|auto);
-    TensorFlow needs the configuration name (its tensors) and the class count (DeepLab).
+    TensorFlow needs the configuration name (its tensors) and the Classes' Values in order
+    (DeepLab predicts Values).
 
     Without `trust_code` a graph holding operations with side effects (files, processes,
     network, Python) is refused before it is loaded (dlpk/spec/graph_ops.py); the Docker
@@ -44,6 +46,6 @@ def load_adapter(
     if framework == "TensorFlow":
         from dlpk.runners.models.tensorflow import TensorFlowAdapter
 
-        return TensorFlowAdapter.load(path, device, configuration, classes, trust_code)
+        return TensorFlowAdapter.load(path, device, configuration, values, trust_code)
     known = ", ".join(sorted(FRAMEWORK_EXTRAS))
     raise ModelError(f"no runner for Framework {framework!r}", f"runnable frameworks: {known}")

@@ -8,6 +8,7 @@ A job's model is the unpacked package the launcher already linted, so it is only
 from __future__ import annotations
 
 import contextlib
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,8 @@ from dlpk.spec.configurations import (
     Configuration,
 )
 from dlpk.spec.emd import ClassEntry, EsriModelDefinition
-from dlpk.validator.files import ARCGIS_FUNCTIONS_PREFIX
+from dlpk.validator.files import ARCGIS_FUNCTIONS_PREFIX, DirectoryIndex, Found
+from dlpk.validator.references import Kind, read_reference
 
 
 @dataclass
@@ -53,20 +55,60 @@ class OpenedModel:
 
     @property
     def model_path(self) -> Path:
-        return self.folder / (self.emd.ModelFile or "")
+        """The file (or SavedModel folder) ModelFile names, read as lint reads it."""
+        return model_file_path(self.folder, self.emd.ModelFile)
 
     def load(self, device: str, trust_code: bool) -> Adapter:
-        path = self.model_path
-        if not self.emd.ModelFile or not path.exists():
-            raise ModelError(f"{self.emd.ModelFile} is not in the package")
         return load_adapter(
             self.configuration.framework,
-            path,
+            self.model_path,
             device,
             trust_code,
             self.configuration.name,
-            len(self.emd.Classes or []),
+            [c.Value for c in self.emd.Classes or []],
         )
+
+
+FILE_HINT = "put the model file beside the .emd and name it relative to the .emd's folder"
+
+
+def model_file_path(folder: Path, raw: str | None) -> Path:
+    """Where ModelFile points, by the reading lint uses (`validator.references`): `\\` is a
+    separator, so Esri's `.\\frozen_inference_graph.pb` is the file beside the .emd; letter
+    case must match, as on the Linux servers ArcGIS also runs on. An absolute path is read as
+    it is when it exists here (as ArcGIS reads it), else as its tail or file name beside the
+    .emd; a relative path never leaves the model folder."""
+    text = raw or ""
+    reference = read_reference(text, DirectoryIndex(folder))
+    if reference.kind is Kind.EMPTY:
+        if text == ".":
+            return folder
+        raise ModelError("the model definition names no ModelFile", FILE_HINT)
+    if reference.kind is Kind.CONTROL:
+        raise ModelError(
+            f"ModelFile {text!r} holds a control character (a JSON escape such as \\t)",
+            "write each backslash of a Windows path as \\\\ in the .emd",
+        )
+    if reference.kind is Kind.ESCAPES:
+        raise ModelError(f"ModelFile {text!r} points outside the model folder", FILE_HINT)
+    if reference.kind is Kind.ABSOLUTE and Path(text).is_absolute() and Path(text).exists():
+        return Path(text)
+    if reference.found:
+        return folder.joinpath(*reference.relative.split("/"))
+    actual = reference.lookup.actual
+    if reference.lookup.found is Found.OTHER_CASE and actual is not None:
+        raise ModelError(
+            f"ModelFile {text!r} matches {actual!r} only ignoring letter case",
+            f"write {actual!r} in the .emd (`dlpk fix` does)",
+        )
+    if reference.kind is Kind.ABSOLUTE:
+        name = posixpath.basename(reference.relative) or "the model file"
+        raise ModelError(
+            f"ModelFile {text!r} is absolute, does not exist here and {name} is not beside "
+            "the .emd",
+            f"put {name} beside the .emd and name it relative to the .emd's folder",
+        )
+    raise ModelError(f"ModelFile {text!r} is not beside the .emd", FILE_HINT)
 
 
 #: ModelType -> the task whose tool runs it in ArcGIS (reference §1.4).

@@ -5,9 +5,11 @@ NHWC; outputs detection_boxes ([ymin, xmin, ymax, xmax] in 0..1), detection_scor
 detection_classes and num_detections, turned into the runner's detector outputs (x1, y1, x2,
 y2 in tile pixels, scores, 1-based labels; rows past num_detections get label 0).
 `DeepLab`: input `ImageTensor`, uint8 NHWC; output `SemanticPredictions` [N, H, W] of class
-indexes, turned into one-hot [N, K, H, W] scores with K = len(Classes) + 1 (index 0 is
-background), the runner's pixel-classifier contract. Both take raw pixels (no normalisation),
-clipped to 0..255.
+Values: Esri's DeepLab.py returns the prediction as the output pixel, so a prediction of 2 is
+class Value 2 whatever its place in Classes. It is turned into one-hot [N, K, H, W] scores in
+the channel layout the pixel-classifier contract maps back to those Values: one channel per
+class in Classes order (K = len(Classes)), with a background channel (Value 0) first when no
+class has Value 0. Both take raw pixels (no normalisation), clipped to 0..255.
 
 Without trust a graph is read as a protobuf first and refused when it holds an op off the
 allow-list (file, process, network or Python ops; dlpk/spec/graph_ops.py): the GraphDef and its
@@ -16,7 +18,7 @@ function library, or every meta graph of a SavedModel.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,16 +91,27 @@ def _frozen_graph(
     return run
 
 
+def deeplab_channels(values: Sequence[int]) -> tuple[int, ...]:
+    """The class Value of each one-hot channel: Classes' Values in order, after a background
+    Value 0 when no class has it (the layout `channel_map` reads, reference §1.6)."""
+    return tuple(values) if 0 in values else (0, *values)
+
+
 @dataclass
 class TensorFlowAdapter:
     run: Runner
     configuration: str
-    classes: int
+    values: tuple[int, ...]  # the Classes' Values, in order
     device: str
 
     @classmethod
     def load(
-        cls, path: Path, device: str, configuration: str, classes: int, trust_code: bool = False
+        cls,
+        path: Path,
+        device: str,
+        configuration: str,
+        values: Sequence[int] = (),
+        trust_code: bool = False,
     ) -> TensorFlowAdapter:
         tf = import_framework("tensorflow", "TensorFlow")
         if configuration not in TENSORS:
@@ -117,7 +130,7 @@ class TensorFlowAdapter:
             raise
         except Exception as exc:
             raise ModelError(f"{path.name} could not be loaded ({one_line(exc)})") from exc
-        return cls(run, configuration, classes, "gpu" if "GPU" in target else "cpu")
+        return cls(run, configuration, tuple(values), "gpu" if "GPU" in target else "cpu")
 
     def forward(self, batch: NDArray[np.float32]) -> list[NDArray[np.generic]]:
         pixels = np.clip(np.rint(batch), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
@@ -132,20 +145,28 @@ class TensorFlowAdapter:
         return self._detections(result, batch.shape)
 
     def _one_hot(self, result: dict[str, NDArray[Any]], shape: tuple[int, ...]) -> NDArray[Any]:
+        """SemanticPredictions (class Values) as one-hot scores over `deeplab_channels`."""
         predicted = result.get("SemanticPredictions")
         n, _, height, width = shape
         if predicted is None or predicted.shape != (n, height, width):
             got = None if predicted is None else predicted.shape
             raise ModelError(f"SemanticPredictions is {got}; expected {(n, height, width)}")
-        channels = self.classes + 1
-        index = predicted.astype(np.int64)
-        if index.size and (index.min() < 0 or index.max() >= channels):
+        channels = np.asarray(deeplab_channels(self.values), dtype=np.int64)
+        order = np.argsort(channels, kind="stable")
+        ordered = channels[order]
+        value = predicted.astype(np.int64)
+        place = np.clip(np.searchsorted(ordered, value), 0, len(ordered) - 1)
+        unknown = ordered[place] != value
+        if unknown.any():
+            listed = ", ".join(str(v) for v in self.values)
             raise ModelError(
-                f"SemanticPredictions holds index {index.max()}; with {self.classes} Classes "
-                f"plus background the largest is {channels - 1}"
+                f"SemanticPredictions holds {int(value[unknown][0])}, which is no class Value "
+                f"(Classes: {listed}; 0 is background)",
+                "Esri's DeepLab writes the prediction as the class Value: list each value the "
+                "model predicts in Classes",
             )
-        scores = np.zeros((n, channels, height, width), dtype=np.float32)
-        np.put_along_axis(scores, index[:, np.newaxis], 1.0, axis=1)
+        scores = np.zeros((n, len(channels), height, width), dtype=np.float32)
+        np.put_along_axis(scores, order[place][:, np.newaxis], 1.0, axis=1)
         return scores
 
     def _detections(

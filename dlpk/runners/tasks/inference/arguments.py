@@ -2,6 +2,8 @@
 
 Names and defaults follow arcgis.learn's PRFs (reference §3.3) so an argument string that works
 in ArcGIS (`padding 64;threshold 0.4`) works here as `--arg padding=64 --arg threshold=0.4`.
+`score_threshold`, the name Esri's generic ObjectDetector.py gives the same 0-1 cut-off (the
+function ArcGIS runs for TensorFlow ObjectDetectionAPI packages), is accepted for `threshold`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ PIXEL_ARGUMENTS = (*COMMON, "predict_background", "test_time_augmentation", "mer
 DETECTOR_ARGUMENTS = (
     *COMMON,
     "threshold",
+    "score_threshold",
     "nms_overlap",
     "nms_metric",
     "exclude_pad_detections",
@@ -106,6 +109,42 @@ def _bool(name: str, text: str) -> bool:
     raise UsageError(f"--arg {name}={text}: expected True or False")
 
 
+def _threshold(raw: dict[str, str], emd: EsriModelDefinition) -> float:
+    """`threshold`, or Esri's `score_threshold` for it (both 0-1); the .emd's Threshold, else
+    0.5, by default."""
+    given = {name: raw[name] for name in ("threshold", "score_threshold") if name in raw}
+    values = {name: _float(name, text, 0.0, 1.0) for name, text in given.items()}
+    if len(set(values.values())) > 1:
+        raise UsageError(
+            f"--arg threshold={given['threshold']} and --arg "
+            f"score_threshold={given['score_threshold']} disagree",
+            "give one of them (score_threshold is Esri's name for threshold)",
+        )
+    if values:
+        return next(iter(values.values()))
+    return float(emd.Threshold) if emd.Threshold is not None else 0.5
+
+
+def _predict_background(raw: dict[str, str], emd: EsriModelDefinition) -> bool | None:
+    """None leaves it to the Classes (reference §1.6). A DeepLab model predicts class Values,
+    background 0 included, and Esri's DeepLab.py writes them as they are: its background
+    channel always may win, and suppressing it would only put the first class in its place."""
+    given = (
+        _bool("predict_background", raw["predict_background"])
+        if "predict_background" in raw
+        else None
+    )
+    if (emd.Framework, emd.configuration_name) != ("TensorFlow", "DeepLab"):
+        return given
+    if given is False:
+        raise UsageError(
+            "--arg predict_background=False: a TensorFlow DeepLab model predicts class "
+            "Values, which are written as predicted",
+            "drop predict_background",
+        )
+    return True
+
+
 def parse_arguments(
     raw: dict[str, str], emd: EsriModelDefinition, allowed: tuple[str, ...]
 ) -> Arguments:
@@ -130,21 +169,16 @@ def parse_arguments(
     if batch <= 0:
         raise UsageError(f"--arg batch_size={batch}: must be positive")
     merge_policy = _choice("merge_policy", raw.get("merge_policy", "mean"), MERGE_POLICIES)
-    threshold_default = float(emd.Threshold) if emd.Threshold is not None else 0.5
     return Arguments(
         grid=grid,
         batch_size=batch,
         edge_fill=edge_fill,
-        threshold=_float("threshold", raw.get("threshold", str(threshold_default)), 0.0, 1.0),
+        threshold=_threshold(raw, emd),
         nms_overlap=_float("nms_overlap", raw.get("nms_overlap", "0.1"), 0.0, 1.0),
         exclude_pad_detections=_bool(
             "exclude_pad_detections", raw.get("exclude_pad_detections", "True")
         ),
-        predict_background=(
-            _bool("predict_background", raw["predict_background"])
-            if "predict_background" in raw
-            else None
-        ),
+        predict_background=_predict_background(raw, emd),
         test_time_augmentation=_bool(
             "test_time_augmentation", raw.get("test_time_augmentation", "False")
         ),

@@ -8,8 +8,8 @@ smaller box, which also merges a box lying inside a larger one) runs within each
 more over the whole raster. With `test_time_augmentation`, a tile's detections are first those
 of each of its flips and quarter turns, and of the tile resized by each of `tta_scales`, mapped
 back and merged by the same NMS (`detect_tta`).
-Fields: Class (name), ClassValue (Value), Confidence (0-100, as ArcGIS writes it for
-arcgis.learn models; `threshold` is 0-1).
+Fields: Class (name), ClassValue (Value), Confidence on the scale ArcGIS writes for the
+model's configuration (`confidence_scale`); `threshold` is 0-1 for every configuration.
 """
 
 from __future__ import annotations
@@ -39,8 +39,21 @@ from dlpk.runners.tasks.inference.engine import Forward, Progress, run_tiles
 from dlpk.runners.tasks.inference.nms import class_aware_nms
 from dlpk.runners.tasks.inference.tta import Transform, transforms_for
 from dlpk.runners.tasks.report import TaskReport, inference_report
+from dlpk.spec.configurations import Configuration
 
 TASK = "detect-objects"
+
+#: Configurations whose Confidence ArcGIS writes as the model's own 0-1 score: the generic
+#: ObjectDetector.py runs them and writes what its TensorFlow child returns (reference §3.4).
+SCORE_CONFIDENCE = frozenset({("TensorFlow", "ObjectDetectionAPI")})
+
+
+def confidence_scale(configuration: Configuration) -> float:
+    """What a 0-1 score is multiplied by to give Confidence, as ArcGIS writes it: 1 for
+    TensorFlow ObjectDetectionAPI models (Esri's ObjectDetector.py writes the score as the
+    model returns it), 100 otherwise (arcgis.learn's detectors write score * 100, and dlpk's own
+    configurations follow them)."""
+    return 1.0 if (configuration.framework, configuration.name) in SCORE_CONFIDENCE else 100.0
 
 
 @dataclass
@@ -181,12 +194,13 @@ def detect_objects(
             polygons = pixel_boxes_to_polygons(boxes, source.dataset.transform)
             crs = source.dataset.crs.to_wkt() if source.dataset.crs else None
             size = (source.height, source.width)
+    scale = confidence_scale(opened.configuration)
     names = np.array([classes[k - 1].Name for k in labels], dtype=object)
     values = np.array([classes[k - 1].Value for k in labels], dtype=np.int32)
     fields = {
         "Class": names,
         "ClassValue": values,
-        "Confidence": np.round(scores * 100, 4).astype(np.float64),
+        "Confidence": np.round(scores * scale, 6 if scale == 1 else 4).astype(np.float64),
     }
     progress("write", 0, 1)
     write_polygons(output, polygons, fields, crs, overwrite)
