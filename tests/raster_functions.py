@@ -234,3 +234,140 @@ def threshold_expected(band: NDArray[Any], valid: NDArray[np.bool_], threshold: 
     framed = np.pad(values, 1)
     biggest = np.max([framed[r : r + h, c : c + w] for r in range(3) for c in range(3)], axis=0)
     return np.where(biggest > threshold, 5, 1)
+
+
+#: Classify pixels with an output of the test's choosing: the `declare` argument (JSON) is
+#: merged into output_info by updateRasterInfo, `config` into getConfiguration's answer, and
+#: `compute` picks the pixels: "scale" gives band b = band 0 / 100 x (b + 1), cast to
+#: props["pixelType"]; "raw" the same left in float64; "classes" 5 where band 0 > 100, else 1.
+#: With `record` (a path), every call's arguments are written there as JSON, so a test can
+#: compare what the runner handed over with ArcGIS's documented keys.
+DECLARED_PRF = """
+import json
+import numpy as np
+
+RASTER = "raster"
+
+
+def plain(value):
+    if isinstance(value, np.ndarray):
+        return {"ndarray": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class Declared:
+    def __init__(self):
+        self.seen = {"order": [], "updatePixels": [], "selectRasters": [], "keyMetadata": []}
+
+    def note(self, method, **found):
+        self.seen["order"].append(method)
+        if found:
+            self.seen.setdefault(method, []).append(plain(found))
+        if getattr(self, "record", ""):
+            with open(self.record, "w") as handle:
+                json.dump(self.seen, handle)
+
+    def initialize(self, **kwargs):
+        self.note("initialize")
+
+    def getParameterInfo(self):
+        return [
+            {"name": RASTER, "dataType": "raster", "value": None},
+            {"name": "model", "dataType": "string", "value": None},
+            {"name": "device", "dataType": "numeric", "value": None},
+            {"name": "declare", "dataType": "string", "value": "{}"},
+            {"name": "config", "dataType": "string", "value": "{}"},
+            {"name": "compute", "dataType": "string", "value": "scale"},
+            {"name": "record", "dataType": "string", "value": ""},
+        ]
+
+    def getConfiguration(self, **scalars):
+        self.record = scalars["record"]
+        self.declare = json.loads(scalars["declare"])
+        self.compute = scalars["compute"]
+        config = {"extractBands": (0, 1), "padding": 1, "tx": 16, "ty": 12, "fixedTileSize": 1,
+                  "inputMask": True, "inheritProperties": 2 | 4 | 8,
+                  "invalidateProperties": 2 | 4 | 8}
+        config.update(json.loads(scalars["config"]))
+        self.padding = config["padding"]
+        self.note("getConfiguration")
+        return config
+
+    def updateRasterInfo(self, **kwargs):
+        self.note("updateRasterInfo", kwargs=kwargs)
+        if self.declare.pop("_return", None) == "none":
+            return None
+        kwargs["output_info"].update(self.declare)
+        return kwargs
+
+    def updatePixels(self, tlc, shape, props, **pixelBlocks):
+        self.note("updatePixels", tlc=tlc, shape=shape, props=props, keys=sorted(pixelBlocks))
+        bands, rows, cols = shape
+        if RASTER + "_pixels" not in pixelBlocks:
+            pixelBlocks["output_pixels"] = np.full(shape, 7, dtype=props["pixelType"])
+            pixelBlocks["output_mask"] = np.ones((rows, cols), dtype="u1")
+            return pixelBlocks
+        p = self.padding
+        band = pixelBlocks[RASTER + "_pixels"][0, p : p + rows, p : p + cols].astype("f8")
+        if self.compute == "classes":
+            out = np.where(band > 100, 5, 1)[np.newaxis]
+        else:
+            out = np.stack([band / 100.0 * (b + 1) for b in range(bands)])
+        if self.compute != "raw":
+            out = out.astype(props["pixelType"])
+        pixelBlocks["output_pixels"] = out if bands > 1 else out[0]
+        return pixelBlocks
+"""
+
+#: Key metadata hooks for the Declared function: the dataset becomes "Processed", band 1 is
+#: named, band 2 loses its wavelength (None: dropped), and what was handed is recorded.
+KEY_METADATA_METHOD = """
+    def updateKeyMetadata(self, names, bandIndex, **keyMetadata):
+        self.note("keyMetadata", names=names, bandIndex=bandIndex, given=dict(keyMetadata))
+        if bandIndex == -1:
+            keyMetadata["datatype"] = "Processed"
+        elif bandIndex == 0:
+            keyMetadata["bandname"] = "Scaled"
+        elif bandIndex == 1:
+            keyMetadata["wavelengthmin"] = None
+            keyMetadata["bandname"] = "Doubled"
+        return keyMetadata
+"""
+
+#: selectRasters for the Declared function: the raster is read for blocks whose top-left
+#: corner lies left of x = 500260 (the first two block columns of 16 px of 10 m), else not.
+SELECT_METHOD = """
+    def selectRasters(self, tlc, shape, props):
+        self.note("selectRasters", tlc=tlc, shape=shape, props=props)
+        return (RASTER,) if tlc[0] < 500000.0 + 10 * 26 else ()
+"""
+
+#: isLicensed for any function: `ANSWER` is replaced by what it returns.
+LICENSE_METHOD = """
+    def isLicensed(self, **productInfo):
+        import json, os
+        path = os.environ.get("DLPK_TEST_LICENSE_RECORD")
+        if path:
+            with open(path, "w") as handle:
+                json.dump({"productInfo": productInfo,
+                           "initialized": hasattr(self, "seen") and "initialize" in
+                           self.seen.get("order", [])}, handle)
+        return ANSWER
+"""
+
+
+def with_methods(source: str, *methods: str) -> str:
+    """A function's source with more methods on its class (appended at class level)."""
+    return source.rstrip() + "\n" + "".join(methods)
+
+
+def declared_expected(band: NDArray[Any], bands: int, dtype: str) -> NDArray[Any]:
+    """What the Declared function's "scale" computes from band 0 over the whole raster."""
+    values = band.astype(np.float64)
+    return np.stack([values / 100.0 * (b + 1) for b in range(bands)]).astype(dtype)

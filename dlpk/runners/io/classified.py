@@ -51,9 +51,10 @@ def output_dtype(values: list[int]) -> tuple[str, int]:
     return "int32", int(np.iinfo(np.int32).min)
 
 
-def _cell(text: str) -> str:
-    """One cell's XML text. Leading whitespace goes in as character references: GDAL's XML
-    parser drops it from a text node, so a name such as " Water" would read back as "Water"."""
+def xml_text(value: object) -> str:
+    """One XML text node (None as empty). Leading whitespace goes in as character references:
+    GDAL's XML parser drops it from a text node, so " Water" would read back as "Water"."""
+    text = "" if value is None else str(value)
     body = text.lstrip()
     lead = text[: len(text) - len(body)]
     return "".join(f"&#{ord(char)};" for char in lead) + escape(body)
@@ -73,7 +74,7 @@ def rat_xml(rows: list[ClassRow]) -> str:
             f"<Usage>{usage}</Usage></FieldDefn>"
         )
     for index, row in enumerate(rows):
-        cells = [str(row.value), _cell(row.name), *(str(c) for c in row.color)]
+        cells = [str(row.value), xml_text(row.name), *(str(c) for c in row.color)]
         joined = "".join(f"<F>{cell}</F>" for cell in cells)
         lines.append(f'      <Row index="{index}">{joined}</Row>')
     lines += ["    </GDALRasterAttributeTable>", "  </PAMRasterBand>", "</PAMDataset>", ""]

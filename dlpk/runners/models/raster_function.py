@@ -3,7 +3,9 @@
 The .py is imported from the unpacked model folder and its class named like the file is
 instantiated; that is running the package's code, so it happens only in a container (where the
 job says trust_code) or with --trust-code. Every call into the function is wrapped: whatever it
-raises becomes a one-line ModelError, never a traceback.
+raises becomes a one-line ModelError, never a traceback. isLicensed is asked first, as ArcGIS
+asks it soon after construction; updateRasterInfo and updateKeyMetadata are read in
+raster_info.py and key_metadata.py, for the raster outputs that ask them (classify-pixels).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from typing import Any
 from dlpk.errors import BadInputError, ModelError, UsageError
 from dlpk.runners.models.base import one_line
 from dlpk.spec.emd import EsriModelDefinition
+from dlpk.version import __version__
 
 RASTER_TYPES = ("raster", "rasters")
 TOOL_PARAMETERS = ("model", "device")  # the tool's own parameters, not Arguments rows
@@ -61,11 +65,50 @@ def device_id(device: str) -> int:
     return 0 if device == "gpu" else -1
 
 
+def _leading(text: str) -> int:
+    found = re.match(r"\d*", text)
+    return int(found.group()) if found and found.group() else 0
+
+
+def product_info() -> dict[str, Any]:
+    """What isLicensed(**productInfo) is told: the product it runs in is dlpk, by its own name
+    and version (dlpk does not pose as ArcGIS to pass a function's checks)."""
+    parts = [*__version__.split("."), "0", "0"]
+    return {
+        "productName": "dlpk",
+        "version": __version__,
+        "path": str(Path(__file__).resolve().parents[2]),
+        "major": _leading(parts[0]),
+        "minor": float(_leading(parts[1])),
+        "build": _leading(parts[2]),
+        "spNumber": 0,
+        "spBuild": 0,
+    }
+
+
+def check_licence(function: RasterFunction) -> None:
+    """isLicensed, called soon after construction as ArcGIS does: the function stops the job
+    by answering False or {"okToRun": False, "message": ...}; anything else lets it run.
+    productLevel and extension name ArcGIS licences, which dlpk does not have to check."""
+    if not function.has("isLicensed"):
+        return
+    answer = function.call("isLicensed", **product_info())
+    refused = answer is False or (isinstance(answer, dict) and answer.get("okToRun") is False)
+    if not refused:
+        return
+    message = answer.get("message") if isinstance(answer, dict) else None
+    said = f": {' '.join(str(message).split())}" if message else ""
+    raise ModelError(
+        f"{function.name}: isLicensed() says it may not run here (dlpk {__version__}){said}",
+        "the function decides this itself; run it where it allows itself to run",
+    )
+
+
 @contextlib.contextmanager
 def loaded_function(
     path: Path, emd_path: Path, device: str, trust_code: bool
 ) -> Iterator[RasterFunction]:
-    """Import `path`, instantiate its class and call initialize(model=..., device=...)."""
+    """Import `path`, instantiate its class, ask isLicensed, call initialize(model, device)."""
     if not trust_code:
         raise ModelError(
             f"{path.name} is Python code from the package; dlpk runs it only in a container "
@@ -96,6 +139,7 @@ def loaded_function(
         except (Exception, SystemExit) as exc:
             raise ModelError(f"{path.stem}() failed ({one_line(exc)})") from exc
         function = RasterFunction(instance, path.name)
+        check_licence(function)
         if function.has("initialize"):
             function.call("initialize", model=str(emd_path), device=device_id(device))
         yield function
@@ -105,22 +149,35 @@ def loaded_function(
             sys.path.remove(folder)
 
 
-def declared_arguments(function: RasterFunction) -> dict[str, Any]:
-    """Name -> default of the parameters that become Arguments rows, in declared order."""
+@dataclass(frozen=True)
+class Parameters:
+    """getParameterInfo's answer: the Arguments rows (name -> default, in declared order) and
+    the raster parameters' names, which name the pixel blocks (`<name>_pixels`)."""
+
+    arguments: dict[str, Any]
+    rasters: list[str]
+
+    def raster(self, default: str) -> str:
+        """The raster dlpk delivers: the first raster parameter (ArcGIS's tools give one)."""
+        return self.rasters[0] if self.rasters else default
+
+
+def declared_parameters(function: RasterFunction) -> Parameters:
+    """Read getParameterInfo: raster parameters apart, the tool's own (model, device) left out."""
     info = function.call("getParameterInfo") if function.has("getParameterInfo") else []
     if not isinstance(info, list | tuple):
         raise ModelError(f"{function.name}: getParameterInfo() must return a list of dicts")
     arguments: dict[str, Any] = {}
+    rasters: list[str] = []
     for entry in info:
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise ModelError(f"{function.name}: getParameterInfo() gave an entry without a name")
         kind = entry.get("dataType")
-        if (isinstance(kind, str) and kind.lower() in RASTER_TYPES) or (
-            entry["name"] in TOOL_PARAMETERS
-        ):
-            continue
-        arguments[entry["name"]] = entry.get("value")
-    return arguments
+        if isinstance(kind, str) and kind.lower() in RASTER_TYPES:
+            rasters.append(entry["name"])
+        elif entry["name"] not in TOOL_PARAMETERS:
+            arguments[entry["name"]] = entry.get("value")
+    return Parameters(arguments, rasters)
 
 
 def scalars_for(
@@ -155,6 +212,9 @@ class BlockConfiguration:
     batch_size: int | None = None
     crop_fixed: bool | None = None  # CropSizeFixed and BlackenAroundFeature: object chips only
     blacken: bool | None = None
+    inherit: int | None = None  # inheritProperties; None: all (ArcGIS's default)
+    invalidate: int = 0  # invalidateProperties
+    key_metadata: tuple[str, ...] = ()  # keyMetadata: input properties updateRasterInfo gets
     extra: dict[str, str] = field(default_factory=dict)
 
     def resolved(self) -> dict[str, str]:
@@ -213,6 +273,16 @@ def _range(value: Any) -> tuple[float, float] | None:
     return low, high
 
 
+def _names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    names = (value,) if isinstance(value, str) else value
+    try:
+        return tuple(str(name) for name in names)
+    except TypeError:
+        raise ModelError(f"getConfiguration() gave keyMetadata={value!r}, not names") from None
+
+
 def block_configuration(raw: Any, emd: EsriModelDefinition, band_count: int) -> BlockConfiguration:
     """Read getConfiguration's answer; tx/ty default to the .emd's tile less the padding."""
     if not isinstance(raw, dict):
@@ -240,7 +310,11 @@ def block_configuration(raw: Any, emd: EsriModelDefinition, band_count: int) -> 
         batch_size=None if batch is None else _whole("batch_size", batch, 1),
         crop_fixed=flag("CropSizeFixed"),
         blacken=flag("BlackenAroundFeature"),
-    )
+        inherit=None if raw.get("inheritProperties") is None
+        else _whole("inheritProperties", raw["inheritProperties"], 0),
+        invalidate=_whole("invalidateProperties", raw.get("invalidateProperties", 0), 0),
+        key_metadata=_names(raw.get("keyMetadata")),
+    )  # fmt: skip
 
 
 def fields_of(function: RasterFunction) -> list[dict[str, Any]]:

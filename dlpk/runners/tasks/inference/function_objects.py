@@ -3,7 +3,8 @@
 dlpk plays ArcGIS: it cuts one chip per feature (object_chips, with CropSizeFixed and
 BlackenAroundFeature from getConfiguration, else from the .emd), of (ty + 2 x padding) x
 (tx + 2 x padding) pixels in the raster's own type, and hands them to vectorize as
-`rasters_pixels`, a tuple of [bands, rows, cols] arrays (`rasters_mask` alike with inputMask),
+`<rasters>_pixels` (named by the function's rasters parameter, `rasters` in arcgis.learn's), a
+tuple of [bands, rows, cols] arrays (`<rasters>_mask` alike with inputMask),
 up to batch_size chips a call. Bounding-box chips differ in size, so one call holds chips of one
 size only: functions that stack the tuple into one array, as arcgis.learn's do, still work. The
 function returns one feature per chip, in order; its `Label` and `Confidence` attributes become
@@ -30,7 +31,7 @@ from dlpk.runners.models.raster_function import (
     BlockConfiguration,
 )
 from dlpk.runners.tasks.inference.common import TaskRequest
-from dlpk.runners.tasks.inference.function_tasks import (
+from dlpk.runners.tasks.inference.function_host import (
     function_and_raster,
     function_summary,
     output_features,
@@ -109,9 +110,10 @@ def classify_objects_with_function(
     started = time.perf_counter()
     values_of = {c.Name: c.Value for c in opened.emd.Classes or []}
     with function_and_raster(opened, request) as (function, dataset, warnings):
-        config, arguments = prepare_function(
-            function, opened, dataset, request.arguments, request.device
+        prepared = prepare_function(
+            function, opened, dataset, request.arguments, request.device, "rasters"
         )
+        config, pixels_key = prepared.config, f"{prepared.raster}_pixels"
         fixed = (
             config.crop_fixed if config.crop_fixed is not None else opened.emd.CropSizeFixed != 0
         )
@@ -129,9 +131,9 @@ def classify_objects_with_function(
             pixels = tuple(
                 c.pixels if scale is None else scale(c.pixels) * (c.mask > 0) for c in group
             )
-            blocks: dict[str, Any] = {"rasters_pixels": pixels}
+            blocks: dict[str, Any] = {pixels_key: pixels}
             if config.input_mask:
-                blocks["rasters_mask"] = tuple(c.mask for c in group)
+                blocks[f"{prepared.raster}_mask"] = tuple(c.mask for c in group)
             features = output_features(function.call("vectorize", **blocks), function.name)
             if len(features) != len(group):
                 raise ModelError(
@@ -148,13 +150,12 @@ def classify_objects_with_function(
     counts = label_counts(labels, len(todo))
     chosen = {"CropSizeFixed": str(int(fixed)), "BlackenAroundFeature": str(int(blacken))}
     return function_summary(
-        TASK,
         request.output,
         sent,
         dataset,
         started,
         request.device,
-        arguments | chosen,
+        prepared.arguments | chosen,
         counts,
         warnings,
     )
