@@ -13,7 +13,10 @@ from dlpk.spec.names import ImageSpace, ModelTypeName, WellKnownBandName
 #: Every ModelType value found in Esri sources (reference §1.4).
 MODEL_TYPES: Final[tuple[str, ...]] = get_args(ModelTypeName)
 
-#: Framework values with their ModelConfiguration names (reference §1.3).
+#: Framework values with their ModelConfiguration names (reference §1.3). Without an
+#: InferenceFunction the built-in raster functions import f"{Framework}.{ModelConfiguration}"
+#: (§1.2), so a Framework is a module folder's name, spelt with its exact case: "Onnx" and
+#: "XView" are the folders of Esri's python_raster_functions, "ONNX" is dlpk's own.
 ARCGIS_LEARN_FRAMEWORK: Final = "arcgis.learn.models._inferencing"
 FRAMEWORK_CONFIGURATIONS: Final[dict[str, tuple[str, ...]]] = {
     "TensorFlow": ("ObjectDetectionAPI", "DeepLab"),
@@ -21,6 +24,8 @@ FRAMEWORK_CONFIGURATIONS: Final[dict[str, tuple[str, ...]]] = {
     "PyTorch": ("FastaiSSD", "FeatureClassifier"),
     "CNTK": ("FasterRCNN", "AzurePixelLevelLandClassification"),
     "Templates": ("ImageClassifierTemplate", "ObjectDetectorTemplate"),
+    "Onnx": ("CntkLandClassification", "ObjectDetectionAPI"),
+    "XView": ("ObjectDetectionAPI",),
     ARCGIS_LEARN_FRAMEWORK: (
         "_unet",
         "_psp",
@@ -55,6 +60,8 @@ FRAMEWORK_CONFIGURATIONS: Final[dict[str, tuple[str, ...]]] = {
     "N/A": ("N/A",),
 }
 FRAMEWORKS: Final[tuple[str, ...]] = tuple(FRAMEWORK_CONFIGURATIONS)
+#: Frameworks that are dlpk's own configurations, not module folders ArcGIS ships.
+DLPK_FRAMEWORKS: Final[frozenset[str]] = frozenset({"TorchScript", "ONNX"})
 
 #: ModelType expected for each known configuration (reference §1.3, §1.9).
 CONFIGURATION_MODEL_TYPES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
@@ -68,6 +75,9 @@ CONFIGURATION_MODEL_TYPES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("CNTK", "AzurePixelLevelLandClassification"): ("ImageClassification",),
     ("Templates", "ImageClassifierTemplate"): ("ImageClassification",),
     ("Templates", "ObjectDetectorTemplate"): ("ObjectDetection",),
+    ("Onnx", "CntkLandClassification"): ("ImageClassification",),
+    ("Onnx", "ObjectDetectionAPI"): ("ObjectDetection",),
+    ("XView", "ObjectDetectionAPI"): ("ObjectDetection",),
     (ARCGIS_LEARN_FRAMEWORK, "_unet"): ("ImageClassification",),
     (ARCGIS_LEARN_FRAMEWORK, "_psp"): ("ImageClassification",),
     (ARCGIS_LEARN_FRAMEWORK, "_deeplab_infrencing"): ("ImageClassification",),
@@ -150,8 +160,13 @@ MODEL_FILE_EXTENSIONS: Final[dict[str, tuple[str, ...]]] = {
     "CNTK": (".model", ".dnn"),
     "TorchScript": (".pt", ".pth", ".ts"),
     "ONNX": (".onnx",),
+    "Onnx": (".onnx",),
     ARCGIS_LEARN_FRAMEWORK: (".pth", ".pt", ".onnx", ""),
 }
+
+#: Where Pro keeps the deep-learning raster functions it ships, under its [Functions] folder
+#: (reference §1.3, §1.5); users deploy their own under [Functions]Custom\\.
+PRO_DEEP_LEARNING_FOLDER: Final = "System/DeepLearning/"
 
 #: Frameworks whose packages lint but cannot run anywhere today.
 UNRUNNABLE_FRAMEWORKS: Final[dict[str, str]] = {

@@ -1,7 +1,8 @@
 """Rules over Classes: the raster functions map model outputs to pixel values and colours by them.
 
-Each entry must be exactly `{Value, Name, Color}`; values and names must be unique, and where the
-values start depends on the model type (0 is the background for detectors).
+Each entry must be exactly `{Value, Name, Color}` and values must be unique. Names may repeat
+(Esri's xView example names 35 classes "Clutter"), and a detection class may have Value 0: the
+detection functions name a detection by its position in Classes, never by its Value (§1.6).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def check_classes(emit: Emitter, doc: dict[str, Any]) -> None:
     if not isinstance(classes, list):
         return
     values: Counter[int] = Counter()
-    names: Counter[str] = Counter()
+    names: dict[str, list[Any]] = {}
     for index, entry in enumerate(classes):
         pointer = child_pointer("/Classes", index)
         if not isinstance(entry, dict):
@@ -43,15 +44,22 @@ def check_classes(emit: Emitter, doc: dict[str, Any]) -> None:
             if value < 0:
                 emit.emit("DL309", f"class Value {value} is negative", f"{pointer}/Value")
         if isinstance(name, str):
-            names[name] += 1
+            names.setdefault(name, []).append(entry.get("Value"))
         _check_color(emit, entry, pointer)
     for value, count in values.items():
         if count > 1:
             emit.emit("DL302", f"class Value {value} is used by {count} classes", "/Classes")
-    for name, count in names.items():
-        if count > 1:
-            emit.emit("DL303", f"class Name {name!r} is used by {count} classes", "/Classes")
-    _check_value_start(emit, model_type, [v for v in values if v >= 0])
+    for name, shared in names.items():
+        if len(shared) > 1:
+            shown = ", ".join(map(str, shared[:5])) + (", ..." if len(shared) > 5 else "")
+            emit.emit(
+                "DL303",
+                f"class Name {name!r} is used by {len(shared)} classes (Values {shown}): their "
+                "outputs carry the same label, which ArcGIS allows; give each its own Name "
+                "unless they are meant to read alike",
+                "/Classes",
+            )
+    _check_value_start(emit, model_type, classes, [v for v in values if v >= 0])
 
 
 def _check_class_keys(emit: Emitter, entry: dict[str, Any], pointer: str) -> None:
@@ -104,20 +112,32 @@ def _check_color(emit: Emitter, entry: dict[str, Any], pointer: str) -> None:
         )
 
 
-def _check_value_start(emit: Emitter, model_type: str | None, values: list[int]) -> None:
+def _check_value_start(
+    emit: Emitter, model_type: str | None, classes: list[Any], values: list[int]
+) -> None:
+    """Notes only: neither start stops ArcGIS, but a reader may have meant something else."""
     if not values:
         return
     if model_type in vocab.MODEL_TYPES_VALUES_FROM_ONE and 0 in values:
+        index = next(
+            i
+            for i, c in enumerate(classes)
+            if isinstance(c, dict) and int_value(c.get("Value")) == 0
+        )
+        name = classes[index].get("Name")
         emit.emit(
             "DL304",
-            f"{model_type} class values start at 1: index 0 is the background, so a class "
-            "with Value 0 is never detected",
-            "/Classes",
+            f"class {name!r} has Value 0, which is only a label: Detect Objects names a "
+            "detection by its position in Classes (the model's class k is Classes[k-1]), so "
+            "it runs as written; number classes from 1 only to retrain with arcgis.learn, "
+            "whose MaskRCNN training requires it",
+            child_pointer("/Classes", index),
         )
     elif model_type == "ImageClassification" and min(values) > 1:
         emit.emit(
             "DL304",
-            f"class values start at {min(values)}; labels usually use 1..n with 0 = NoData, and "
-            "channels map to ([0] + values) by position",
+            f"class values start at {min(values)}: Classify Pixels maps output channel i to "
+            f"([0] + values)[i], so channel 1 becomes {min(values)}; check that the model's "
+            "channel 1 is that class (label rasters usually use 1..n with 0 = NoData)",
             "/Classes",
         )

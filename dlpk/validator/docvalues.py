@@ -28,6 +28,11 @@ def configuration_name(doc: dict[str, Any]) -> str | None:
     return config if isinstance(config, str) else None
 
 
+def file_name(path: str) -> str:
+    """The last part of a path written with either separator (`[Functions]System\\X.py`)."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def type_name(value: Any) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
     names |= {list: "an array", dict: "an object", type(None): "null"}

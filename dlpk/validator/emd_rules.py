@@ -13,7 +13,7 @@ from typing import Any
 from dlpk.spec import vocab
 from dlpk.spec.emd_schema import canonical_key_order
 from dlpk.validator.diagnostics import Fix, Severity
-from dlpk.validator.docvalues import configuration_name, str_value
+from dlpk.validator.docvalues import configuration_name, file_name, str_value
 from dlpk.validator.emitter import Emitter
 from dlpk.validator.jsontext import child_pointer
 from dlpk.validator.suggest import closest
@@ -63,16 +63,26 @@ def is_training_data_manifest(doc: dict[str, Any]) -> bool:
 
 
 def check_manifest(emit: Emitter, doc: dict[str, Any]) -> bool:
+    """DL601: an error inside a package (it cannot run), a warning for a loose file (it is
+    probably just the export's own metadata, linted by mistake)."""
     if not is_training_data_manifest(doc):
         return False
     mode = doc.get("MetaDataMode")
-    emit.emit(
-        "DL601",
-        "this is the metadata file written by Export Training Data"
-        + (f" ({mode})" if isinstance(mode, str) else "")
-        + ": it describes training chips, not a trained model; train a model and lint its .emd",
-        "",
+    written = "the metadata file written by Export Training Data" + (
+        f" ({mode})" if isinstance(mode, str) else ""
     )
+    if emit.source.in_package:
+        message = (
+            f"this package's .emd is {written}: it describes training chips, not a trained "
+            "model, so no inference tool can run the package; train a model and package its .emd"
+        )
+        emit.emit("DL601", message, "")
+    else:
+        message = (
+            f"this is {written}: it describes training chips, not a trained model; train a "
+            "model and lint its .emd"
+        )
+        emit.emit("DL601", message, "", severity=Severity.WARNING)
     return True
 
 
@@ -130,32 +140,14 @@ def _enum_check(
 
 
 def check_vocabulary(emit: Emitter, doc: dict[str, Any]) -> None:
+    """ModelType and ImageSpaceUsed; Framework and ModelConfiguration are framework_rules'."""
     _enum_check(emit, doc, "ModelType", vocab.MODEL_TYPES, "DL202")
     _enum_check(emit, doc, "ImageSpaceUsed", vocab.IMAGE_SPACES, "DL205")
-    _enum_check(emit, doc, "Framework", vocab.FRAMEWORKS, "DL203")
-    framework = str_value(doc, "Framework")
-    configuration = configuration_name(doc)
-    if framework in vocab.FRAMEWORK_CONFIGURATIONS and isinstance(configuration, str):
-        names = vocab.FRAMEWORK_CONFIGURATIONS[framework]
-        if configuration not in names:
-            config = doc["ModelConfiguration"]
-            pointer = "/ModelConfiguration" + ("/Name" if isinstance(config, dict) else "")
-            suggestion = closest(configuration, names)
-            hint = f": did you mean {suggestion.value!r}?" if suggestion else ""
-            fix = None
-            if suggestion is not None:
-                fix = emit.value_fix(pointer, suggestion.value, f"use {suggestion.value!r}", False)
-            emit.emit(
-                "DL204",
-                f"ModelConfiguration {configuration!r} is not a known {framework} module{hint}",
-                pointer,
-                fix=fix,
-            )
 
 
 def check_required(emit: Emitter, doc: dict[str, Any]) -> None:
     if "ModelType" not in doc:
-        emit.emit("DL210", "ModelType is missing; ArcGIS tools validate it", "")
+        emit.emit("DL210", _missing_model_type(doc), "")
     has_framework, has_config = "Framework" in doc, "ModelConfiguration" in doc
     if has_framework != has_config:
         missing = "ModelConfiguration" if has_framework else "Framework"
@@ -179,6 +171,27 @@ def check_required(emit: Emitter, doc: dict[str, Any]) -> None:
             )
 
 
+def _missing_model_type(doc: dict[str, Any]) -> str:
+    """DL210's message, naming the ModelType the configuration or the function implies."""
+    configuration = configuration_name(doc)
+    types = vocab.CONFIGURATION_MODEL_TYPES.get((str(doc.get("Framework")), str(configuration)))
+    source = f"{configuration} models"
+    function = doc.get("InferenceFunction")
+    if not types and isinstance(function, str):
+        name = file_name(function)
+        types = tuple(t for t, fs in vocab.INFERENCE_FUNCTIONS_BY_MODEL_TYPE.items() if name in fs)
+        source = f"what {name} serves"
+    add = (
+        f'add "ModelType": "{types[0]}" ({source})'
+        if types and len(types) == 1
+        else 'add the ModelType it was trained as (e.g. "ObjectDetection")'
+    )
+    return (
+        "ModelType is missing: Classify Objects accepts that, but whether Detect Objects and "
+        f"Classify Pixels do is not documented; {add}"
+    )
+
+
 def check_consistency(emit: Emitter, doc: dict[str, Any]) -> None:
     framework, model_type = str_value(doc, "Framework"), str_value(doc, "ModelType")
     configuration = configuration_name(doc)
@@ -194,7 +207,7 @@ def check_consistency(emit: Emitter, doc: dict[str, Any]) -> None:
         )
     function = doc.get("InferenceFunction")
     if valid_type and isinstance(function, str):
-        name = function.replace("\\", "/").rsplit("/", 1)[-1]
+        name = file_name(function)
         if name in vocab.ARCGIS_INFERENCE_FUNCTIONS:
             serves = [t for t, fs in vocab.INFERENCE_FUNCTIONS_BY_MODEL_TYPE.items() if name in fs]
             if model_type not in serves:

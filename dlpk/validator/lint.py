@@ -5,21 +5,34 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from dlpk.errors import InputNotFoundError, InputReadError, PackageError
-from dlpk.validator import class_rules, emd_rules, package_rules, schema_rules, value_rules
+from dlpk.validator import (
+    class_rules,
+    emd_rules,
+    framework_rules,
+    package_rules,
+    schema_rules,
+    value_rules,
+)
 from dlpk.validator.diagnostics import Diagnostic
 from dlpk.validator.docvalues import type_name
 from dlpk.validator.emitter import EmdSource, Emitter
-from dlpk.validator.files import DirectoryIndex, FileIndex, MemberIndex
+from dlpk.validator.files import MAX_READ_BYTES, DirectoryIndex, FileIndex, MemberIndex
 from dlpk.validator.jsonparser import parse_json_bytes
 from dlpk.validator.reference_rules import check_references
 from dlpk.validator.rules import rule
-from dlpk.validator.safezip import MAX_EMD_BYTES, MAX_TOTAL_BYTES, member_infos, read_member
+from dlpk.validator.safezip import (
+    MAX_EMD_BYTES,
+    MAX_TOTAL_BYTES,
+    MemberInfo,
+    member_infos,
+    read_member,
+)
 
 PACKAGE_SUFFIXES = (".dlpk", ".zip")
 
@@ -59,6 +72,7 @@ def lint_emd_bytes(
         return EmdResult(emit.diagnostics, doc)
     emd_rules.check_keys(emit, doc)
     emd_rules.check_vocabulary(emit, doc)
+    framework_rules.check_framework(emit, doc)
     schema_rules.check_schema(emit, doc)
     emd_rules.check_required(emit, doc)
     value_rules.check_values(emit, doc)
@@ -217,7 +231,7 @@ def _lint_archive(archive: zipfile.ZipFile, file: str, options: LintOptions) -> 
         message = f"{location.member} cannot be read ({exc}); repack the package"
         return [*found, _package_diag("DL701", message, file)]
     names = [i.name for i in infos]
-    index = MemberIndex(names, location.base)
+    index = MemberIndex(names, location.base, _member_reader(archive, infos))
     result = lint_emd_bytes(data, file, location.member, index, in_package=True)
     found += result.diagnostics
     if result.document is not None:
@@ -233,6 +247,25 @@ def _lint_archive(archive: zipfile.ZipFile, file: str, options: LintOptions) -> 
                 result.document, archive, location.base, file, location.member, options.trust_code
             )
     return found
+
+
+def _member_reader(
+    archive: zipfile.ZipFile, infos: list[MemberInfo]
+) -> Callable[[str], bytes | None]:
+    """Reads a small member for a rule; None for one lint would not open (a link, encrypted,
+    large) or that fails to read (the archive rules report why)."""
+    by_name = {info.name: info for info in infos}
+
+    def read(name: str) -> bytes | None:
+        info = by_name.get(name)
+        if info is None or info.is_link or info.encrypted or info.size > MAX_READ_BYTES:
+            return None
+        try:
+            return read_member(archive, name, MAX_READ_BYTES)
+        except Exception:  # any corruption of the member: CRC, bad deflate stream, ...
+            return None
+
+    return read
 
 
 def iter_targets(path: Path) -> Iterator[Path]:

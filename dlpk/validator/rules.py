@@ -2,6 +2,10 @@
 
 Codes by family: DL1xx JSON text, DL2xx keys and values, DL3xx Classes, DL4xx consistency,
 DL5xx referenced files, DL6xx data manifests, DL7xx package archive, DL8xx deep model checks.
+
+A rule's severity is the one it reports where the finding is surest (inside a package, with no
+custom InferenceFunction deciding); where the context leaves the outcome open, a diagnostic may
+report milder, and the rule's summary says when.
 """
 
 from __future__ import annotations
@@ -55,7 +59,13 @@ _RULES = (
     # -- keys and values ---------------------------------------------------------------------------
     Rule("DL201", "misspelt-key", E, "Keys are case-sensitive; PRFs index exact names.", "safe"),
     Rule("DL202", "unknown-model-type", E, "ModelType is not one ArcGIS knows (§1.4).", "safe"),
-    Rule("DL203", "unknown-framework", W, "Framework is not a known framework (§1.3).", "unsafe"),
+    Rule(
+        "DL203",
+        "unknown-framework",
+        W,
+        "Framework names no module folder Esri ships nor a dlpk configuration (§1.3).",
+        "unsafe",
+    ),
     Rule(
         "DL204",
         "unknown-configuration",
@@ -64,11 +74,18 @@ _RULES = (
         "unsafe",
     ),
     Rule("DL205", "unknown-image-space", E, "ImageSpaceUsed is MAP_SPACE or PIXEL_SPACE.", "safe"),
-    Rule("DL206", "wrong-type", E, "A key holds a value of the wrong JSON type.", "safe"),
+    Rule(
+        "DL206",
+        "wrong-type",
+        E,
+        "A key holds a value of the wrong JSON type (a warning where ArcGIS reads it anyway, "
+        "e.g. an integer class Name).",
+        "safe",
+    ),
     Rule("DL207", "out-of-range", E, "A number is outside the range the key allows."),
     Rule("DL208", "padding-too-large", E, "Padding must be less than half the tile."),
     Rule("DL209", "missing-key", E, "A key the built-in raster functions require is missing."),
-    Rule("DL210", "missing-model-type", W, "ModelType is missing; the tools validate it."),
+    Rule("DL210", "missing-model-type", W, "ModelType is missing; Esri's tools check it."),
     Rule("DL211", "non-square-tile", N, "arcgis.learn functions assume ImageHeight == ImageWidth."),
     Rule("DL212", "duplicate-band", W, "ExtractBands names the same band twice."),
     Rule("DL213", "bad-data-range", E, "DataRange must be [min, max] with min < max."),
@@ -80,15 +97,29 @@ _RULES = (
     ),
     Rule("DL215", "batch-size-rounded", N, "arcgis.learn rounds batch_size down to a square."),
     Rule("DL216", "schema-violation", E, "The value does not match the .emd schema."),
+    Rule(
+        "DL217",
+        "framework-case",
+        E,
+        "Framework differs from a module folder's name only in letter case; Python imports "
+        "modules by exact name (a warning when a custom InferenceFunction decides).",
+        "safe",
+    ),
     # -- Classes -----------------------------------------------------------------------------------
     Rule("DL301", "missing-classes", E, "This ModelType maps outputs to Classes; none are given."),
     Rule("DL302", "duplicate-class-value", E, "Two classes share a Value."),
-    Rule("DL303", "duplicate-class-name", E, "Two classes share a Name."),
+    Rule(
+        "DL303",
+        "duplicate-class-name",
+        W,
+        "Two classes share a Name, so their outputs carry the same label (valid in ArcGIS).",
+    ),
     Rule(
         "DL304",
         "class-value-start",
-        W,
-        "Class values do not start where the model type expects (0 is background, §1.6).",
+        N,
+        "Where class values start: detectors name classes by position in Classes, pixel "
+        "classifiers map channels to ([0] + values) (§1.6).",
     ),
     Rule("DL305", "misspelt-class-key", E, "Class entries use exactly Value, Name, Color.", "safe"),
     Rule("DL306", "missing-class-color", W, "Without Color there is no colour map for outputs."),
@@ -110,12 +141,25 @@ _RULES = (
         E,
         "Framework and ModelConfiguration select a module together; one is missing.",
     ),
+    Rule(
+        "DL405",
+        "keras-maskrcnn-modules",
+        E,
+        "Keras MaskRCNN reads ModelConfiguration's Config and Architecture module paths.",
+    ),
     # -- referenced files --------------------------------------------------------------------------
     Rule("DL501", "model-file-missing", E, "ModelFile is not beside the .emd / in the package."),
     Rule("DL502", "path-case-mismatch", E, "The file exists with other letter case.", "safe"),
-    Rule("DL503", "absolute-path", E, "Absolute paths break once the package moves.", "unsafe"),
-    Rule("DL504", "backslash-path", W, "Backslashes only work on Windows.", "safe"),
-    Rule("DL505", "unexpected-extension", W, "The model file extension is unusual for Framework."),
+    Rule(
+        "DL503",
+        "absolute-path",
+        E,
+        "An absolute path breaks once the package is unpacked elsewhere (a warning in a loose "
+        ".emd, where Esri documents absolute paths).",
+        "unsafe",
+    ),
+    Rule("DL504", "backslash-path", W, "ArcGIS resolves backslashes only on Windows.", "safe"),
+    Rule("DL505", "unexpected-extension", N, "The model file extension is unusual for Framework."),
     Rule("DL506", "arcgis-function", W, "[Functions] paths need an ArcGIS installation."),
     Rule("DL507", "inference-function-missing", E, "InferenceFunction .py is not in the package."),
     Rule(
@@ -123,12 +167,27 @@ _RULES = (
     ),
     Rule("DL509", "path-escapes-package", E, "A '..' path points outside the model folder."),
     Rule("DL510", "inference-function-not-python", E, "InferenceFunction must name a .py file."),
+    Rule(
+        "DL511",
+        "unshipped-arcgis-function",
+        E,
+        "A [Functions] path outside System\\DeepLearning\\ names no function Pro ships (a "
+        "warning in a loose .emd, whose machine may have it).",
+    ),
+    Rule(
+        "DL512",
+        "inference-class-missing",
+        W,
+        "The InferenceFunction file defines no class named like the file, which dlpk's runner "
+        "instantiates (ArcGIS's own rule is undocumented).",
+    ),
     # -- data manifests ----------------------------------------------------------------------------
     Rule(
         "DL601",
         "training-data-manifest",
-        W,
-        "This is the Export Training Data metadata file, not a model definition.",
+        E,
+        "This is the Export Training Data metadata file, not a model definition (a warning "
+        "on its own, an error inside a package).",
     ),
     # -- package archive ---------------------------------------------------------------------------
     Rule("DL701", "unreadable-package", E, "The package is not a readable zip archive."),

@@ -12,7 +12,8 @@ from typing import Any
 
 from dlpk.spec.emd_schema import conforms
 from dlpk.validator.class_rules import CLASS_KEYS
-from dlpk.validator.docvalues import short_json, type_name
+from dlpk.validator.diagnostics import Severity
+from dlpk.validator.docvalues import int_value, short_json, type_name
 from dlpk.validator.emitter import Emitter
 from dlpk.validator.jsontext import child_pointer, unescape_pointer_token
 
@@ -50,6 +51,9 @@ def check_schema(emit: Emitter, doc: dict[str, Any]) -> None:
             emit.emit("DL207", f"{pointer[1:]} = {value!r}: {error['msg'].lower()}", pointer)
             continue
         if kind.endswith("_type") or kind in {"literal_error", "union_tag_invalid"}:
+            if _is_integer_class_name(pointer, value):
+                _integer_class_name(emit, pointer, value)
+                continue
             if pointer.count("/") == 1 and (meant := _coerced(value, top_key)) is not None:
                 fix = emit.value_fix(pointer, meant, f"write {json.dumps(meant)}", True)
                 emit.emit(
@@ -67,6 +71,27 @@ def check_schema(emit: Emitter, doc: dict[str, Any]) -> None:
             )
             continue
         emit.emit("DL216", f"{pointer[1:] or 'document'}: {error['msg']}", pointer)
+
+
+def _is_integer_class_name(pointer: str, value: Any) -> bool:
+    parts = pointer.split("/")
+    is_name = len(parts) == 4 and parts[1] == "Classes" and parts[3] == "Name"
+    return is_name and int_value(value) is not None
+
+
+def _integer_class_name(emit: Emitter, pointer: str, value: int) -> None:
+    """An integer Name (Esri's Living Atlas road extractor has one): the raster functions copy
+    Name into the Class field, so ArcGIS reads it; the schema asks for a string."""
+    text = str(value)
+    fix = emit.value_fix(pointer, text, f"write {json.dumps(text)}", True)
+    emit.emit(
+        "DL206",
+        f"{pointer[1:]} is the integer {value}: ArcGIS copies Name into the output's Class "
+        f"field, so it runs, but the .emd schema asks for a string; write {json.dumps(text)}",
+        pointer,
+        fix=fix,
+        severity=Severity.WARNING,
+    )
 
 
 def _data_pointer(doc: Any, loc: tuple[int | str, ...]) -> str:

@@ -1,0 +1,2 @@
+class ArcGISImageClassifier:
+    """Placeholder: the class named like the file is the one instantiated."""
