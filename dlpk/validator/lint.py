@@ -215,6 +215,7 @@ def lint_package(path: Path, options: LintOptions) -> list[Diagnostic]:
 def _lint_archive(archive: zipfile.ZipFile, file: str, options: LintOptions) -> list[Diagnostic]:
     infos = member_infos(archive)
     found = package_rules.check_members(infos, file, options.max_total_bytes)
+    found += package_rules.unreadable(archive, infos, file)
     location, located = package_rules.locate_emd(infos, file)
     found += located
     if location is None:

@@ -1,9 +1,11 @@
-"""Rules over a .dlpk archive itself, all decided from its central directory."""
+"""Rules over a .dlpk archive itself: decided from its central directory, but for DL713, which
+reads the local headers and the members' data through."""
 
 from __future__ import annotations
 
 import os
 import posixpath
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 
@@ -15,12 +17,15 @@ from dlpk.validator.safezip import (
     PACKAGE_RATIO_FLOOR,
     RATIO_MIN_BYTES,
     MemberInfo,
+    corrupt_members,
     human_size,
     member_key,
+    member_path,
     name_collisions,
     overlapping_members,
     package_budget,
     package_bytes,
+    unreadable_members,
     unsafe_name_reason,
 )
 
@@ -42,6 +47,28 @@ def _file_size(file: str) -> int | None:
         return os.path.getsize(file)
     except OSError:
         return None
+
+
+def unreadable(archive: zipfile.ZipFile, infos: list[MemberInfo], file: str) -> list[Diagnostic]:
+    """DL713: members that unzip tools would read otherwise than lint, or not at all. Their
+    data is read through (bounded by the package's budget) unless a member is a bomb already."""
+    found = unreadable_members(archive)
+    budget = package_budget(package_bytes(infos, _file_size(file)))
+    declared = sum(info.size for info in infos if not info.is_dir)
+    if declared <= budget and not any(_bomb(info) for info in infos):  # else DL709 says why
+        found += corrupt_members(archive, budget)
+    return [
+        _diag("DL713", f"member {name!r} {why}; repack the package", file, _member_path(name))
+        for name, why in found
+    ]
+
+
+def _bomb(info: MemberInfo) -> bool:
+    return info.size >= RATIO_MIN_BYTES and info.size > MAX_RATIO * max(info.compressed, 1)
+
+
+def _member_path(name: str) -> str:
+    return member_path(name) if unsafe_name_reason(name) is None else name
 
 
 def check_members(
@@ -68,7 +95,7 @@ def check_members(
             found.append(_diag("DL706", f"member {stored!r} is a symbolic link", file, info.name))
         if info.encrypted:
             found.append(_diag("DL707", f"member {stored!r} is encrypted", file, info.name))
-        if info.size >= RATIO_MIN_BYTES and info.size > MAX_RATIO * max(info.compressed, 1):
+        if _bomb(info):
             ratio = info.size / max(info.compressed, 1)
             found.append(
                 _diag(

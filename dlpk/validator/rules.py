@@ -202,6 +202,13 @@ _RULES = (
     Rule("DL710", "unreferenced-file", N, "A file the .emd never references."),
     Rule("DL711", "backslash-member", E, "Member names use backslashes; unzip tools disagree."),
     Rule("DL712", "emd-too-large", E, "The .emd member is implausibly large for a JSON file."),
+    Rule(
+        "DL713",
+        "unreadable-member",
+        E,
+        "A member's data cannot be read as the directory says: a compression dlpk cannot "
+        "decompress (Deflate64), a local header naming another file, data failing its CRC.",
+    ),
     # -- deep model checks -------------------------------------------------------------------------
     Rule("DL801", "framework-unavailable", N, "The framework needed for --deep is not installed."),
     Rule("DL802", "model-unloadable", E, "The model file could not be opened."),

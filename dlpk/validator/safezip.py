@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import unicodedata
 import zipfile
 from collections import defaultdict
@@ -45,6 +46,10 @@ PACKAGE_RATIO_FLOOR = 1024**3
 # What unpacking needs beyond the declared bytes: at most a file system block for each file.
 FILE_OVERHEAD_BYTES = 4096
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_WINDOWS_FORBIDDEN = set('<>:"|?*') | {chr(code) for code in range(1, 32)}
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{kind}{n}" for kind in ("COM", "LPT") for n in [*"123456789", "\u00b9", "\u00b2", "\u00b3"]
+}
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,10 @@ def member_path(name: str) -> str:
 
 def member_key(name: str) -> str:
     """What two names are compared by: the member path, case-folded (Windows and macOS file
-    systems do not tell `Model.onnx` from `model.onnx`)."""
-    return unicodedata.normalize("NFC", member_path(name).casefold())
+    systems do not tell `Model.onnx` from `model.onnx`), each part without the trailing dots
+    and spaces Windows drops (`model.pt.` is `model.pt` there)."""
+    parts = [part.rstrip(". ") for part in member_path(name).casefold().split("/")]
+    return unicodedata.normalize("NFC", "/".join(parts))
 
 
 def _normalised_name(raw: str) -> str:
@@ -107,7 +114,8 @@ def member_infos(archive: zipfile.ZipFile) -> list[MemberInfo]:
 
 
 def unsafe_name_reason(name: str) -> str | None:
-    """Why extracting `name` could write outside the target folder, or None."""
+    """Why extracting `name` could write outside the target folder, here or on Windows (where
+    ArcGIS unpacks packages), or could not be unpacked there at all; None when it is safe."""
     if name.startswith(("/", "\\")) or _DRIVE.match(name):
         return "is an absolute path"
     parts = name.replace("\\", "/").split("/")
@@ -117,6 +125,17 @@ def unsafe_name_reason(name: str) -> str | None:
         return "contains a NUL character"
     if not name.endswith("/") and not member_path(name):
         return "is empty once '.' and '/' are removed"
+    return _windows_reason([part for part in parts if part not in ("", ".")])
+
+
+def _windows_reason(parts: list[str]) -> str | None:
+    for part in parts:
+        if not part.strip(". "):
+            return f"has a part {part!r} that Windows reads as '..' or '.'"
+        if set(part) & _WINDOWS_FORBIDDEN:
+            return f"has a part {part!r} with a character Windows file names cannot hold"
+        if part.split(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+            return f"has a part {part!r} that is a Windows device name"
     return None
 
 
@@ -164,6 +183,84 @@ def overlapping_members(infos: list[MemberInfo]) -> list[str]:
         for current, following in itertools.pairwise(ordered)
         if current.offset + current.compressed > following.offset
     ]
+
+
+# What Python's zipfile (and so dlpk) decompresses; ZIP_LZMA needs the lzma module.
+READABLE_METHODS = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
+METHOD_NAMES = {9: "Deflate64", 93: "Zstandard", 95: "xz", 98: "PPMd", 99: "AES"}
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # 30 bytes before the local name
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+
+
+def unreadable_members(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """Members that no unzip reads the way the central directory says: a compression method
+    zipfile cannot decompress (Windows' "Send to compressed folder" writes Deflate64 past
+    2 GiB), or a local header that is missing or names another file (tools that read local
+    headers, streaming unzips among them, would unpack something else). Read from the local
+    headers only (30 bytes and a name each), not the data: `corrupt_members` checks that."""
+    found: list[tuple[str, str]] = []
+    fp = archive.fp
+    for info in archive.infolist():
+        if info.compress_type not in READABLE_METHODS:
+            method = METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+            found.append((info.filename, f"is compressed with {method}, which dlpk cannot read"))
+            continue
+        if fp is None or info.filename.endswith("/"):
+            continue
+        fp.seek(info.header_offset)
+        header = fp.read(_LOCAL_HEADER.size)
+        if len(header) < _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
+            found.append((info.filename, "has no local header where the directory says"))
+            continue
+        name_length = _LOCAL_HEADER.unpack(header)[10]
+        local = fp.read(name_length)
+        if local not in _stored_names(info):
+            shown = local.decode("utf-8", "replace")
+            found.append((info.filename, f"is named {shown!r} in its local header"))
+    return found
+
+
+def _stored_names(info: zipfile.ZipInfo) -> tuple[bytes, ...]:
+    """The byte spellings of a member's central-directory name (UTF-8 or CP437, as flagged;
+    some writers store backslashes in one and slashes in the other)."""
+    names = {info.orig_filename}
+    names.add(info.orig_filename.replace("/", "\\"))
+    encoded: set[bytes] = set()
+    for name in names:
+        for encoding in ("utf-8", "cp437"):
+            try:
+                encoded.add(name.encode(encoding))
+            except UnicodeEncodeError:
+                continue
+    return tuple(encoded)
+
+
+def corrupt_members(
+    archive: zipfile.ZipFile, limit: int = MAX_TOTAL_BYTES
+) -> list[tuple[str, str]]:
+    """Members whose data does not decompress to their CRC (a bad CRC, bad deflate data, a
+    truncated file): found by reading every member through, at most `limit` bytes in all."""
+    found: list[tuple[str, str]] = []
+    budget = ByteBudget(limit)
+    unreadable = {name for name, _ in unreadable_members(archive)}
+    for info in archive.infolist():
+        if info.filename.endswith("/") or info.filename in unreadable or info.flag_bits & 0x1:
+            continue
+        try:
+            with archive.open(info) as handle:
+                while chunk := handle.read(1 << 20):
+                    budget.take(len(chunk), info.filename)
+        except PackageError:
+            found.append((info.filename, "inflates beyond what the package declares"))
+            break
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+            found.append((info.filename, f"is corrupt ({_one_line(exc)})"))
+    return found
 
 
 def package_bytes(infos: list[MemberInfo], file_size: int | None) -> int:
