@@ -61,16 +61,37 @@ def emd_text(path: Path) -> str:
 def _lint_text_for(
     path: Path, member: str | None, names: list[str] | None, base: str
 ) -> Callable[[str], list[Diagnostic]]:
-    from dlpk.validator.files import DirectoryIndex, MemberIndex
+    from dlpk.validator.files import DirectoryIndex, FileIndex, MemberIndex
     from dlpk.validator.lint import lint_emd_bytes
 
-    index = MemberIndex(names, base) if names is not None else DirectoryIndex(path.parent)
+    if names is not None:
+        index: FileIndex = MemberIndex(names, base, _package_reader(path))
+    else:
+        index = DirectoryIndex(path.parent)
 
     def lint(text: str) -> list[Diagnostic]:
         data = text.encode("utf-8")
         return lint_emd_bytes(data, str(path), member, index, names is not None).diagnostics
 
     return lint
+
+
+def _package_reader(path: Path) -> Callable[[str], bytes | None]:
+    """Small members for the rules that read them (an InferenceFunction's source): fix lints
+    a package's .emd as lint does, with its members at hand."""
+    import zipfile
+
+    from dlpk.validator.lint import member_reader
+    from dlpk.validator.safezip import member_infos
+
+    def read(name: str) -> bytes | None:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return member_reader(archive, member_infos(archive))(name)
+        except (OSError, zipfile.BadZipFile):
+            return None
+
+    return read
 
 
 def fix_path(

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
 
 from dlpk.spec.names import ImageSpace, ModelTypeName, WellKnownBandName
 
@@ -35,13 +45,31 @@ class ModelConfigurationObject(_Open):
     Config: StrictStr | None = None
 
 
+def _integer_as_text(value: Any) -> Any:
+    """ArcGIS reads an integer class Name (Esri's Living Atlas road extractor has one) as its
+    text; lint warns (DL206) and its fix writes the string."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+ClassName = Annotated[
+    StrictStr,
+    BeforeValidator(_integer_as_text),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string"}, {"type": "integer"}],
+            "description": "Class name written to outputs (an integer is read as its text).",
+        }
+    ),
+]
+
+
 class ClassEntry(BaseModel):
     """One entry of `Classes`. Position is semantic: outputs map to classes by index (§1.6)."""
 
     model_config = ConfigDict(extra="forbid")
 
     Value: StrictInt = Field(description="Pixel value / class id written to outputs.")
-    Name: StrictStr = Field(description="Class name written to outputs.")
+    Name: ClassName
     Color: RGBColor | None = Field(
         default=None,
         description="RGB 0-255; [-1, -1, -1] means no colour (the export template's marker).",

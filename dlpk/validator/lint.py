@@ -232,7 +232,7 @@ def _lint_archive(archive: zipfile.ZipFile, file: str, options: LintOptions) -> 
         message = f"{location.member} cannot be read ({exc}); repack the package"
         return [*found, _package_diag("DL701", message, file)]
     names = [i.name for i in infos]
-    index = MemberIndex(names, location.base, _member_reader(archive, infos))
+    index = MemberIndex(names, location.base, member_reader(archive, infos))
     result = lint_emd_bytes(data, file, location.member, index, in_package=True)
     found += result.diagnostics
     if result.document is not None:
@@ -250,7 +250,7 @@ def _lint_archive(archive: zipfile.ZipFile, file: str, options: LintOptions) -> 
     return found
 
 
-def _member_reader(
+def member_reader(
     archive: zipfile.ZipFile, infos: list[MemberInfo]
 ) -> Callable[[str], bytes | None]:
     """Reads a small member for a rule; None for one lint would not open (a link, encrypted,

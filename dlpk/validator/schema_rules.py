@@ -13,7 +13,7 @@ from typing import Any
 from dlpk.spec.emd_schema import conforms
 from dlpk.validator.class_rules import CLASS_KEYS
 from dlpk.validator.diagnostics import Severity
-from dlpk.validator.docvalues import int_value, short_json, type_name
+from dlpk.validator.docvalues import short_json, type_name
 from dlpk.validator.emitter import Emitter
 from dlpk.validator.jsontext import child_pointer, unescape_pointer_token
 
@@ -25,6 +25,7 @@ _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than_equal", "less_
 def check_schema(emit: Emitter, doc: dict[str, Any]) -> None:
     """Type and range errors from the pydantic models: the schema and the linter agree. A
     document the published schema accepts has none, and pydantic is not even imported."""
+    _integer_class_names(emit, doc)
     if conforms(doc):
         return
     from pydantic import ValidationError
@@ -51,9 +52,6 @@ def check_schema(emit: Emitter, doc: dict[str, Any]) -> None:
             emit.emit("DL207", f"{pointer[1:]} = {value!r}: {error['msg'].lower()}", pointer)
             continue
         if kind.endswith("_type") or kind in {"literal_error", "union_tag_invalid"}:
-            if _is_integer_class_name(pointer, value):
-                _integer_class_name(emit, pointer, value)
-                continue
             if pointer.count("/") == 1 and (meant := _coerced(value, top_key)) is not None:
                 fix = emit.value_fix(pointer, meant, f"write {json.dumps(meant)}", True)
                 emit.emit(
@@ -73,21 +71,25 @@ def check_schema(emit: Emitter, doc: dict[str, Any]) -> None:
         emit.emit("DL216", f"{pointer[1:] or 'document'}: {error['msg']}", pointer)
 
 
-def _is_integer_class_name(pointer: str, value: Any) -> bool:
-    parts = pointer.split("/")
-    is_name = len(parts) == 4 and parts[1] == "Classes" and parts[3] == "Name"
-    return is_name and int_value(value) is not None
+def _integer_class_names(emit: Emitter, doc: dict[str, Any]) -> None:
+    """Integer class Names (Esri's Living Atlas road extractor has one): the models read them
+    as their text, as ArcGIS does, so they are no schema error; lint still says so."""
+    classes = doc.get("Classes")
+    for number, entry in enumerate(classes if isinstance(classes, list) else []):
+        name = entry.get("Name") if isinstance(entry, dict) else None
+        if isinstance(name, int) and not isinstance(name, bool):
+            _integer_class_name(emit, f"/Classes/{number}/Name", name)
 
 
 def _integer_class_name(emit: Emitter, pointer: str, value: int) -> None:
-    """An integer Name (Esri's Living Atlas road extractor has one): the raster functions copy
-    Name into the Class field, so ArcGIS reads it; the schema asks for a string."""
+    """An integer Name: the raster functions copy Name into the Class field, so ArcGIS reads
+    it; Esri's documentation asks for a string."""
     text = str(value)
     fix = emit.value_fix(pointer, text, f"write {json.dumps(text)}", True)
     emit.emit(
         "DL206",
         f"{pointer[1:]} is the integer {value}: ArcGIS copies Name into the output's Class "
-        f"field, so it runs, but the .emd schema asks for a string; write {json.dumps(text)}",
+        f"field, so it runs, but Esri documents Name as a string; write {json.dumps(text)}",
         pointer,
         fix=fix,
         severity=Severity.WARNING,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import dlpk
 from dlpk.validator.diagnostics import Diagnostic, Severity
 from dlpk.validator.files import DirectoryIndex, MemberIndex
 from dlpk.validator.fixes import fix_text
@@ -345,3 +346,16 @@ def test_an_unusual_extension_is_only_a_note(tmp_path: Path) -> None:
     text = emd_text(Framework="PyTorch", ModelConfiguration="FastaiSSD", ModelFile="model.h5")
     (tmp_path / "model.h5").write_bytes(b"h5")
     assert only(loose(tmp_path, text), "DL505").severity is Severity.INFO
+
+
+def test_fix_of_a_package_reads_its_inference_function_as_lint_does(tmp_path: Path) -> None:
+    """DL512 needs the .py's source: fix lints a package's .emd with its members at hand, so
+    what it leaves is what lint says."""
+    from tests.corpus.packages import function_class_mismatch
+
+    path = tmp_path / "mismatch.dlpk"
+    function_class_mismatch(path)
+    linted = {d.code for d in dlpk.lint(path).diagnostics}
+    fixed = dlpk.fix(path, output=tmp_path / "fixed.dlpk")
+    assert "DL512" in linted
+    assert "DL512" in {d.code for d in fixed.remaining}
