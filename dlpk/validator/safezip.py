@@ -212,8 +212,10 @@ def unreadable_members(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
             continue
         if fp is None or info.filename.endswith("/"):
             continue
-        fp.seek(info.header_offset)
-        header = fp.read(_LOCAL_HEADER.size)
+        header = b""
+        if info.header_offset >= 0:  # a damaged directory can point before the file
+            fp.seek(info.header_offset)
+            header = fp.read(_LOCAL_HEADER.size)
         if len(header) < _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
             found.append((info.filename, "has no local header where the directory says"))
             continue

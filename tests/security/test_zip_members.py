@@ -6,6 +6,7 @@ in one line, and nothing is left behind."""
 from __future__ import annotations
 
 import json
+import struct
 import zipfile
 from pathlib import Path
 
@@ -126,3 +127,22 @@ def test_a_sound_package_has_no_unreadable_or_corrupt_member() -> None:
     with zipfile.ZipFile(LANDCOVER) as archive:
         assert unreadable_members(archive) == [] and corrupt_members(archive) == []
         assert json.loads(archive.read("landcover.emd"))["Framework"]
+
+
+def test_a_directory_pointing_before_the_file_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    """A central directory's start stated past where it is (found by the zip fuzzer): zipfile
+    then places the member's local header before the start of the file."""
+    path = tmp_path / "p.dlpk"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a/b.emd", b'{"ModelFile": "x.onnx"}')
+    raw = bytearray(path.read_bytes())
+    end = raw.rfind(b"PK\x05\x06")
+    stated = struct.unpack_from("<L", raw, end + 16)[0]
+    struct.pack_into("<L", raw, end + 16, stated + 5)
+    path.write_bytes(bytes(raw))
+    with zipfile.ZipFile(path) as archive:
+        assert archive.infolist()[0].header_offset == -5
+        assert unreadable_members(archive) == [
+            ("a/b.emd", "has no local header where the directory says")
+        ]
+    assert "DL713" in _codes(path)
