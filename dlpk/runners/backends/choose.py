@@ -1,4 +1,5 @@
-"""Turning what a caller names (nothing, "local", "docker", or a backend object) into a Backend."""
+"""Turning what a caller names (nothing, "local", "docker", "ray", or a backend object) into a
+Backend."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ from dlpk.errors import UsageError
 from dlpk.runners.backends.base import Backend
 from dlpk.runners.backends.docker import Docker
 from dlpk.runners.backends.local import InProcess, Local
+from dlpk.runners.backends.ray import Ray
 
-BACKENDS: dict[str, type[Backend]] = {"in-process": InProcess, "local": Local, "docker": Docker}
+BACKENDS: dict[str, type[Backend]] = {
+    "in-process": InProcess,
+    "local": Local,
+    "docker": Docker,
+    "ray": Ray,
+}
 
 
 def resolve_backend(backend: Backend | str | None) -> Backend:
@@ -22,6 +29,7 @@ def resolve_backend(backend: Backend | str | None) -> Backend:
         return found()
     if not isinstance(backend, Backend):
         raise UsageError(
-            f"{backend!r} is not a backend", "pass None, 'local', 'docker' or dlpk.Docker(...)"
+            f"{backend!r} is not a backend",
+            "pass None, 'local', 'docker', 'ray', dlpk.Docker(...) or dlpk.Ray(...)",
         )
     return backend
