@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from dlpk.spec.conformance import ConformanceReport
 from dlpk.spec.emd import EsriModelDefinition
 from dlpk.spec.job import JOB, Result
 
@@ -67,10 +68,22 @@ def result_schema() -> dict[str, Any]:
     )
 
 
+def conformance_schema() -> dict[str, Any]:
+    return model_schema(
+        ConformanceReport,
+        "conformance",
+        "dlpk conformance report (dlpk conformance --format json)",
+        "What `dlpk conformance` found: each check of a model package (CFnnn) or each case of "
+        "the runner kit (RCnnn), with its status, evidence and fix. Versioned: fields are only "
+        "added; `version` changes when a reader could break.",
+    )
+
+
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "emd": emd_schema,
     "job": job_schema,
     "result": result_schema,
+    "conformance": conformance_schema,
 }
 
 
