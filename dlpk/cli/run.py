@@ -19,5 +19,5 @@ def register(subparsers: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from dlpk.api import run_job
 
-    print_done(run_job(args.jobdir, backend=backend_from(args), progress=True))
+    print_done(run_job(args.jobdir, backend=backend_from(args), progress=args.progress))
     return 0

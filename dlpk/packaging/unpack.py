@@ -20,7 +20,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from dlpk.errors import InputNotFoundError, PackageError
+from dlpk.errors import InputNotFoundError, PackageError, UsageError
+from dlpk.packaging.pack import folder_emd
 from dlpk.scratch import scratch_folder
 from dlpk.spec.emd import EsriModelDefinition
 from dlpk.validator.diagnostics import Diagnostic, Severity
@@ -56,10 +57,20 @@ class PreparedModel:
 
 @contextlib.contextmanager
 def prepared_model(path: Path) -> Iterator[PreparedModel]:
-    """Lint `path` (.dlpk or .emd) and yield its folder; a package is unpacked for the block."""
+    """Lint `path` (.dlpk, .emd, or a model folder holding one .emd) and yield its folder; a
+    package is unpacked for the block."""
     if not path.exists():
         raise InputNotFoundError(f"{path}: no such file")
-    if path.suffix.lower() not in (".dlpk", ".zip"):
+    if path.is_dir():
+        path = folder_emd(path)  # as `dlpk pack` and `dlpk inspect` read a model folder
+    suffix = path.suffix.lower()
+    if suffix not in (".dlpk", ".zip", ".emd"):
+        raise UsageError(
+            f"{path} is not a model package: a model is a .dlpk, an .emd, or a folder holding "
+            "one .emd beside the files it names",
+            "make a package of the model's folder with `dlpk pack FOLDER`",
+        )
+    if suffix == ".emd":
         warnings = stop_on_errors(lint_emd_file(path, LintOptions()), path)
         yield PreparedModel(path.parent, path.name, parse_emd(path).Framework, warnings)
         return

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from dlpk.atomic import write_text_atomic
 from dlpk.errors import DlpkError, InvalidJobError, JobIOError
+from dlpk.interrupts import stop_exit_code, stop_on_signals, stop_reason
 from dlpk.runners.progress import JsonlProgress, Progress
 from dlpk.runners.tasks import TASKS
 from dlpk.spec.job import JOB, Job, OutputFile, Result, ResultError
@@ -128,8 +129,14 @@ def run_job(jobdir: Path, listener: Progress | None = None, launched: bool = Fal
     except Exception as exc:  # an internal error: full traceback in the log, one line out
         log.exception("internal error")
         if not quiet:
-            print(f"dlpk: internal error: {exc!r} (see {out / 'log.txt'})", file=sys.stderr)
+            where = (out / "log.txt").resolve()  # the job directory stays: the log is there
+            print(f"dlpk: internal error: {exc!r} (see {where})", file=sys.stderr)
         result = _failed(task, 1, type(exc).__name__, repr(exc), started)
+    except BaseException:  # stopped (Ctrl-C, SIGTERM): no result, nothing looks finished
+        log.warning("stopped before the job ended")
+        log.removeHandler(handler)  # the same logger serves the next job of this process
+        handler.close()
+        raise
     finally:
         progress.close()
     result.timings.setdefault("total", time.monotonic() - t0)
@@ -183,4 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m dlpk.runners JOBDIR", file=sys.stderr)
         return 2
-    return run_job(Path(args[0]))
+    try:
+        with stop_on_signals():  # SIGTERM and SIGHUP unwind as Ctrl-C: scratch is removed
+            return run_job(Path(args[0]))
+    except KeyboardInterrupt as stop:  # the launcher that stopped it says so itself
+        if not os.environ.get(LAUNCHED_ENV):
+            print(f"dlpk: runner {stop_reason(stop)}", file=sys.stderr)
+        return stop_exit_code(stop)

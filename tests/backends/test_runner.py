@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from dlpk.runners.backends.local import run_local
 from dlpk.spec.job import Result
@@ -132,3 +133,50 @@ def test_job_with_second_raster_and_mask(
     images = {o.path for o in result.outputs if o.path.startswith("out/chips/images/")}
     assert images2 and {p.replace("images2/", "images/") for p in images2} == images
     assert result.counts["chips"] <= 4  # 64 px chips completely inside a 128 px square
+
+
+def test_an_internal_error_names_a_log_that_exists(
+    tmp_path: Path,
+    rgb_raster: Path,
+    labels_gpkg: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`python -m dlpk.runners JOBDIR` run by hand: the message points at the job's log, by a
+    path that holds, whatever the working folder."""
+    from dlpk.runners import entrypoint
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(entrypoint.TASKS, "export_chips", broken)
+    monkeypatch.delenv("DLPK_LAUNCHED", raising=False)
+    job = make_job(tmp_path, rgb_raster, labels_gpkg)
+    monkeypatch.chdir(tmp_path)
+    assert entrypoint.main(["job"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dlpk: internal error: RuntimeError('a bug') (see ")
+    log = Path(err.removesuffix(")").rsplit("(see ", 1)[1])
+    assert log.is_absolute() and log == job / "out" / "log.txt"
+    assert "RuntimeError: a bug" in log.read_text()  # the traceback is there
+
+
+def test_a_stopped_job_leaves_no_log_handler_behind(
+    tmp_path: Path, rgb_raster: Path, labels_gpkg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or SIGTERM) in a job run in this process: the next job's log is its own."""
+    import logging
+
+    from dlpk.runners import entrypoint
+
+    def stopped(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(entrypoint.TASKS, "export_chips", stopped)
+    job = make_job(tmp_path, rgb_raster, labels_gpkg)
+    handlers = list(logging.getLogger("dlpk.runners").handlers)
+    with pytest.raises(KeyboardInterrupt):
+        entrypoint.run_job(job, launched=True)
+    assert logging.getLogger("dlpk.runners").handlers == handlers
+    assert not (job / "out" / "result.json").exists()  # nothing looks finished
+    assert "stopped before the job ended" in (job / "out" / "log.txt").read_text()

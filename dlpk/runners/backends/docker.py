@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from dlpk.errors import ContainerError, ImageMissingError, JobStoppedError, UsageError
+from dlpk.interrupts import STOP_GRACE_SECONDS
 from dlpk.runners.backends.base import read_result
 from dlpk.runners.backends.images.catalog import IMAGE_PROVIDES, build_command, default_image
 from dlpk.runners.backends.images.docker_client import docker_client
@@ -29,6 +30,7 @@ from dlpk.spec.choices import Device
 from dlpk.spec.job import Result
 
 CONTAINER_JOBDIR = "/job"
+log = logging.getLogger("dlpk.docker")
 GPU_HELP = "install nvidia-container-toolkit and restart dockerd, or use --device cpu"
 
 
@@ -194,8 +196,20 @@ def run_docker(
                     "raise --memory",
                 )
             return code
+        except BaseException:  # --timeout, Ctrl-C, SIGTERM, SIGHUP, or a failure here
+            _stop(client, container_id)
+            raise
         finally:
             client.api.remove_container(container_id, force=True)
+
+
+def _stop(client: Any, container_id: str) -> None:
+    """`docker stop`: SIGTERM to the runner, which unwinds as on Ctrl-C (classify-pixels
+    records its checkpoint as stopped, for --resume), then SIGKILL after the grace period."""
+    try:
+        client.api.stop(container_id, timeout=int(STOP_GRACE_SECONDS))
+    except Exception:  # gone already, or the daemon failed: the forced removal follows
+        log.debug("stopping container %s failed", container_id, exc_info=True)
 
 
 def _start(client: Any, container_id: str) -> None:
@@ -227,25 +241,19 @@ def _wait(
     on_progress: Progress | None,
     poll: float,
 ) -> int:
+    """The container's exit code once it ends; past `timeout`, JobStoppedError (the caller
+    stops the container)."""
     progress_file = prepared.jobdir / "out" / "progress.jsonl"
     offset, started = 0, time.monotonic()
-    try:
-        while True:
-            state = client.api.inspect_container(container_id)["State"]
-            if on_progress is not None:
-                offset = relay_progress(progress_file, offset, on_progress)
-            if not state.get("Running"):
-                return int(state.get("ExitCode", 1))
-            if timeout is not None and time.monotonic() - started > timeout:
-                client.api.kill(container_id)
-                raise JobStoppedError(f"the job ran longer than --timeout {timeout:g} s; stopped")
-            time.sleep(poll)
-    except KeyboardInterrupt:
-        client.api.kill(container_id)
-        raise
-
-
-log = logging.getLogger("dlpk.docker")
+    while True:
+        state = client.api.inspect_container(container_id)["State"]
+        if on_progress is not None:
+            offset = relay_progress(progress_file, offset, on_progress)
+        if not state.get("Running"):
+            return int(state.get("ExitCode", 1))
+        if timeout is not None and time.monotonic() - started > timeout:
+            raise JobStoppedError(f"the job ran longer than --timeout {timeout:g} s; stopped")
+        time.sleep(poll)
 
 
 @dataclass(frozen=True)

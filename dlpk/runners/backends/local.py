@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from dlpk.errors import JobStoppedError
+from dlpk.interrupts import STOP_GRACE_SECONDS
 from dlpk.runners.backends.base import read_result
 from dlpk.runners.backends.launch import PreparedJob, link_mounts
 from dlpk.runners.progress import Progress, relay_progress
@@ -30,7 +31,8 @@ def run_local(
     poll: float = 0.2,
     timeout: float | None = None,
 ) -> int:
-    """Run the job and return the entrypoint's exit code; Ctrl-C or `timeout` stop it."""
+    """Run the job and return the entrypoint's exit code; `timeout`, Ctrl-C, SIGTERM or
+    SIGHUP (raised here by `dlpk.interrupts`) stop it, its scratch cleaned by the runner."""
     progress_file = jobdir / "out" / "progress.jsonl"
     progress_file.unlink(missing_ok=True)  # a previous run's records are not this run's
     env = os.environ | {"DLPK_LAUNCHED": "1"}
@@ -47,9 +49,25 @@ def run_local(
                 raise JobStoppedError(f"the job ran longer than --timeout {timeout:g} s; stopped")
             time.sleep(poll)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE_SECONDS) -> None:
+    """Stop a runner that is still running: SIGTERM first, which it unwinds as Ctrl-C (its
+    scratch folders removed, classify-pixels' checkpoint recorded for --resume), then SIGKILL
+    if it has not ended within `grace` seconds. Returns once it has ended."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.terminate()
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except BaseException:  # a second interrupt while waiting (no handler made it wait)
+        proc.kill()
+        proc.wait()
+        raise
 
 
 @dataclass(frozen=True)

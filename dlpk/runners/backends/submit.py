@@ -13,6 +13,7 @@ from pathlib import Path
 from dlpk.errors import (
     BadInputError,
     InvalidJobError,
+    JobStoppedError,
     ModelError,
     OutputExistsError,
     PackageError,
@@ -137,6 +138,11 @@ def run_inference(request: InferenceRequest, backend: Backend, progress: Progres
             # run of this output without --resume removes them
             if delivered or not _worth_resuming(staging, failure):
                 shutil.rmtree(staging, ignore_errors=True)
+            elif isinstance(failure, KeyboardInterrupt | JobStoppedError):  # errors stay one line
+                failure.add_note(
+                    f"the finished tiles are kept beside {request.output}: rerun with "
+                    "--resume to finish"
+                )
         return result
 
 

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 
+from dlpk.interrupts import worker_signals
 from dlpk.runners.tasks.export_chips.encode import GeoTiffEncoder
 from dlpk.runners.tasks.export_chips.plan_item import PlanItem
 from dlpk.runners.tasks.export_chips.schedule import group_items, strip_width, tasks
@@ -50,7 +51,10 @@ _WRITERS: Writers | None = None
 
 
 def init_worker(configs: list[ChipConfig]) -> None:
+    """Set up a worker: its writers, and its signals (Ctrl-C stops the parent, which
+    terminates the pool; the worker then ends quietly instead of printing a traceback)."""
     global _WRITERS
+    worker_signals()
     _WRITERS = Writers(configs)
 
 

@@ -91,12 +91,30 @@ def _confidence_column(values: list[Confidence]) -> NDArray[Any]:
     return np.array(["" if v is None else str(v) for v in values], dtype=object)
 
 
+def replaced_fields(layer: FeatureLayer, source: Path) -> list[str]:
+    """The warning that the layer's own ClassLabel, ClassValue or Confidence fields (in any
+    case: OGR field names ignore it) are replaced by this run's in the output."""
+    names = [str(name) for name in layer.meta["fields"] if _is_added(str(name))]
+    if not names:
+        return []
+    listed = ", ".join(names)
+    return [
+        f"{source.name} already has field(s) {listed}: the output holds this run's "
+        f"{', '.join(ADDED_FIELDS)} instead (field names ignore case); the input is unchanged"
+    ]
+
+
+def _is_added(name: str) -> bool:
+    return name.casefold() in {added.casefold() for added in ADDED_FIELDS}
+
+
 def write_labelled(output: Path, layer: FeatureLayer, labels: Labels, overwrite: bool) -> None:
-    """The input layer with ClassLabel, ClassValue and Confidence added (None is null)."""
+    """The input layer with ClassLabel, ClassValue and Confidence added (None is null); fields
+    of the input named like them, in any case, are replaced (`replaced_fields` says so)."""
     columns: dict[str, NDArray[Any]] = {
         name: data
         for name, data in zip(layer.meta["fields"], layer.fields, strict=True)
-        if name not in ADDED_FIELDS
+        if not _is_added(str(name))
     }
     columns["ClassLabel"] = np.array(["" if v is None else v for v in labels.names], dtype=object)
     columns["ClassValue"] = np.array([0 if v is None else v for v in labels.values], np.int32)
