@@ -8,20 +8,80 @@ import json
 import sys
 from typing import Any, get_args
 
+from dlpk.cli.arcgis_names import option_strings
 from dlpk.cli.options import add_backend_options, backend_from, echo, print_done
 from dlpk.errors import UsageError
 from dlpk.spec.choices import ProcessingMode
 
+VALUE_TABLE = (
+    'ArcGIS\'s value table: "name value" pairs separated by ";", e.g. "padding 32;batch_size 4"'
+)
 
-def parse_pairs(pairs: list[str] | None) -> dict[str, str]:
-    """`--arg name=value` options as a dict; the last of a repeated name wins."""
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise UsageError(f"--arg {text!r}: expected name=value, e.g. padding=64")
+    return name.strip(), value.strip()
+
+
+def _unquote(value: str) -> str:
+    """A value table's value, without the quotes ArcGIS puts around one holding spaces."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
+
+
+def _value_table(text: str) -> list[tuple[str, str]]:
+    """`padding 32;batch_size 4` (ArcGIS's form of arguments) as (name, value) pairs; a JSON
+    object of names and values, as ArcGIS's REST API passes them, is taken too."""
+    if text.lstrip().startswith("{"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--arguments {text!r}: not a JSON object ({exc.msg})") from None
+        if not isinstance(document, dict):
+            raise UsageError(f"--arguments {text!r}: not a JSON object of names and values")
+        return [(str(name), str(value)) for name, value in document.items()]
+    pairs = []
+    for entry in _entries(text):
+        words = entry.split(None, 1)
+        if "=" in words[0]:
+            raise UsageError(f"--arguments {entry!r}: expected {VALUE_TABLE}", f"or --arg {entry}")
+        if len(words) < 2:
+            raise UsageError(f"--arguments {entry!r}: expected {VALUE_TABLE}")
+        pairs.append((words[0], _unquote(words[1].strip())))
+    return pairs
+
+
+def _entries(text: str) -> list[str]:
+    """A value table's rows: split at each `;` that is not inside quotes, blanks dropped."""
+    rows, row, quote = [], "", ""
+    for char in text:
+        if char == ";" and not quote:
+            rows.append(row)
+            row = ""
+            continue
+        if char in "'\"" and (not quote or char == quote):
+            quote = "" if quote else char
+        row += char
+    return [entry.strip() for entry in [*rows, row] if entry.strip()]
+
+
+def parse_pairs(entries: list[tuple[str, str]] | None) -> dict[str, str]:
+    """`--arg name=value` and `--arguments "name value;..."` options, in the order given, as
+    one dict; a name given again wins over the earlier."""
     arguments: dict[str, str] = {}
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--arg {pair!r}: expected name=value, e.g. padding=64")
-        arguments[name.strip()] = value.strip()
+    for form, text in entries or []:
+        for name, value in [_pair(text)] if form == "--arg" else _value_table(text):
+            arguments[name] = value
     return arguments
+
+
+def _tagged(form: str) -> Any:
+    """An argparse type that keeps which option a value came with, so --arg and --arguments
+    share one list and keep the command line's order."""
+    return lambda text: (form, text)
 
 
 def _run(task: str, args: argparse.Namespace) -> int:
@@ -29,14 +89,14 @@ def _run(task: str, args: argparse.Namespace) -> int:
     from dlpk import api
 
     options: dict[str, Any] = {
-        "model_arguments": parse_pairs(args.arg),
+        "model_arguments": parse_pairs(args.model_arguments),
         "extent": tuple(args.extent) if getattr(args, "extent", None) is not None else None,
         "aoi": getattr(args, "aoi", None),
         "overwrite": args.overwrite,
         "trust_code": args.trust_code,
         "device": args.device,
         "backend": backend_from(args),
-        "progress": True,
+        "progress": args.progress,
     }
     if task == "classify_pixels":
         options["processing_mode"] = args.processing_mode
@@ -86,21 +146,36 @@ def cmd_configurations(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common(parser: argparse.ArgumentParser, output_help: str) -> None:
-    parser.add_argument("--model", required=True, metavar="MODEL", help=".dlpk or .emd")
+def _common(parser: argparse.ArgumentParser, command: str, output_help: str) -> None:
+    def names(*spellings: str) -> tuple[str, ...]:
+        return option_strings(command, *spellings)
+
+    parser.add_argument(*names("--model"), required=True, metavar="MODEL", help=".dlpk or .emd")
     parser.add_argument(
-        "--raster",
+        *names("--raster"),
         required=True,
         metavar="IMAGE",
         help="input raster, or a folder of images on one grid, read as one mosaic (by "
         "classify-objects without --features: each image one object)",
     )
-    parser.add_argument("-o", "--output", required=True, metavar="OUT", help=output_help)
+    parser.add_argument(*names("-o", "--output"), required=True, metavar="OUT", help=output_help)
     parser.add_argument(
         "--arg",
+        dest="model_arguments",
         action="append",
+        type=_tagged("--arg"),
         metavar="NAME=VALUE",
         help="model argument as in ArcGIS (padding, batch_size, tile_size, ...); repeatable",
+    )
+    parser.add_argument(
+        "--arguments",
+        "--model-arguments",
+        dest="model_arguments",
+        action="append",
+        type=_tagged("--arguments"),
+        metavar='"NAME VALUE;..."',
+        help=f"model arguments as {VALUE_TABLE}; with --arg, a name given later on the "
+        "command line wins",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument(
@@ -129,7 +204,11 @@ def _area_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add the inference commands to the main parser's subcommands."""
-    epilog = "Exit status: 0 done, 1 lint errors, 2 usage, 3 bad input, 4 model error."
+    epilog = (
+        "ArcGIS's parameter names (--in-raster, --in-model-definition, --arguments, ...) are "
+        "accepted beside dlpk's (docs/arcgis-names.md). Exit status: 0 done, 1 lint errors, "
+        "2 usage, 3 bad input, 4 model error."
+    )
     pixels = subparsers.add_parser(
         "classify-pixels",
         help="classify every pixel of a raster with a pixel classifier",
@@ -139,10 +218,12 @@ def register(subparsers: Any) -> None:
         "(mean|max|min).",
         epilog=epilog,
     )
-    _common(pixels, "output GeoTIFF (.tif); a folder with PROCESS_ITEMS_SEPARATELY")
+    _common(
+        pixels, "classify-pixels", "output GeoTIFF (.tif); a folder with PROCESS_ITEMS_SEPARATELY"
+    )
     _area_options(pixels)
     pixels.add_argument(
-        "--processing-mode",
+        *option_strings("classify-pixels", "--processing-mode"),
         default="PROCESS_AS_MOSAICKED_IMAGE",
         choices=get_args(ProcessingMode),
         help="a folder of images as --raster: one mosaic classified to one GeoTIFF, or each "
@@ -171,7 +252,7 @@ def register(subparsers: Any) -> None:
         "0.9,1,1.1, boxes scaled back and merged likewise).",
         epilog=epilog,
     )
-    _common(detect, "output layer (.gpkg, .geojson, .shp or .gdb)")
+    _common(detect, "detect-objects", "output layer (.gpkg, .geojson, .shp or .gdb)")
     _area_options(detect)
     detect.set_defaults(func=cmd_detect_objects)
 
@@ -190,9 +271,9 @@ def register(subparsers: Any) -> None:
         "object: its footprint is written with Image, ClassLabel, ClassValue and Confidence.",
         epilog=epilog,
     )
-    _common(objects, "output layer (.gpkg, .geojson, .shp or .gdb)")
+    _common(objects, "classify-objects", "output layer (.gpkg, .geojson, .shp or .gdb)")
     objects.add_argument(
-        "--features",
+        *option_strings("classify-objects", "--features"),
         metavar="LAYER",
         help="points, lines or polygons (without: each image of --raster, a raster or a "
         "folder, is one object, its footprint written with an Image field)",

@@ -6,16 +6,18 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from dlpk.cli import export, images, inference, info, lint, package, run
-from dlpk.cli.options import echo, print_warnings
+from dlpk.cli import conformance, export, images, inference, info, lint, package, run
+from dlpk.cli.options import echo, print_warnings, reader_gone, stdout_gone
+from dlpk.cli.parser import DlpkParser
 from dlpk.errors import DlpkError
+from dlpk.interrupts import stop_exit_code, stop_on_signals, stop_reason
 from dlpk.version import __version__
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = DlpkParser(
         prog="dlpk",
         description="Lint, fix, normalise, pack and inspect Esri deep-learning model packages; "
         "export training data and run models locally or in containers.",
@@ -23,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dlpk {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on failure")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (lint, package, info, export, run, images, inference):
+    for group in (lint, package, info, export, run, images, inference, conformance):
         group.register(commands)
     return parser
 
@@ -33,7 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.func
     try:
-        return handler(args)
+        with stop_on_signals():  # SIGTERM and SIGHUP clean up as Ctrl-C does
+            status = handler(args)
+            sys.stdout.flush()  # a reader that went away (`| head`) is met here, not at exit
+            return status
     except DlpkError as exc:
         print_warnings(exc.result)
         if args.debug:
@@ -41,11 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 echo(exc.log, sys.stderr, multiline=True)
             raise
         echo(f"dlpk: error: {exc}", sys.stderr)
+        _print_notes(exc)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("dlpk: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: cleaned up on the way here
+        print(f"dlpk: {stop_reason(exc)}", file=sys.stderr)
+        _print_notes(exc)
+        return stop_exit_code(exc)
     except OSError as exc:  # a path the user named cannot be used: one line, not a traceback
+        if isinstance(exc, BrokenPipeError) and stdout_gone():
+            return reader_gone()
         if args.debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
@@ -60,3 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr,
         )
         return 1
+
+
+def _print_notes(exc: BaseException) -> None:
+    """What the launcher added on the way out (e.g. that finished tiles were kept)."""
+    for note in getattr(exc, "__notes__", []):
+        echo(f"dlpk: {note}", sys.stderr)

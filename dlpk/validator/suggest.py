@@ -42,3 +42,11 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> Sugges
     best_score, best = scored[0]
     runner_up = scored[1][0] if len(scored) > 1 else 0.0
     return Suggestion(best, safe=best_score >= 0.88 and runner_up < 0.8)
+
+
+def did_you_mean(words: Iterable[str], candidates: Iterable[str]) -> str:
+    """The words' closest candidates as "did you mean padding, threshold?", or "" when none
+    resembles a candidate."""
+    options = list(candidates)
+    guesses = [s.value for word in words if (s := closest(word, options)) is not None]
+    return f"did you mean {', '.join(dict.fromkeys(guesses))}?" if guesses else ""
