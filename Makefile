@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   - creates .venv, installs dlpk, lints and inspects the bundled sample package,
-#                 exports training chips from the bundled scene and classifies its pixels
+#                 exports training chips from the bundled scene and classifies its pixels, and
+#                 writes demo-output/preview.png (the scene and its classes side by side)
 #   make test   - creates .venv with the dev extras, runs ruff, mypy and the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -24,10 +25,13 @@ dev-venv: $(BIN)/python
 demo: venv
 	$(BIN)/dlpk lint examples/landcover.dlpk
 	$(BIN)/dlpk inspect examples/landcover.dlpk
-	$(BIN)/dlpk export-chips --raster examples/scene.tif --labels examples/buildings.geojson \
-		--format Classified_Tiles --tile-size 128 --stride 64 --overwrite -o demo-output/chips
+	$(BIN)/dlpk export-chips --raster examples/scene.tif \
+		--labels examples/landcover-samples.geojson --format Classified_Tiles \
+		--tile-size 128 --stride 64 --overwrite -o demo-output/chips
 	$(BIN)/dlpk classify-pixels --model examples/landcover.dlpk --raster examples/scene.tif \
 		--overwrite -o demo-output/landcover.tif
+	$(BIN)/python examples/preview.py examples/scene.tif demo-output/landcover.tif \
+		demo-output/preview.png --overwrite
 	@echo "--- the example from Esri's documentation (expected to fail lint):"
 	-$(BIN)/dlpk lint examples/esri-doc-example.dlpk
 
@@ -50,7 +54,7 @@ test: dev-venv images
 	$(BIN)/python -m pytest -q $(if $(DLPK_SLOW),,-m "not slow")
 
 schemas: venv
-	for name in emd job result; do $(BIN)/dlpk schema $$name > dlpk/spec/schemas/$$name.schema.json; done
+	for name in emd job result conformance; do $(BIN)/dlpk schema $$name > dlpk/spec/schemas/$$name.schema.json; done
 
 bench: dev-venv images
 	$(BIN)/python benchmarks/bench_lint.py

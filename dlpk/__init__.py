@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from dlpk.api import (
         classify_objects,
         classify_pixels,
+        conformance,
         detect_objects,
         export_chips,
         export_training_data,
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from dlpk.runners.backends.base import Backend
     from dlpk.runners.backends.docker import Docker
     from dlpk.runners.backends.local import InProcess, Local
+    from dlpk.runners.backends.ray import Ray
+    from dlpk.spec.conformance import ConformanceReport
     from dlpk.spec.job import Result
     from dlpk.validator.diagnostics import Diagnostic, Severity
     from dlpk.validator.report import LintReport
@@ -40,6 +43,7 @@ _LAZY = {
         (
             "lint", "fix", "normalize", "pack", "inspect", "export_training_data",
             "export_chips", "classify_pixels", "detect_objects", "classify_objects", "run_job",
+            "conformance",
         ),
         "dlpk.api",
     ),
@@ -47,7 +51,9 @@ _LAZY = {
     "Docker": "dlpk.runners.backends.docker",
     "Local": "dlpk.runners.backends.local",
     "InProcess": "dlpk.runners.backends.local",
+    "Ray": "dlpk.runners.backends.ray",
     "Result": "dlpk.spec.job",
+    "ConformanceReport": "dlpk.spec.conformance",
     "LintReport": "dlpk.validator.report",
     "FixReport": "dlpk.packaging.fix",
     "Diagnostic": "dlpk.validator.diagnostics",
@@ -56,17 +62,20 @@ _LAZY = {
 
 __all__ = [
     "Backend",
+    "ConformanceReport",
     "Diagnostic",
     "Docker",
     "FixReport",
     "InProcess",
     "LintReport",
     "Local",
+    "Ray",
     "Result",
     "Severity",
     "__version__",
     "classify_objects",
     "classify_pixels",
+    "conformance",
     "detect_objects",
     "errors",
     "export_chips",

@@ -2,9 +2,12 @@
 
 Every path accepts `str | os.PathLike`. Task functions build a job directory and run it with a
 backend (`backend=None`: in this process; `"local"`: a subprocess; `"docker"` or
-`dlpk.Docker(...)`: a container), return the job's typed `Result` (what out/result.json holds),
-and raise the classes of `dlpk.errors` on failure. `progress=None` is silent; `True` draws a
-rich bar on a terminal; a callable hears `(stage, done, total)`.
+`dlpk.Docker(...)`: a container; `"ray"` or `dlpk.Ray(...)`: in shares on a Ray cluster,
+docs/cluster.md), return the job's typed `Result` (what out/result.json holds),
+and raise the classes of `dlpk.errors` on failure. `progress` is shown on stderr: None (the
+default), False or "none" is silent; "bar" a rich bar; "plain" a line every few seconds with
+counts, rate and ETA; "json" one JSON object a line; "auto" or True a bar on a terminal and
+plain lines otherwise; a callable hears `(stage, done, total)` instead.
 
 Heavy modules (rasterio, frameworks, rich) are imported inside the functions, so `import dlpk`
 and `dlpk.lint` stay cheap.
@@ -22,11 +25,13 @@ if TYPE_CHECKING:
     from dlpk.packaging.fix import FixReport
     from dlpk.runners.backends.base import Backend
     from dlpk.spec.choices import Device, ProcessingMode
+    from dlpk.spec.conformance import ConformanceReport
     from dlpk.spec.job import Result
     from dlpk.validator.report import LintReport
 
 PathLike = str | os.PathLike[str]
-ProgressArg = bool | Callable[[str, int, int | None], None] | None
+ProgressArg = bool | str | Callable[[str, int, int | None], None] | None
+"""True, False, None, a name of dlpk.runners.progress.PROGRESS_MODES, or a listener."""
 Scalar = str | int | float | bool | Sequence[int | float]
 
 
@@ -118,6 +123,7 @@ def export_training_data(
     image_chip_format: str = "TIFF",
     output_nofeature_tiles: str = "ONLY_TILES_WITH_FEATURES",
     class_value_field: str | None = None,
+    class_name_field: str | None = None,
     class_data_layer: str | None = None,
     buffer_radius: float = 0.0,
     mask_polygons: PathLike | None = None,
@@ -140,7 +146,8 @@ def export_training_data(
     """Export chips, labels and metadata as ArcGIS's Export Training Data For Deep Learning.
 
     Parameters keep ArcGIS's meanings; `tile_size` and `stride` are one number or (x, y), the
-    stride defaulting to half the tile; `blacken_around_feature` is a bool.
+    stride defaulting to half the tile; `blacken_around_feature` is a bool. `class_name_field`
+    (dlpk's own) names the field of the class names, by default one named classname.
     """
     from dlpk.runners.backends.submit import ExportRequest, run_export
 
@@ -155,6 +162,7 @@ def export_training_data(
         stride_y=max(stride_y, 1) if stride_y != stride_x else None,
         output_nofeature_tiles=output_nofeature_tiles,
         class_value_field=class_value_field,
+        class_name_field=class_name_field,
         class_data_layer=class_data_layer,
         instance_class_value_field=instance_class_value_field,
         rotation_angle=rotation_angle,
@@ -269,6 +277,53 @@ def run_job(
         return run_jobdir(Path(jobdir), _backend(backend), listener)
 
 
+# -- conformance -----------------------------------------------------------------------------
+def conformance(
+    package: PathLike | None = None,
+    *,
+    runner: str | None = None,
+    raster: PathLike | None = None,
+    model_arguments: Mapping[str, Scalar] | None = None,
+    backend: str = "local",
+    image: str | None = None,
+    device: Device = "cpu",
+    trust_code: bool = False,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    strict: bool = False,
+    artifacts: PathLike | None = None,
+    timeout: float = 300.0,
+    on_check: Callable[[str, str, str], None] | None = None,
+) -> ConformanceReport:
+    """Check that a model package really works (`dlpk conformance PKG`): the CFnnn checks
+    run its task on a raster built from its .emd (or the window of `raster`), `backend`
+    "local" (this process) or "docker"; or, with `runner` ("local", "docker:IMAGE" or a
+    command), run the RCnnn job-contract cases against a runner. `select`/`ignore` take ids,
+    prefixes or names; `on_check` hears (id, name, status) as each check ends. Returns the
+    report (`report.ok`, `report.exit_code`, `report.check("CF301")`); see
+    docs/conformance.md."""
+    from dlpk.errors import UsageError
+
+    if (package is None) == (runner is None):
+        raise UsageError("give a package or a runner to check, not both or neither")
+    if runner is not None:
+        from dlpk.conformance.runner.context import RunnerOptions
+        from dlpk.conformance.runner.kit import run_runner_cases
+
+        return run_runner_cases(RunnerOptions(
+            runner, tuple(select or ()), tuple(ignore or ()), strict, timeout, on_check,
+        ))  # fmt: skip
+    from dlpk.conformance.context import ModelOptions
+    from dlpk.conformance.model_kit import run_model_checks
+
+    assert package is not None
+    return run_model_checks(ModelOptions(
+        Path(package), _path_or_none(raster), backend, image,
+        model_argument_strings(model_arguments), trust_code, device, tuple(select or ()),
+        tuple(ignore or ()), strict, _path_or_none(artifacts), on_check,
+    ))  # fmt: skip
+
+
 # -- helpers ---------------------------------------------------------------------------------
 def _infer(
     task: str,
@@ -317,15 +372,23 @@ def _backend(backend: Backend | str | None) -> Backend:
 
 @contextlib.contextmanager
 def _progress(progress: ProgressArg) -> Iterator[Callable[[str, int, int | None], None] | None]:
-    if progress is True:
-        from dlpk.runners.progress import terminal_progress
-
-        with terminal_progress() as bar:
-            yield bar
+    if progress is None or progress is False or progress == "none":
+        yield None
     elif callable(progress):
         yield progress
     else:
-        yield None
+        from dlpk.runners.progress import PROGRESS_MODES, progress_display, progress_mode
+
+        mode = "auto" if progress is True else progress_mode(str(progress))
+        if mode is None:
+            from dlpk.errors import UsageError
+
+            raise UsageError(
+                f"progress={progress!r} is not a progress display",
+                f"use one of {', '.join(PROGRESS_MODES)}, True, None or a callable",
+            )
+        with progress_display(mode) as listener:
+            yield listener
 
 
 def _path_or_none(path: PathLike | None) -> Path | None:

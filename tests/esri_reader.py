@@ -1,5 +1,5 @@
-"""An independent reader of Export Training Data folders, written from the reference (§4.3-§4.4)
-description of what arcgis.learn's prepare_data does with them.
+"""An independent reader of Export Training Data folders, written from the description of what
+arcgis.learn's prepare_data does with them (docs/esri-formats.md#folder-layout, #root-files).
 
 It shares no code with dlpk's writer. `load` raises AssertionError, naming the file and field,
 wherever a folder would stop arcgis.learn (or silently feed it the wrong thing).

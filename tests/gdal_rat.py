@@ -1,5 +1,6 @@
-"""Reading a raster attribute table back through GDAL's own C API (ctypes), as any GDAL-based
-program (QGIS, gdalinfo, ArcGIS's GDAL readers) would see it, not through our XML."""
+"""Reading a raster attribute table and category names back through GDAL's own C API (ctypes),
+as any GDAL-based program (QGIS, gdalinfo, ArcGIS's GDAL readers) would see them, not through
+our XML."""
 
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ def gdal_library() -> ctypes.CDLL:
         "GDALRATGetUsageOfCol": (ctypes.c_int, [handle, ctypes.c_int]),
         "GDALRATGetValueAsString": (text, [handle, ctypes.c_int, ctypes.c_int]),
         "GDALRATGetValueAsInt": (ctypes.c_int, [handle, ctypes.c_int, ctypes.c_int]),
+        "GDALGetRasterCategoryNames": (ctypes.POINTER(text), [handle]),
+        "GDALGetMetadata": (ctypes.POINTER(text), [handle, text]),
     }
     for function, (restype, argtypes) in signatures.items():
         getattr(library, function).restype = restype
@@ -95,5 +98,27 @@ def read_attribute_table(path: Path, band: int = 1) -> AttributeTable | None:
         return AttributeTable(
             TABLE_TYPES.get(gdal.GDALRATGetTableType(table), "other"), columns, rows, integers
         )
+    finally:
+        gdal.GDALClose(dataset)
+
+
+def read_category_names(path: Path, band: int = 1) -> list[str]:
+    """Band `band`'s category names (GDALGetRasterCategoryNames: the name of pixel value i at
+    index i) as GDAL reads them; empty when it has none."""
+    gdal = gdal_library()
+    gdal.GDALAllRegister()
+    dataset = gdal.GDALOpen(str(path).encode(), 0)  # GA_ReadOnly
+    if not dataset:
+        raise OSError(f"GDAL cannot open {path}")
+    try:
+        raster_band = gdal.GDALGetRasterBand(dataset, band)
+        # GDAL's GeoTIFF driver reads the .aux.xml on the first query of metadata (as gdalinfo
+        # and QGIS make), not for GetCategoryNames alone
+        gdal.GDALGetMetadata(raster_band, None)
+        names = gdal.GDALGetRasterCategoryNames(raster_band)
+        found: list[str] = []
+        while names and names[len(found)] is not None:
+            found.append(names[len(found)].decode())
+        return found
     finally:
         gdal.GDALClose(dataset)

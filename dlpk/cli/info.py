@@ -9,7 +9,7 @@ from typing import Any
 
 from dlpk.errors import UsageError
 
-SCHEMA_NAMES = ("emd", "job", "result")
+SCHEMA_NAMES = ("emd", "job", "result", "conformance")
 
 
 def register(subparsers: Any) -> None:

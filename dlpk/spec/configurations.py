@@ -18,8 +18,8 @@ INPUT_CONTRACT: Final = (
     "in the .emd, each band is first rescaled linearly from the raster's exact min..max "
     "statistics over its valid pixels (those it carries unless marked approximate, else "
     "computed from every pixel once per job) to [low, high], as ArcGIS does before the "
-    "model's code runs (reference §1.2). Values are "
-    "then normalised as arcgis.learn does (reference §1.7): with NormalizationStats, (x - "
+    "model's code runs. Values are then normalised as arcgis.learn does "
+    "(docs/esri-formats.md#bands-and-normalisation): with NormalizationStats, (x - "
     "band_min) / (band_max - band_min) then (x' - scaled_mean) / scaled_std, indexed by "
     "ExtractBands; else ImageNet mean/std on the 0-255 scale for 3 bands of 8-bit pixels (not "
     "rescaled by DataRange); else the values as float32. Pixels outside "
@@ -49,7 +49,8 @@ PIXEL_OUTPUTS: Final = (
     "one output, float32 [N, K, H, W] (H, W as the input): a score per output channel; the "
     "argmax is the predicted channel. K == len(Classes): channel i is Classes[i].Value. "
     "K == len(Classes) + 1: channel 0 is background (Value 0) and channel i is "
-    "([0] + [c.Value for c in Classes])[i] (reference §1.6); with predict_background=False "
+    "([0] + [c.Value for c in Classes])[i] (docs/esri-formats.md#classes); with "
+    "predict_background=False "
     "channel 0 never wins. Channels named by ignore_mapped_class never win."
 )
 DETECTOR_OUTPUTS: Final = (
@@ -148,7 +149,8 @@ FRAMEWORK_EXTRAS: Final[dict[str, str]] = {
 RASTER_FUNCTION: Final = "InferenceFunction"
 FUNCTION_INPUTS: Final = (
     "the package's InferenceFunction .py (its class named like the file) is imported and driven "
-    "as ArcGIS drives it (reference §3): initialize(model=<.emd path>, device=<-1 cpu, 0 gpu>), "
+    "as ArcGIS drives it (docs/esri-formats.md#methods): initialize(model=<.emd path>, "
+    "device=<-1 cpu, 0 gpu>), "
     "getParameterInfo() (each parameter that is not a raster, model or device becomes an --arg, "
     "its `value` the default; values arrive as strings), getConfiguration(**scalars). From the "
     "configuration: extractBands (0-based; default all bands), padding (default 0), tx and ty "

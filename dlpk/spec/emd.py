@@ -1,7 +1,8 @@
 """Pydantic models of the Esri Model Definition (.emd): the single source of its JSON Schema.
 
-Key names are case-sensitive and exactly as Esri writes them (reference §1.1). Every key a model
-does not name is kept verbatim (`extra="allow"`): arcgis.learn writes dozens and reads them back.
+Key names are case-sensitive and exactly as Esri writes them (docs/esri-formats.md#keys-and-paths).
+Every key a model does not name is kept verbatim (`extra="allow"`): arcgis.learn writes dozens and
+reads them back.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ ClassName = Annotated[
 
 
 class ClassEntry(BaseModel):
-    """One entry of `Classes`. Position is semantic: outputs map to classes by index (§1.6)."""
+    """One entry of `Classes`. Position is semantic: outputs map to classes by index
+    (docs/esri-formats.md#classes)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -91,7 +93,8 @@ StatList = list[Number | None] | None
 
 
 class NormalizationStatsObject(_Open):
-    """Per-band statistics over all bands of the export; indexed by ExtractBands (§1.7)."""
+    """Per-band statistics over all bands of the export; indexed by ExtractBands
+    (docs/esri-formats.md#bands-and-normalisation)."""
 
     band_min_values: StatList = None
     band_max_values: StatList = None
@@ -104,17 +107,17 @@ class NormalizationStatsObject(_Open):
 
 
 class EsriModelDefinition(_Open):
-    """The .emd document. Every key of reference §1.2-§1.10 with its type; anything else kept."""
+    """The .emd document. Every key of docs/esri-formats.md with its type; anything else kept."""
 
     Framework: StrictStr | None = Field(
         default=None,
-        description="With ModelConfiguration, selects the inference module (§1.3).",
+        description="With ModelConfiguration, selects the inference module.",
         examples=["TensorFlow", "Keras", "PyTorch", "arcgis.learn.models._inferencing"],
     )
     ModelConfiguration: StrictStr | ModelConfigurationObject | None = Field(
         default=None, description="Module name, or an object with Name and extra keys."
     )
-    ModelType: ModelTypeName | None = Field(default=None, description="Task family (§1.4).")
+    ModelType: ModelTypeName | None = Field(default=None, description="Task family.")
     ModelFile: StrictStr | None = Field(
         default=None, description="Weights path, relative to the .emd folder."
     )
@@ -156,7 +159,7 @@ class EsriModelDefinition(_Open):
     NormalizationStats: NormalizationStatsObject | None = None
     Preprocessing: Literal["SentinelService", "LandsatService"] | None = None
     Classes: list[ClassEntry] | None = Field(
-        default=None, description="Ordered classes; never reorder (§1.6)."
+        default=None, description="Ordered classes; never reorder."
     )
     ignore_mapped_class: list[StrictInt] | None = None
     ArcGISLearnVersion: StrictStr | None = None

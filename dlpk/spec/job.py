@@ -9,7 +9,14 @@ from __future__ import annotations
 import posixpath
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
 
 from dlpk.spec.choices import (
     BlackenMode,
@@ -49,8 +56,42 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+PART_FOLDER = "out/part"  # where a share writes its part files, in its own job directory
+
+
+class JobPart(_Strict):
+    """One step of a job run in shares by a cluster backend (docs/cluster.md): the plan's work
+    units (batches of tiling windows, groups of chips) are cut into `count` consecutive ranges,
+    each run as its own job; the assemble step then writes the job's outputs from their part
+    files exactly as one run of the whole job writes them."""
+
+    step: Literal["plan", "share", "assemble"] = Field(
+        description="plan: check the job and count its work units (result counts "
+        "plan_units), writing nothing but what the task prepares (an export's folder); "
+        "share: run range `index` of `count`, writing part files to out/part/; assemble: "
+        "make the job's outputs from the part files of the `count` shares"
+    )
+    count: int = Field(default=1, ge=1, description="How many ranges the plan is cut into")
+    index: int = Field(default=0, ge=0, description="share: which range, from 0")
+    shares: RelPath = Field(
+        default="shares",
+        description="assemble: the folder holding each share's job directory, named by its "
+        "index (shares/0, shares/1, ...)",
+    )
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> JobPart:
+        if self.index >= self.count:
+            raise ValueError(f"part index {self.index} is not below count {self.count}")
+        return self
+
+
+PART_DESCRIPTION = "Set by a cluster backend: run one step of the job in shares"
+
+
 class ExportChipsInputs(_Strict):
-    """Inputs of export_chips, named as ArcGIS's Export Training Data names them (§4.1)."""
+    """Inputs of export_chips, named as ArcGIS's Export Training Data names them
+    (docs/esri-formats.md#parameters)."""
 
     in_raster: RelPath = Field(
         description="A raster, or a folder of images (every file in it GDAL reads as a raster; "
@@ -93,7 +134,8 @@ def _few_rotations(angle: float) -> float:
 
 
 class ExportChipsParameters(_Strict):
-    """Parameters of export_chips. ArcGIS names where ArcGIS has the parameter (reference §4.1)."""
+    """Parameters of export_chips. ArcGIS names where ArcGIS has the parameter
+    (docs/esri-formats.md#parameters)."""
 
     metadata_format: MetadataFormat = "PASCAL_VOC_rectangles"
     image_chip_format: ChipFormat = "TIFF"
@@ -104,6 +146,11 @@ class ExportChipsParameters(_Strict):
     output_nofeature_tiles: NoFeatureTiles = "ONLY_TILES_WITH_FEATURES"
     class_value_field: str | None = Field(
         default=None, description="Defaults to a field named value or classvalue, else one class"
+    )
+    class_name_field: str | None = Field(
+        default=None,
+        description="Field of the class names (not an ArcGIS parameter); defaults to a field "
+        "named classname (Esri's Training Samples Manager), else the class values",
     )
     instance_class_value_field: str | None = Field(
         default=None,
@@ -153,6 +200,7 @@ class ExportChipsParameters(_Strict):
     workers: int | None = Field(default=None, gt=0, description="Defaults to all cores")
     resume: bool = False
     overwrite: bool = False
+    part: JobPart | None = Field(default=None, exclude=True, description=PART_DESCRIPTION)
 
 
 class ExportChipsJob(_Strict):
@@ -185,6 +233,7 @@ class InferenceParameters(_Strict):
         description="Process only XMIN YMIN XMAX YMAX (raster CRS); for classify-objects, "
         "classify only the features meeting it",
     )
+    part: JobPart | None = Field(default=None, exclude=True, description=PART_DESCRIPTION)
 
 
 MOSAIC_INPUT = (
@@ -299,6 +348,35 @@ class ResultError(_Strict):
     message: str
 
 
+class NodeReport(_Strict):
+    """What one node of a cluster ran."""
+
+    node: str = Field(description="The node's id, as the cluster names it")
+    address: str = Field(description="The node's IP address")
+    shares: int = Field(ge=0, description="Shares that finished on it")
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="Those shares' counts (tiles, chips, ...), summed"
+    )
+    peak_memory_mib: float | None = Field(
+        default=None, ge=0, description="The largest peak resident memory of its workers"
+    )
+
+
+class ClusterReport(_Strict):
+    """How a cluster backend ran the job: in how many shares, on which nodes, how many times a
+    share was started again after its worker was lost."""
+
+    engine: Literal["ray"] = "ray"
+    address: str = Field(description="The cluster the driver joined; local: one it started")
+    workers: int = Field(ge=1, description="Workers (one actor each) the shares ran on")
+    shares: int = Field(ge=1)
+    retries: int = Field(ge=0, description="Share runs started again after a lost worker")
+    nodes: list[NodeReport] = Field(default_factory=list)
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Seconds: connect, plan, shares, assemble"
+    )
+
+
 class Result(_Strict):
     """out/result.json, written last and atomically; its presence means the job finished."""
 
@@ -317,6 +395,9 @@ class Result(_Strict):
     warnings: list[str] = Field(default_factory=list, description="Not failures: e.g. no CRS")
     started: str = Field(description="ISO 8601, UTC")
     finished: str = Field(description="ISO 8601, UTC")
+    cluster: ClusterReport | None = Field(
+        default=None, description="Set by a cluster backend: shares, nodes, retries"
+    )
 
 
 class ProgressRecord(_Strict):

@@ -1,4 +1,4 @@
-"""The closed and open vocabularies of the .emd format (reference §1.2-§1.10, §4.4).
+"""The closed and open vocabularies of the .emd format (docs/esri-formats.md).
 
 Closed sets come from the Literal types the pydantic models use (spec/names.py), so the JSON
 Schema and the linter share one source; the rest is plain data.
@@ -10,12 +10,13 @@ from typing import Final, get_args
 
 from dlpk.spec.names import ImageSpace, ModelTypeName, WellKnownBandName
 
-#: Every ModelType value found in Esri sources (reference §1.4).
+#: Every ModelType value found in Esri sources (docs/esri-formats.md#modeltype).
 MODEL_TYPES: Final[tuple[str, ...]] = get_args(ModelTypeName)
 
-#: Framework values with their ModelConfiguration names (reference §1.3). Without an
+#: Framework values with their ModelConfiguration names
+#: (docs/esri-formats.md#framework-and-modelconfiguration). Without an
 #: InferenceFunction the built-in raster functions import f"{Framework}.{ModelConfiguration}"
-#: (§1.2), so a Framework is a module folder's name, spelt with its exact case: "Onnx" and
+#: so a Framework is a module folder's name, spelt with its exact case: "Onnx" and
 #: "XView" are the folders of Esri's python_raster_functions, "ONNX" is dlpk's own.
 ARCGIS_LEARN_FRAMEWORK: Final = "arcgis.learn.models._inferencing"
 FRAMEWORK_CONFIGURATIONS: Final[dict[str, tuple[str, ...]]] = {
@@ -56,14 +57,15 @@ FRAMEWORK_CONFIGURATIONS: Final[dict[str, tuple[str, ...]]] = {
     # Our own runnable configurations (documented in dlpk.spec.configurations).
     "TorchScript": ("PixelClassifier", "ObjectDetector", "ObjectClassifier"),
     "ONNX": ("PixelClassifier", "ObjectDetector", "ObjectClassifier"),
-    # Point-cloud models write "N/A" (reference §1.3).
+    # Point-cloud models write "N/A" (docs/esri-formats.md#framework-and-modelconfiguration).
     "N/A": ("N/A",),
 }
 FRAMEWORKS: Final[tuple[str, ...]] = tuple(FRAMEWORK_CONFIGURATIONS)
 #: Frameworks that are dlpk's own configurations, not module folders ArcGIS ships.
 DLPK_FRAMEWORKS: Final[frozenset[str]] = frozenset({"TorchScript", "ONNX"})
 
-#: ModelType expected for each known configuration (reference §1.3, §1.9).
+#: ModelType expected for each known configuration
+#: (docs/esri-formats.md#framework-and-modelconfiguration).
 CONFIGURATION_MODEL_TYPES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("TensorFlow", "ObjectDetectionAPI"): ("ObjectDetection",),
     ("TensorFlow", "DeepLab"): ("ImageClassification",),
@@ -110,7 +112,8 @@ CONFIGURATION_MODEL_TYPES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("ONNX", "ObjectClassifier"): ("ObjectClassification",),
 }
 
-#: arcgis.learn's InferenceFunction file for each ModelType (reference §1.5).
+#: arcgis.learn's InferenceFunction file for each ModelType
+#: (docs/esri-formats.md#inferencefunction).
 INFERENCE_FUNCTIONS_BY_MODEL_TYPE: Final[dict[str, tuple[str, ...]]] = {
     "ObjectDetection": ("ArcGISObjectDetector.py",),
     "InstanceDetection": ("ArcGISInstanceDetector.py",),
@@ -132,7 +135,7 @@ ARCGIS_INFERENCE_FUNCTIONS: Final[frozenset[str]] = frozenset(
     name for names in INFERENCE_FUNCTIONS_BY_MODEL_TYPE.values() for name in names
 )
 
-#: ModelTypes whose outputs are indexed by Classes (reference §1.2, §1.6).
+#: ModelTypes whose outputs are indexed by Classes (docs/esri-formats.md#classes).
 MODEL_TYPES_NEEDING_CLASSES: Final[frozenset[str]] = frozenset(
     {
         "ImageClassification",
@@ -142,13 +145,15 @@ MODEL_TYPES_NEEDING_CLASSES: Final[frozenset[str]] = frozenset(
         "PanopticSegmenter",
     }
 )
-#: ModelTypes whose class values must start at 1 (0 is background; reference §1.6).
+#: ModelTypes whose class values must start at 1 (0 is background;
+#: docs/esri-formats.md#classes).
 MODEL_TYPES_VALUES_FROM_ONE: Final[frozenset[str]] = frozenset(
     {"ObjectDetection", "InstanceDetection"}
 )
 
 
-#: Band names that ExtractBands may use instead of indexes (reference §4.4).
+#: Band names that ExtractBands may use instead of indexes
+#: (docs/esri-formats.md#bands-and-normalisation).
 WELL_KNOWN_BAND_NAMES: Final[tuple[str, ...]] = get_args(WellKnownBandName)
 IMAGE_SPACES: Final[tuple[str, ...]] = get_args(ImageSpace)
 
@@ -165,7 +170,7 @@ MODEL_FILE_EXTENSIONS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 #: Where Pro keeps the deep-learning raster functions it ships, under its [Functions] folder
-#: (reference §1.3, §1.5); users deploy their own under [Functions]Custom\\.
+#: (docs/esri-formats.md#inferencefunction); users deploy their own under [Functions]Custom\\.
 PRO_DEEP_LEARNING_FOLDER: Final = "System/DeepLearning/"
 
 #: Frameworks whose packages lint but cannot run anywhere today.
@@ -173,7 +178,8 @@ UNRUNNABLE_FRAMEWORKS: Final[dict[str, str]] = {
     "CNTK": "CNTK is no longer maintained; convert the model to ONNX to run it",
 }
 
-#: Keys arcgis.learn and Export Training Data write besides the modelled ones (§1.7-§1.10);
+#: Keys arcgis.learn and Export Training Data write besides the modelled ones
+#: (docs/esri-formats.md#bookkeeping-keys);
 #: known, so never mistaken for misspellings of a modelled key.
 KNOWN_EXTRA_KEYS: Final[frozenset[str]] = frozenset(
     {
@@ -192,7 +198,8 @@ KNOWN_EXTRA_KEYS: Final[frozenset[str]] = frozenset(
     }
 )  # fmt: skip
 
-#: Known misspellings seen in the wild, mapped to the right key (reference §6 #3, #7).
+#: Known misspellings seen in the wild, mapped to the right key
+#: (docs/esri-formats.md#common-mistakes).
 CLASS_KEY_MISSPELLINGS: Final[dict[str, str]] = {
     "ClassValue": "Value",
     "ClassName": "Name",

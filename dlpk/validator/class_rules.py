@@ -2,7 +2,8 @@
 
 Each entry must be exactly `{Value, Name, Color}` and values must be unique. Names may repeat
 (Esri's xView example names 35 classes "Clutter"), and a detection class may have Value 0: the
-detection functions name a detection by its position in Classes, never by its Value (§1.6).
+detection functions name a detection by its position in Classes, never by its Value
+(docs/esri-formats.md#classes).
 """
 
 from __future__ import annotations

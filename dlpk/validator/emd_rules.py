@@ -52,7 +52,8 @@ def check_syntax(emit: Emitter) -> None:
 
 
 def is_training_data_manifest(doc: dict[str, Any]) -> bool:
-    """The Export Training Data template (§4.4): placeholder strings, or data-only metadata."""
+    """The Export Training Data template (docs/esri-formats.md#bookkeeping-keys): placeholder
+    strings, or data-only metadata."""
     placeholders = any(
         isinstance(doc.get(k), str) and doc[k].startswith(_TEMPLATE_HINT)
         for k in ("Framework", "ModelType", "ModelFile", "ImageHeight", "ImageWidth")
@@ -157,7 +158,7 @@ def check_required(emit: Emitter, doc: dict[str, Any]) -> None:
             "",
         )
     if "InferenceFunction" in doc:
-        return  # a custom raster function decides what it needs (e.g. GroundingDINO, §1.11 f)
+        return  # a custom raster function decides what it needs (e.g. GroundingDINO)
     needed = ["ModelFile", "ImageHeight", "ImageWidth", "ExtractBands"]
     if not has_framework and not has_config:
         needed.insert(0, "Framework and ModelConfiguration")

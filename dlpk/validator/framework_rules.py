@@ -1,7 +1,7 @@
 """Rules over Framework and ModelConfiguration: the module ArcGIS imports to run the model.
 
 Without an InferenceFunction the built-in raster functions import
-f"{Framework}.{ModelConfiguration}" (§1.2), so both are module names, matched with their exact
+f"{Framework}.{ModelConfiguration}", so both are module names, matched with their exact
 case, and spellings follow the folders Esri ships ("Onnx", not "ONNX"; "ONNX" is dlpk's own).
 A custom InferenceFunction decides for itself whether it imports them, so there the findings are
 warnings. A fix writes only a spelling whose module exists: it must never break an import.
@@ -22,7 +22,8 @@ _MASKRCNN_KEYS = ("Config", "Architecture")
 
 def custom_function(doc: dict[str, Any]) -> str | None:
     """The InferenceFunction's file name when it is not one of arcgis.learn's, which import
-    Framework.ModelConfiguration as the built-in functions do (§1.3)."""
+    Framework.ModelConfiguration as the built-in functions do
+    (docs/esri-formats.md#framework-and-modelconfiguration)."""
     function = doc.get("InferenceFunction")
     if not isinstance(function, str):
         return None

@@ -1,4 +1,5 @@
-"""Rules over InferenceFunction: the Python raster function that runs the model (§1.5, §3).
+"""Rules over InferenceFunction: the Python raster function that runs the model
+(docs/esri-formats.md#inferencefunction).
 
 It is a `.py` beside the .emd, whose class named like the file dlpk's runner instantiates (Esri's
 samples and arcgis.learn's files are written so; Esri's custom-model draft template is not, so

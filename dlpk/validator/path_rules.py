@@ -1,10 +1,10 @@
 """Rules over one path an .emd names: escapes, absolute paths, backslashes, existence, case.
 
-Where the .emd lives decides what an absolute path means. ArcGIS reads ModelFile as it is when it
-is absolute, and Esri's custom-inference guide shows `D:\\test\\...` paths (§1.1): in a loose
-.emd that is valid on the machine that has the path (a warning, and looked up when this system
-can), while inside a package it breaks as soon as the package is unpacked anywhere else (an
-error).
+Where the .emd lives decides what an absolute path means. ArcGIS reads ModelFile as it is when it is
+absolute, and Esri's custom-inference guide shows `D:\\test\\...` paths
+(docs/esri-formats.md#keys-and-paths): in a loose .emd that is valid on the machine that has the
+path (a warning, and looked up when this system can), while inside a package it breaks as soon as
+the package is unpacked anywhere else (an error).
 """
 
 from __future__ import annotations

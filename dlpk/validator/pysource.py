@@ -1,8 +1,9 @@
 """What a Python file defines at module level, read from its syntax tree without running it.
 
-The InferenceFunction's class is the one named like its file (§1.5); lint checks that from the
-source. A module that could bind names in ways the tree does not show (`from x import *`,
-`globals()`, `exec`, ...) gets no verdict rather than a wrong one.
+The InferenceFunction's class is the one named like its file
+(docs/esri-formats.md#inferencefunction); lint checks that from the source. A module that could bind
+names in ways the tree does not show (`from x import *`, `globals()`, `exec`, ...) gets no verdict
+rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 _DYNAMIC_CALLS = frozenset({"globals", "exec", "eval", "setattr", "vars", "locals", "__import__"})
 
 
-#: A method every raster function defines (§3.1): a class with it is the function's.
+#: A method every raster function defines (docs/esri-formats.md#methods): a class with it is
+#: the function's.
 _FUNCTION_METHOD = "getParameterInfo"
 
 

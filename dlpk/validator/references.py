@@ -1,13 +1,12 @@
 """One reading of a path an .emd names (ModelFile, ModelFiles, InferenceFunction, ...), shared
 by lint and the runner, so a path lint finds is the file the runner opens.
 
-ArcGIS joins a relative path to the .emd's folder (reference §1.1) on Windows, where `\\`
-separates folders, so `.\\frozen_inference_graph.pb` (Esri's own examples) is
-`frozen_inference_graph.pb` beside the .emd; on Linux the backslash would be part of a file
-name, so it is read here as a separator. An absolute path (`D:\\test\\model.pb`) only exists on
-the author's machine: its tail, else its file name, beside the .emd is the portable file lint
-proposes. Lookups go through a `FileIndex` (a folder or a package's members), so they are
-case-sensitive everywhere.
+ArcGIS joins a relative path to the .emd's folder (docs/esri-formats.md#keys-and-paths) on Windows,
+where `\\` separates folders, so `.\\frozen_inference_graph.pb` (Esri's own examples) is
+`frozen_inference_graph.pb` beside the .emd; on Linux the backslash would be part of a file name, so
+it is read here as a separator. An absolute path (`D:\\test\\model.pb`) only exists on the author's
+machine: its tail, else its file name, beside the .emd is the portable file lint proposes. Lookups
+go through a `FileIndex` (a folder or a package's members), so they are case-sensitive everywhere.
 """
 
 from __future__ import annotations

@@ -58,12 +58,12 @@ _RULES = (
     Rule("DL112", "non-finite-number", W, "NaN/Infinity are not JSON; most parsers reject them."),
     # -- keys and values ---------------------------------------------------------------------------
     Rule("DL201", "misspelt-key", E, "Keys are case-sensitive; PRFs index exact names.", "safe"),
-    Rule("DL202", "unknown-model-type", E, "ModelType is not one ArcGIS knows (§1.4).", "safe"),
+    Rule("DL202", "unknown-model-type", E, "ModelType is not one ArcGIS knows.", "safe"),
     Rule(
         "DL203",
         "unknown-framework",
         W,
-        "Framework names no module folder Esri ships nor a dlpk configuration (§1.3).",
+        "Framework names no module folder Esri ships nor a dlpk configuration.",
         "unsafe",
     ),
     Rule(
@@ -119,7 +119,7 @@ _RULES = (
         "class-value-start",
         N,
         "Where class values start: detectors name classes by position in Classes, pixel "
-        "classifiers map channels to ([0] + values) (§1.6).",
+        "classifiers map channels to ([0] + values).",
     ),
     Rule("DL305", "misspelt-class-key", E, "Class entries use exactly Value, Name, Color.", "safe"),
     Rule("DL306", "missing-class-color", W, "Without Color there is no colour map for outputs."),

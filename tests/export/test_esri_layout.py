@@ -1,5 +1,5 @@
 """Every metadata format, read back the way arcgis.learn's prepare_data reads an export (see
-tests/esri_reader.py), field by field against reference §4.3-§4.4."""
+tests/esri_reader.py), field by field against docs/esri-formats.md#folder-layout and #root-files."""
 
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def test_each_format_reads_back_as_arcgis_learn_reads_it(
 def test_pascal_names_hold_the_class_value(
     tmp_path: Path, rgb_raster: Path, labels_gpkg: Path
 ) -> None:
-    """Observed exports put the class value (not a name) in <name> (§4.3)."""
+    """Observed exports put the class value (not a name) in <name>
+    (docs/esri-formats.md#folder-layout)."""
     out = export(rgb_raster, labels_gpkg, tmp_path / "p", "PASCAL_VOC_rectangles")
     text = next((out / "labels").glob("*.xml")).read_text()
     assert any(f"<name>{v}</name>" in text for v in (1, 2, 3))
@@ -113,7 +114,8 @@ def test_panoptic_folder_reads_back(tmp_path: Path, rgb_raster: Path, labels_gpk
 
 
 def test_cycle_gan_halves_read_back(tmp_path: Path, rgb_raster: Path) -> None:
-    """CycleGAN: A/ and B/ are each an export folder of their own (reference §4.3)."""
+    """CycleGAN: A/ and B/ are each an export folder of their own
+    (docs/esri-formats.md#folder-layout)."""
     out = tmp_path / "cg"
     params = ExportChipsParameters(
         metadata_format="CycleGAN", tile_size_x=64, stride_x=64, workers=1

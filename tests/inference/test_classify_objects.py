@@ -196,3 +196,49 @@ def test_features_are_required_and_readable(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a readable feature layer" in err[0]
     assert not (tmp_path / "out.gpkg").exists()
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_fields_named_like_the_added_ones_in_any_case_are_replaced_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    """OGR field names ignore case: an input `classvalue` would clash with the added
+    ClassValue. The output holds this run's labels; the user's other fields and the input stay."""
+    features = tmp_path / f"f{suffix}"
+    pyogrio.raw.write(
+        str(features),
+        geometry=np.asarray(shapely.to_wkb([pixel_box(10, 5, 30, 25)]), dtype=object),
+        field_data=[np.asarray(["roof"], dtype=object), np.asarray([7], dtype=np.int32),
+                    np.asarray(["old"], dtype=object)],
+        fields=["name", "classvalue", "CLASSLABEL"],
+        geometry_type="Polygon",
+        crs="EPSG:32633",
+    )  # fmt: skip
+    before = features.read_bytes()
+    output = tmp_path / f"out{suffix}"
+    argv = ["classify-objects", "--model", str(classifier(tmp_path)), "--raster"]
+    argv += [str(halves(tmp_path)), "--features", str(features), "-o", str(output)]
+    assert main(argv) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    table = read(output)
+    assert list(table) == ["name", "ClassLabel", "ClassValue", "Confidence"]
+    assert table["name"] == ["roof"] and table["ClassLabel"] == ["Water"]
+    assert table["ClassValue"] == [1]
+    assert (
+        f"dlpk: warning: f{suffix} already has field(s) classvalue, CLASSLABEL: the output "
+        "holds this run's ClassLabel, ClassValue, Confidence instead (field names ignore "
+        "case); the input is unchanged"
+    ) in err.splitlines()
+    assert features.read_bytes() == before
+
+
+def test_16_bit_pixels_for_an_8_bit_imagenet_model_warn_here_too(tmp_path: Path) -> None:
+    """classify-objects reads its chips through the same source as classify-pixels, so it says
+    the same when a uint16 raster meets an 8-bit ImageNet-normalised model."""
+    data = np.full((3, 60, 80), 1000, dtype=np.uint16)
+    raster = write_raster(tmp_path / "wide.tif", data)
+    features = write_layer(tmp_path / "f.gpkg", [shapely.Point(at(30, 10))], ["a"], "EPSG:32633")
+    summary = classify_objects(
+        classifier(tmp_path), raster, tmp_path / "out.gpkg", {}, "cpu", quiet, features=features
+    )
+    assert len([w for w in summary.warnings if "pixels are uint16" in w]) == 1

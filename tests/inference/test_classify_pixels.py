@@ -15,7 +15,7 @@ from dlpk.runners.io.raster_source import normaliser_for
 from dlpk.runners.progress import no_progress as quiet
 from dlpk.runners.tasks.inference.classify_pixels import classify_pixels
 from dlpk.spec.emd import EsriModelDefinition
-from tests.gdal_rat import read_attribute_table
+from tests.gdal_rat import read_attribute_table, read_category_names
 from tests.inference_models import (
     CLASSES,
     TRANSFORM,
@@ -40,8 +40,7 @@ def one_pass(module: Any, document: dict[str, Any], data: np.ndarray, padding: i
     with torch.inference_mode():
         scores = module(torch.from_numpy(framed[np.newaxis])).numpy()[0]
     scores = scores[:, padding:-padding, padding:-padding]
-    values = np.array([0] + [c["Value"] for c in CLASSES])
-    scores[0] = -np.inf  # predict_background defaults to False: no Value 0 among 2 classes
+    values = np.array([0] + [c["Value"] for c in CLASSES])  # channel 0 is background
     return np.asarray(values[np.argmax(scores, axis=0)])
 
 
@@ -79,8 +78,10 @@ def test_tiled_classes_equal_one_pass(
         assert result.colormap(1)[1] == (0, 0, 255, 255)
         assert result.colormap(1)[5] == (0, 128, 0, 255)
     np.testing.assert_array_equal(classes, one_pass(module, document, data, padding))
-    assert set(np.unique(classes)) <= {1, 5}
+    assert set(np.unique(classes)) == {0, 1, 5}
     assert summary.counts["tiles"] > 1 and summary.counts["pixels"] == rows * cols
+    for value in (0, 1, 5):
+        assert summary.counts[f"class_{value}_pixels"] == (classes == value).sum()
     assert summary.arguments["padding"] == str(padding) and "threshold" not in summary.arguments
 
 
@@ -96,7 +97,11 @@ def test_raster_attribute_table(
     names = [f.findtext("Name") for f in table.findall("FieldDefn")]
     assert names == ["Value", "Class", "Red", "Green", "Blue"]
     rows = [[cell.text for cell in row.findall("F")] for row in table.findall("Row")]
-    assert rows == [["1", "Water", "0", "0", "255"], ["5", "Forest", "0", "128", "0"]]
+    assert rows == [
+        ["0", "Background", "0", "0", "0"],  # the model's background channel writes 0
+        ["1", "Water", "0", "0", "255"],
+        ["5", "Forest", "0", "128", "0"],
+    ]
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == []
     # and as GDAL itself reads it, with the colour table rasterio sees
@@ -110,10 +115,12 @@ def test_raster_attribute_table(
         ("Blue", "Blue"),
     ]
     assert seen.rows == rows
-    assert seen.integers == [[c["Value"], *c["Color"]] for c in CLASSES]
+    assert seen.integers == [[0, 0, 0, 0], *([c["Value"], *c["Color"]] for c in CLASSES)]
     with rasterio.open(output) as result:
         colours = result.colormap(1)
     assert [colours[c["Value"]] for c in CLASSES] == [(*c["Color"], 255) for c in CLASSES]
+    # GDAL's category names beside the table: what QGIS 3.22 shows, indexed by pixel value
+    assert read_category_names(output) == ["Background", "Water", "", "", "", "Forest"]
 
 
 def test_onnx_matches_torchscript(tmp_path: Path) -> None:

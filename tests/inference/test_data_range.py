@@ -1,4 +1,5 @@
-"""DataRange: bands rescaled from the raster's range to [low, high] before the model (§1.2)."""
+"""DataRange: bands rescaled from the raster's range to [low, high] before the model
+(docs/esri-formats.md#bands-and-normalisation)."""
 
 from __future__ import annotations
 

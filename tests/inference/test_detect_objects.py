@@ -104,6 +104,15 @@ def test_objects_on_seams_are_reported_once(
     assert sorted(classes) == ["Forest", "Water", "Water", "Water"]
     assert confidence == pytest.approx([90.0] * 4)
     assert crs is not None and "32633" in crs
+    # per class, by Value (Water is 1, Forest 5), as the done line shows them
+    assert (summary.counts["class_1_detections"], summary.counts["class_5_detections"]) == (3, 1)
+
+
+def test_a_class_found_nowhere_counts_zero(tmp_path: Path, detector: Path) -> None:
+    raster = write_raster(tmp_path / "in.tif", squares((40, 40), [(10, 10, 2.0)]))
+    summary = detect_objects(detector, raster, tmp_path / "out.gpkg", {}, "cpu", quiet)
+    assert summary.counts["class_1_detections"] == 0
+    assert summary.counts["class_5_detections"] == summary.counts["detections"] == 1
 
 
 def test_detections_in_nodata_are_dropped(tmp_path: Path, detector: Path) -> None:

@@ -1,4 +1,4 @@
-"""The raster-function hooks beyond the pixels (reference §3.1, Esri's Reference.py):
+"""The raster-function hooks beyond the pixels (docs/esri-formats.md#methods, Esri's Reference.py):
 selectRasters, updateKeyMetadata and isLicensed, the pixel blocks named by the function's
 raster parameter, and raster_mask only with inputMask."""
 

@@ -1,4 +1,5 @@
-"""classify-objects through a package's Python raster function (reference §3.4.9)."""
+"""classify-objects through a package's Python raster function
+(docs/esri-formats.md#classify-objects-through-a-raster-function)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """updateRasterInfo as ArcGIS calls it, and the raster a function declares written as declared
-(reference §3.1: output_info's pixelType, bandCount, noData, statistics, histogram, colormap,
-rasterAttributeTable)."""
+(docs/esri-formats.md#methods: output_info's pixelType, bandCount, noData, statistics, histogram,
+colormap, rasterAttributeTable)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Channel-to-Value mapping (reference §1.6), normalisation (§1.7) and band resolution."""
+"""Channel-to-Value mapping (docs/esri-formats.md#classes), normalisation
+(docs/esri-formats.md#bands-and-normalisation) and band resolution."""
 
 from __future__ import annotations
 
@@ -31,12 +32,12 @@ def test_one_channel_per_class() -> None:
 
 
 def test_background_channel_first_and_predict_background() -> None:
-    # No class has Value 0 and there are two classes: ArcGIS defaults predict_background False.
+    # dlpk's own configurations: a background channel may win unless predict_background=False
     default = channel_map(CLASSES, 3, None)
-    assert default.classify(scores_for([0, 1, 2], 3)).tolist() == [[[3, 3, 7]]]
-    allowed = channel_map(CLASSES, 3, True)
-    assert allowed.classify(scores_for([0, 1, 2], 3)).tolist() == [[[0, 3, 7]]]
-    single = channel_map(CLASSES[:1], 2, None)  # one class: background may win
+    assert default.classify(scores_for([0, 1, 2], 3)).tolist() == [[[0, 3, 7]]]
+    suppressed = channel_map(CLASSES, 3, False)
+    assert suppressed.classify(scores_for([0, 1, 2], 3)).tolist() == [[[3, 3, 7]]]
+    single = channel_map(CLASSES[:1], 2, None)
     assert single.classify(scores_for([0, 1], 2)).tolist() == [[[0, 3]]]
 
 

@@ -1,4 +1,4 @@
-"""Python raster function packages run with dlpk in ArcGIS's part (reference §3)."""
+"""Python raster function packages run with dlpk in ArcGIS's part (docs/esri-formats.md#methods)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dlpk.runners.io.tiles import axis_offsets, plan_windows
@@ -16,6 +16,8 @@ sizes = st.integers(min_value=1, max_value=300)
 steps = st.integers(min_value=1, max_value=64)
 
 
+# 1-pixel tiles of a 300 x 300 raster are 90000 windows: no deadline on a shared machine
+@settings(deadline=None)
 @given(width=sizes, height=sizes, tile_x=steps, tile_y=steps, data=st.data(), pad=st.booleans())
 def test_plan_covers_every_pixel_and_respects_bounds_and_stride(
     width: int, height: int, tile_x: int, tile_y: int, data: st.DataObject, pad: bool

@@ -1,5 +1,7 @@
 """The classified raster: class Values written tile by tile, finished as a deflate COG with a
-colour map and a raster attribute table (Value, Class, Red, Green, Blue) in a GDAL .aux.xml.
+colour map and, in a GDAL .aux.xml, a raster attribute table (Value, Class, Red, Green, Blue)
+and the band's category names (GDAL's CategoryNames: the name of each pixel value from 0 up,
+which programs that ignore attribute tables, such as QGIS 3.22, show as the legend).
 
 Tiles are written to an uncompressed tiled GeoTIFF beside the output (blocks rewritten in place,
 so windows in any alignment cost no file growth); finishing copies it through GDAL's COG driver,
@@ -60,14 +62,37 @@ def xml_text(value: object) -> str:
     return "".join(f"&#{ord(char)};" for char in lead) + escape(body)
 
 
+#: Category names are indexed by pixel value: written for Values of 0 up to this one only
+#: (the 8- and 16-bit outputs; the colour map has the same bound).
+MAX_CATEGORY_VALUE = 65534
+
+
+def category_names(rows: list[ClassRow]) -> list[str] | None:
+    """Each pixel value's class name, from 0 to the largest Value ("" for no class); None when
+    a Value is negative or past MAX_CATEGORY_VALUE."""
+    values = [row.value for row in rows]
+    if not values or min(values) < 0 or max(values) > MAX_CATEGORY_VALUE:
+        return None
+    names = [""] * (max(values) + 1)
+    for row in rows:
+        names[row.value] = row.name
+    return names
+
+
 def rat_xml(rows: list[ClassRow]) -> str:
-    """A GDAL PAM document holding band 1's thematic raster attribute table."""
+    """A GDAL PAM document holding band 1's category names and thematic raster attribute
+    table."""
     fields = [("Value", 0, 5), ("Class", 2, 2), ("Red", 0, 6), ("Green", 0, 7), ("Blue", 0, 8)]
     lines = [
         "<PAMDataset>",
         '  <PAMRasterBand band="1">',
-        '    <GDALRasterAttributeTable tableType="thematic">',
     ]
+    names = category_names(rows)
+    if names is not None:
+        lines.append("    <CategoryNames>")
+        lines += [f"      <Category>{xml_text(name)}</Category>" for name in names]
+        lines.append("    </CategoryNames>")
+    lines.append('    <GDALRasterAttributeTable tableType="thematic">')
     for index, (name, kind, usage) in enumerate(fields):
         lines.append(
             f'      <FieldDefn index="{index}"><Name>{name}</Name><Type>{kind}</Type>'
@@ -99,7 +124,7 @@ class ClassifiedRasterWriter:
         checkpoint: Checkpoint | None = None,
     ) -> None:
         self.target = target
-        self.rows = rows
+        self.rows = list(rows)
         self.overwrite = overwrite
         self.checkpoint = checkpoint
         self.dtype, self.nodata = output_dtype([row.value for row in rows])
@@ -149,6 +174,12 @@ class ClassifiedRasterWriter:
         """Put every tile written so far on disk (GDAL writes its cached blocks on close)."""
         self.dataset.close()
         self.dataset = _reopen(self.scratch)
+
+    def add_first_row(self, row: ClassRow) -> None:
+        """A row before the classes' (the background's), unless a class has its Value. Its
+        Value must be one the pixel type holds (0 always is)."""
+        if all(existing.value != row.value for existing in self.rows):
+            self.rows.insert(0, row)
 
     def write(self, window: Window, values: NDArray[np.generic]) -> None:
         rio = RioWindow(window.col, window.row, window.width, window.height)

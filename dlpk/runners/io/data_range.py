@@ -1,6 +1,6 @@
-"""DataRange: each band rescaled linearly from the raster's range to [low, high] (reference
-§1.2, §3.2), as ArcGIS does before a model or raster function sees the pixels.
-
+"""DataRange: each band rescaled linearly from the raster's range to [low, high]
+(docs/esri-formats.md#bands-and-normalisation), as ArcGIS does before a model or raster function
+sees the pixels.
 The raster's range is each band's exact min..max over its valid pixels (nodata and mask
 excluded), not each tile's, so a pixel's value does not depend on the tiling. GDAL's
 approximate statistics sample a large raster (its overviews or a subset of blocks) and miss

@@ -1,7 +1,7 @@
-"""The raster a Python raster function declares (updateRasterInfo, reference §3.1), written as
-declared: its pixel type, band count and noData, no clipping to class Values, finished as a
-deflate COG. What the function said about it (statistics, histograms, a raster attribute
-table, key metadata) goes into a GDAL .aux.xml beside it; a colour map goes into the COG.
+"""The raster a Python raster function declares (updateRasterInfo, docs/esri-formats.md#methods),
+written as declared: its pixel type, band count and noData, no clipping to class Values, finished as
+a deflate COG. What the function said about it (statistics, histograms, a raster attribute table,
+key metadata) goes into a GDAL .aux.xml beside it; a colour map goes into the COG.
 
 Statistics are exact: each band's minimum, maximum, mean and standard deviation are gathered
 from the valid pixels as blocks are written, and any value the function gave itself takes

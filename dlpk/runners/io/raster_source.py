@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,8 @@ MAX_CACHE_BYTES = 512 * 1024**2
 def resolve_bands(
     extract: Sequence[int | str] | str | None, count: int, names: list[str]
 ) -> list[int]:
-    """0-based raster band indexes for ExtractBands (indexes or well-known names, §1.7)."""
+    """0-based raster band indexes for ExtractBands (indexes or well-known names,
+    docs/esri-formats.md#bands-and-normalisation)."""
     if extract is None or extract == "N/A":
         wanted: list[int | str] = list(DEFAULT_BANDS[: max(1, min(3, count))])
     else:
@@ -73,7 +74,8 @@ def _band_names(dataset: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class Normaliser:
-    """Per-band affine steps applied in float32, in ArcGIS's order (§1.7)."""
+    """Per-band affine steps applied in float32, in ArcGIS's order
+    (docs/esri-formats.md#bands-and-normalisation)."""
 
     subtract: NDArray[np.float32]  # first (x - subtract) / divide
     divide: NDArray[np.float32]
@@ -128,14 +130,39 @@ def normaliser_for(emd: EsriModelDefinition, bands: list[int], dtype: str) -> No
     return Normaliser(zeros, ones, zeros, ones)
 
 
+def input_type_warnings(emd: EsriModelDefinition, bands: list[int], dtype: str) -> list[str]:
+    """A model for 8-bit RGB normalised with ImageNet statistics (3 bands; no DataRange, no
+    NormalizationStats, IsImageNetNormalization not false) given pixels of another type gets
+    them unnormalised: say so, and how to give the model what it expects. `dtype` is what the
+    normaliser sees (float32 after a DataRange rescale)."""
+    stats = emd.NormalizationStats
+    has_stats = stats is not None and (
+        stats.band_min_values is not None or stats.band_mean_values is not None
+    )
+    expects_8_bit = len(bands) == 3 and not has_stats and emd.IsImageNetNormalization is not False
+    if not expects_8_bit or emd.DataRange is not None or dtype == "uint8":
+        return []
+    return [
+        f"the raster's pixels are {dtype}, but the model takes 3 bands of 8-bit pixels "
+        "normalised with ImageNet statistics (its .emd has neither DataRange nor "
+        "NormalizationStats): they reach it unnormalised; add NormalizationStats to the .emd "
+        "(band_min_values and band_max_values of the raster's range, ImageNet's "
+        "scaled_mean_values and scaled_std_values) or the DataRange the model was trained "
+        'with, or convert the raster to 8 bits ("IsImageNetNormalization": false if the model '
+        "takes raw values)"
+    ]
+
+
 @dataclass
 class RasterSource:
-    """An open raster delivering normalised tiles and their validity masks."""
+    """An open raster delivering normalised tiles and their validity masks; `warnings` say
+    what of the raster the model may not expect."""
 
     dataset: Any
     bands: list[int]
     normalise: Normaliser
     rescale: Rescale | None = None  # DataRange, applied before `normalise`
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def height(self) -> int:
@@ -222,7 +249,8 @@ def open_source(
             if normalised
             else Normaliser(zeros, ones, zeros, ones)
         )
-        yield RasterSource(dataset, bands, normalise, rescale)
+        warned = input_type_warnings(emd, bands, dtype) if normalised else []
+        yield RasterSource(dataset, bands, normalise, rescale, warned)
 
 
 def read_block(

@@ -1,5 +1,6 @@
 """Which rasters a task reads: one raster, or a folder of images (ArcGIS's in_raster may be a
-folder), processed as one mosaic or, for exports, item by item (processing_mode, §4.1, §5).
+folder), processed as one mosaic or, for exports, item by item (processing_mode,
+docs/esri-formats.md#the-inference-tools).
 
 A mosaic is a VRT in a temporary folder of the runner: no pixel is copied, and the rest of the
 task sees one ordinary GDAL raster.

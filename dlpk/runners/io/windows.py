@@ -113,7 +113,8 @@ def plan_tiles(height: int, width: int, grid: TileGrid) -> list[Tile]:
 
 
 def default_padding(image_height: int, model_padding: int | None) -> int:
-    """ArcGIS's default: the model's own ModelPadding, else a quarter of the tile (§3.3)."""
+    """ArcGIS's default: the model's own ModelPadding, else a quarter of the tile
+    (docs/esri-formats.md#arguments)."""
     return model_padding if model_padding is not None else image_height // 4
 
 

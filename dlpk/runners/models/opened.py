@@ -39,7 +39,8 @@ class OpenedModel:
 
     @property
     def runs_function(self) -> bool:
-        """True when the package's InferenceFunction .py does the work (reference §3)."""
+        """True when the package's InferenceFunction .py does the work
+        (docs/esri-formats.md#methods)."""
         return self.configuration.name == RASTER_FUNCTION
 
     @property
@@ -111,7 +112,7 @@ def model_file_path(folder: Path, raw: str | None) -> Path:
     raise ModelError(f"ModelFile {text!r} is not beside the .emd", FILE_HINT)
 
 
-#: ModelType -> the task whose tool runs it in ArcGIS (reference §1.4).
+#: ModelType -> the task whose tool runs it in ArcGIS (docs/esri-formats.md#modeltype).
 _TASK_OF_TYPE = {
     "ImageClassification": "classify-pixels",
     "ObjectDetection": "detect-objects",

@@ -1,6 +1,6 @@
-"""The descriptive parts of a raster function's output_info, read into what the output
-holds: statistics, histograms, a colour map and a raster attribute table (reference §3.1, Esri's
-Reference.py). Each bad answer is one ModelError naming the function and the property."""
+"""The descriptive parts of a raster function's output_info, read into what the output holds:
+statistics, histograms, a colour map and a raster attribute table (docs/esri-formats.md#methods,
+Esri's Reference.py). Each bad answer is one ModelError naming the function and the property."""
 
 from __future__ import annotations
 

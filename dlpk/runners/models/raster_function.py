@@ -1,4 +1,4 @@
-"""A package's Python raster function (reference §3), driven as ArcGIS drives it.
+"""A package's Python raster function (docs/esri-formats.md#methods), driven as ArcGIS drives it.
 
 The .py is imported from the unpacked model folder and its class named like the file is
 instantiated; that is running the package's code, so it happens only in a container (where the
@@ -24,6 +24,7 @@ from typing import Any
 from dlpk.errors import BadInputError, ModelError, UsageError
 from dlpk.runners.models.base import one_line
 from dlpk.spec.emd import EsriModelDefinition
+from dlpk.validator.suggest import did_you_mean
 from dlpk.version import __version__
 
 RASTER_TYPES = ("raster", "rasters")
@@ -188,8 +189,10 @@ def scalars_for(
     unknown = sorted(set(given) - set(declared))
     if unknown:
         takes = ", ".join(declared) if declared else "no arguments"
+        guess = did_you_mean(unknown, declared)
         raise UsageError(
-            f"unknown argument(s) {', '.join(unknown)}", f"this raster function takes: {takes}"
+            f"unknown argument(s) {', '.join(unknown)}",
+            f"{guess + ' ' if guess else ''}this raster function takes: {takes}",
         )
     values: dict[str, Any] = {
         name: None if value is None else str(value) for name, value in declared.items()
@@ -200,7 +203,7 @@ def scalars_for(
 
 @dataclass(frozen=True)
 class BlockConfiguration:
-    """The getConfiguration keys that shape the blocks (reference §3.2)."""
+    """The getConfiguration keys that shape the blocks (docs/esri-formats.md#getconfiguration)."""
 
     bands: list[int]
     padding: int

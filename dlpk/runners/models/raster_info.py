@@ -1,4 +1,4 @@
-"""updateRasterInfo, called as ArcGIS calls it (reference §3.1), and its answer read.
+"""updateRasterInfo, called as ArcGIS calls it (docs/esri-formats.md#methods), and its answer read.
 
 The function receives its scalars (as getConfiguration did), `<raster>_info` describing the
 input as updatePixels will see it (the extracted bands; f4 once dataRange rescales them) and

@@ -1,4 +1,5 @@
-"""TensorFlow SavedModels and frozen graphs for Esri's predefined configurations (§1.3).
+"""TensorFlow SavedModels and frozen graphs for Esri's predefined configurations
+(docs/esri-formats.md#framework-and-modelconfiguration).
 
 `ObjectDetectionAPI` (TensorFlow Object Detection API exports): input `image_tensor`, uint8
 NHWC; outputs detection_boxes ([ymin, xmin, ymax, xmax] in 0..1), detection_scores,
@@ -93,7 +94,8 @@ def _frozen_graph(
 
 def deeplab_channels(values: Sequence[int]) -> tuple[int, ...]:
     """The class Value of each one-hot channel: Classes' Values in order, after a background
-    Value 0 when no class has it (the layout `channel_map` reads, reference §1.6)."""
+    Value 0 when no class has it (the layout `channel_map` reads,
+    docs/esri-formats.md#classes)."""
     return tuple(values) if 0 in values else (0, *values)
 
 

@@ -11,7 +11,8 @@ Box = tuple[str, float, float, float, float]  # name, xmin, ymin, xmax, ymax (pi
 
 
 def pascal_voc(filename: str, width: int, height: int, depth: int, objects: Sequence[Box]) -> str:
-    """`<annotation>` as Export Training Data writes it; coordinates with 2 decimals (§4.3)."""
+    """`<annotation>` as Export Training Data writes it; coordinates with 2 decimals
+    (docs/esri-formats.md#folder-layout)."""
     lines = [
         '<?xml version="1.0"?>',
         "<annotation>",
@@ -41,7 +42,8 @@ def pascal_voc(filename: str, width: int, height: int, depth: int, objects: Sequ
 
 
 def kitti(objects: Sequence[Box]) -> str:
-    """15 columns: class, truncated, occluded, alpha, left top right bottom, 7 unused (§4.3)."""
+    """15 columns: class, truncated, occluded, alpha, left top right bottom, 7 unused
+    (docs/esri-formats.md#folder-layout)."""
     out = []
     for name, xmin, ymin, xmax, ymax in objects:
         box = f"{xmin:.2f} {ymin:.2f} {xmax:.2f} {ymax:.2f}"

@@ -17,14 +17,17 @@ import numpy.typing as npt
 from affine import Affine
 
 from dlpk.atomic import sha256_file, write_new_file_atomic
-from dlpk.runners.tasks.export_chips.encode import aux_xml, world_file
+from dlpk.runners.tasks.export_chips.encode import Colormap, aux_xml, world_file
 from dlpk.runners.tasks.export_chips.formats import WORLD_EXT
 
 FileRecord = tuple[str, int, str]  # path relative to the export folder, size, sha256
 
 
-# Encodes a (bands, rows, cols) array as a raster file: (array, format, transform, CRS, nodata).
-Encoder = Callable[[npt.NDArray[Any], str, Affine, str | None, float | None], bytes]
+# Encodes a (bands, rows, cols) array as a raster file: (array, format, transform, CRS, nodata,
+# colour table).
+Encoder = Callable[
+    [npt.NDArray[Any], str, Affine, str | None, float | None, Colormap | None], bytes
+]
 
 
 def sidecars(rel: str, fmt: str, transform: Affine, crs_wkt: str | None) -> list[tuple[str, bytes]]:
@@ -47,16 +50,23 @@ class ChipFiles:
         self.final: str | None = None
 
     def _raster(
-        self, array: npt.NDArray[Any], fmt: str, nodata: float | None
+        self,
+        array: npt.NDArray[Any],
+        fmt: str,
+        nodata: float | None,
+        colormap: Colormap | None = None,
     ) -> Callable[[], bytes]:
-        return partial(self.encode, array, fmt, self.transform, self.crs_wkt, nodata)
+        return partial(self.encode, array, fmt, self.transform, self.crs_wkt, nodata, colormap)
 
     def _sidecars(self, rel: str, fmt: str) -> list[tuple[str, bytes]]:
         return sidecars(rel, fmt, self.transform, self.crs_wkt)
 
-    def label(self, rel: str, band: npt.NDArray[Any], fmt: str) -> None:
-        """A one-band label raster, then its sidecars."""
-        self.pending.append((rel, self._raster(band[None], fmt, None)))
+    def label(
+        self, rel: str, band: npt.NDArray[Any], fmt: str, colormap: Colormap | None = None
+    ) -> None:
+        """A one-band label raster (with the classes' colour table for class labels), then its
+        sidecars."""
+        self.pending.append((rel, self._raster(band[None], fmt, None, colormap)))
         self.pending += self._sidecars(rel, fmt)
 
     def text(self, rel: str, data: bytes) -> None:

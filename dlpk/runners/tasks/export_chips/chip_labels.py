@@ -115,7 +115,8 @@ class FeatureLabels:
         for i, part in zip(idx.tolist(), parts, strict=True):
             value = int(self.features.values[i])
             xmin, ymin, xmax, ymax = shapely.bounds(part).tolist()
-            boxes.append((self.class_names[value], xmin, ymin, xmax, ymax))
+            # the class value, as ArcGIS writes annotations; Classes in the root files name it
+            boxes.append((str(value), xmin, ymin, xmax, ymax))
             stats.append(
                 (value, float(shapely.area(part)) * self.cell_area, max(xmax - xmin, ymax - ymin))
             )

@@ -20,6 +20,9 @@ from rasterio.io import MemoryFile
 
 from dlpk.runners.tasks.export_chips.formats import DRIVER
 
+#: A one-band raster's colour table: pixel value -> (red, green, blue, alpha).
+Colormap = dict[int, tuple[int, int, int, int]]
+
 
 def encode_raster(
     array: npt.NDArray[Any],
@@ -27,6 +30,7 @@ def encode_raster(
     transform: Affine,
     crs_wkt: str | None,
     nodata: float | None = None,
+    colormap: Colormap | None = None,
 ) -> bytes:
     count, height, width = array.shape
     profile: dict[str, Any] = {
@@ -46,6 +50,8 @@ def encode_raster(
         with MemoryFile() as mem:
             with mem.open(**profile) as dst:
                 dst.write(array)
+                if colormap is not None:
+                    dst.write_colormap(1, colormap)
             data: bytes = mem.read()
     return data
 
@@ -82,17 +88,19 @@ class GeoTiffEncoder:
         transform: Affine,
         crs_wkt: str | None,
         nodata: float | None = None,
+        colormap: Colormap | None = None,
     ) -> bytes:
         if transform.b != 0 or transform.d != 0:
-            return encode_raster(array, "TIFF", transform, crs_wkt, nodata)
-        key = (array.shape, array.dtype.str, crs_wkt, nodata, transform.a, transform.e)
+            return encode_raster(array, "TIFF", transform, crs_wkt, nodata, colormap)
+        colours = tuple(sorted(colormap.items())) if colormap is not None else None
+        key = (array.shape, array.dtype.str, crs_wkt, nodata, transform.a, transform.e, colours)
         if key not in self._templates:
             if len(self._templates) >= self.MAX_TEMPLATES:
-                return encode_raster(array, "TIFF", transform, crs_wkt, nodata)
-            self._templates[key] = _make_template(array, transform, crs_wkt, nodata)
+                return encode_raster(array, "TIFF", transform, crs_wkt, nodata, colormap)
+            self._templates[key] = _make_template(array, transform, crs_wkt, nodata, colormap)
         template = self._templates[key]
         if template is None:
-            return encode_raster(array, "TIFF", transform, crs_wkt, nodata)
+            return encode_raster(array, "TIFF", transform, crs_wkt, nodata, colormap)
         return _patch(template, array, transform)
 
 
@@ -118,13 +126,17 @@ def _patch(template: _Template, array: npt.NDArray[Any], transform: Affine) -> b
 
 
 def _make_template(
-    array: npt.NDArray[Any], transform: Affine, crs_wkt: str | None, nodata: float | None
+    array: npt.NDArray[Any],
+    transform: Affine,
+    crs_wkt: str | None,
+    nodata: float | None,
+    colormap: Colormap | None = None,
 ) -> _Template | None:
     rng = np.random.default_rng(7)
     probe = rng.integers(1, 250, array.shape).astype(array.dtype)
     # origins unlikely to occur elsewhere in the file, to find where the tie point is stored
     origin = Affine(transform.a, 0, 1234567.0 + 0.1234, 0, transform.e, 7654321.0 + 0.4321)
-    data = encode_raster(probe, "TIFF", origin, crs_wkt, nodata)
+    data = encode_raster(probe, "TIFF", origin, crs_wkt, nodata, colormap)
     pixels_at = data.find(_pixel_bytes(probe))
     c_at = data.find(struct.pack("<d", origin.c))
     f_at = data.find(struct.pack("<d", origin.f))
@@ -133,7 +145,8 @@ def _make_template(
     template = _Template(data, pixels_at, (c_at, f_at))
     check = rng.integers(0, 255, array.shape).astype(array.dtype)
     moved = Affine(transform.a, 0, 2345.5, 0, transform.e, -6789.25)
-    if _patch(template, check, moved) != encode_raster(check, "TIFF", moved, crs_wkt, nodata):
+    expected = encode_raster(check, "TIFF", moved, crs_wkt, nodata, colormap)
+    if _patch(template, check, moved) != expected:
         return None
     return template
 

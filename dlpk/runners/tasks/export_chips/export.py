@@ -143,6 +143,7 @@ def _export(
     t_end = time.monotonic()
 
     report = _report(inputs, params, traits, items, small, numbered, totals)
+    report.warnings = [*labelling.warnings, *report.warnings]
     report.files += root_files
     report.timings = {
         "check": t_plan - t0,

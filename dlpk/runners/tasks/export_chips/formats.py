@@ -1,4 +1,5 @@
-"""What each metadata format writes (reference §4.3): folders, label kind, statistics kind."""
+"""What each metadata format writes (docs/esri-formats.md#folder-layout): folders, label kind,
+statistics kind."""
 
 from __future__ import annotations
 
@@ -40,5 +41,6 @@ LABEL_FORMAT = {"TIFF": "TIFF", "PNG": "PNG", "JPEG": "PNG"}
 
 
 def chip_stem(index: int) -> str:
-    """Chip names are a 9-digit zero-padded running index (reference §4.3)."""
+    """Chip names are a 9-digit zero-padded running index
+    (docs/esri-formats.md#folder-layout)."""
     return f"{index:09d}"

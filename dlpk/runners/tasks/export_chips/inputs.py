@@ -21,7 +21,8 @@ from dlpk.runners.tasks.export_chips.formats import FormatTraits
 from dlpk.runners.tasks.export_chips.plan_item import PlanItem
 from dlpk.spec.job import ExportChipsParameters
 
-RASTER2_FORMATS = ("Classified_Tiles", "Export_Tiles", "CycleGAN")  # reference §4.1, in_raster2
+# the formats that take in_raster2 (docs/esri-formats.md#parameters)
+RASTER2_FORMATS = ("Classified_Tiles", "Export_Tiles", "CycleGAN")
 
 
 def identity(path: Path) -> dict[str, Any]:
@@ -106,7 +107,8 @@ def second_raster(path: Path, info: RasterInfo, params: ExportChipsParameters) -
 
 def check_feature_tile_options(params: ExportChipsParameters, traits: FormatTraits) -> None:
     """blacken_around_feature and crop_mode shape the one-feature chips of Labeled_Tiles and
-    Imagenet (reference §4.1); elsewhere they would be silently ignored, so say so."""
+    Imagenet (docs/esri-formats.md#parameters); elsewhere they would be silently ignored, so say
+    so."""
     asked = [
         f"{name} {value}"
         for name, value, default in (

@@ -25,6 +25,7 @@ from dlpk.runners.io.labels import (
     place_mask,
 )
 from dlpk.runners.io.rasters import RasterInfo, open_on_grid
+from dlpk.runners.tasks.export_chips.class_names import FOLDERS, check_class_names
 from dlpk.runners.tasks.export_chips.formats import LABEL_FORMAT, FormatTraits
 from dlpk.runners.tasks.export_chips.inputs import Inputs, Item, instance_data_refused
 from dlpk.spec.job import ExportChipsParameters
@@ -39,6 +40,7 @@ class Labelling:
     label_raster: str | None = None
     instance_classes: dict[int, str] = field(default_factory=dict)
     instance_dtype: str = "uint8"
+    warnings: list[str] = field(default_factory=list)
 
 
 def read_labelling(
@@ -52,13 +54,19 @@ def read_labelling(
     """Read the class data, instance features and mask polygons onto `items`; `info` is the
     first raster, whose grid features are loaded on, and `several` whether the export has more
     than one raster (then a mask need not meet every one)."""
-    label_raster, values = _class_data(inputs.labels, items, info, params, traits)
+    label_raster, values, loaded = _class_data(inputs.labels, items, info, params, traits)
     if traits.labels == "none":
-        label_raster, values = None, []
+        label_raster, values, loaded = None, [], None
         for item in items:
             item.features = None
-    classes = _classes(values, traits)
-    instance_classes = _read_instances(inputs.instance_data, items, info, params, traits)
+    warnings = list(loaded.warnings) if loaded is not None else []
+    classes = _classes(values, traits, loaded, warnings, folders=traits.labels in FOLDERS)
+    instances = _read_instances(inputs.instance_data, items, info, params, traits)
+    instance_classes = {}
+    if instances is not None:
+        warnings += instances.warnings
+        instance_values = sorted({int(v) for v in instances.values})
+        instance_classes = _classes(instance_values, traits, instances, warnings, folders=True)
     most_instances = max(len(i.instances.values) if i.instances else 0 for i in items)
     if inputs.mask_polygons is not None:
         loaded_mask = load_mask(inputs.mask_polygons, info)
@@ -70,6 +78,7 @@ def read_labelling(
         label_raster=label_raster,
         instance_classes=instance_classes,
         instance_dtype=_dtype_for(most_instances),
+        warnings=list(dict.fromkeys(warnings)),
     )
 
 
@@ -109,20 +118,26 @@ def _class_data(
     info: RasterInfo,
     params: ExportChipsParameters,
     traits: FormatTraits,
-) -> tuple[str | None, list[int]]:
-    """The classified raster (None for features) and the class values found; features are
-    placed on the items."""
+) -> tuple[str | None, list[int], LoadedFeatures | None]:
+    """The classified raster (None for features), the class values found and the features as
+    read (None for a raster); features are placed on the items."""
     if labels is None:
         if traits.needs_class_data:
             raise BadInputError(f"{traits.name} needs class data (--labels)")
-        return None, []
+        return None, [], None
     if not labels.exists():
         raise BadInputError(f"labels not found: {labels}")
     if is_vector(labels):
-        loaded = load_features(labels, info, params.class_value_field, params.class_data_layer)
+        loaded = load_features(
+            labels,
+            info,
+            params.class_value_field,
+            params.class_data_layer,
+            params.class_name_field,
+        )
         for item, placed in zip(items, _place(loaded, items, params), strict=True):
             item.features = placed
-        return None, sorted({int(v) for v in loaded.values})
+        return None, sorted({int(v) for v in loaded.values}), loaded
     if traits.labels not in ("raster", "panoptic", "none"):
         raise BadInputError(
             f"{traits.name} needs vector features; {labels} is not a vector dataset"
@@ -136,7 +151,7 @@ def _class_data(
     found = {v for item in items for v in _raster_class_values(label_raster, item.info)}
     if not found:
         raise BadInputError(f"classified raster {labels} has no class pixels over the raster")
-    return label_raster, sorted(found)
+    return label_raster, sorted(found), None
 
 
 def _read_instances(
@@ -145,15 +160,14 @@ def _read_instances(
     info: RasterInfo,
     params: ExportChipsParameters,
     traits: FormatTraits,
-) -> dict[int, str]:
-    """Panoptic_Segmentation's instance features, placed on the items; their classes."""
+) -> LoadedFeatures | None:
+    """Panoptic_Segmentation's instance features as read, placed on the items."""
     loaded = _instances(path, info, params, traits)
     if loaded is None:
-        return {}
+        return None
     for item, placed in zip(items, _place(loaded, items, params), strict=True):
         item.instances = placed
-    values = sorted({int(v) for v in loaded.values})
-    return _classes(values, traits) if values else {}
+    return loaded
 
 
 def _instances(
@@ -171,7 +185,9 @@ def _instances(
         )
     if not is_vector(path):
         raise BadInputError(f"instance data {path} is not a vector dataset")
-    return load_features(path, info, params.instance_class_value_field)
+    return load_features(
+        path, info, params.instance_class_value_field, option="--instance-class-field"
+    )
 
 
 def _place(
@@ -192,14 +208,25 @@ def _place(
     return placed
 
 
-def _classes(values: list[int], traits: FormatTraits) -> dict[int, str]:
-    """Class names by value; the label formats keep 0 for NoData, so a class must be 1 or more."""
+def _classes(
+    values: list[int],
+    traits: FormatTraits,
+    loaded: LoadedFeatures | None,
+    warnings: list[str],
+    folders: bool,
+) -> dict[int, str]:
+    """Class names by value: the features' names (class_names), else the value; the label
+    formats keep 0 for NoData, so a class must be 1 or more. Names that also name folders
+    (`folders`) must be usable as folder names and distinct."""
     if traits.labels in ("raster", "masks", "panoptic") and any(v < 1 for v in values):
         raise BadInputError(
             f"class values must be 1 or more for {traits.name} (0 is NoData/background); "
             f"found {min(values)}"
         )
-    return {v: str(v) for v in sorted(values)}
+    given = loaded.names if loaded is not None else {}
+    classes = {v: given.get(v, str(v)) for v in sorted(values)}
+    check_class_names(classes, traits.name, folders, warnings)
+    return classes
 
 
 def _raster_class_values(path: str, info: RasterInfo) -> set[int]:

@@ -1,4 +1,5 @@
-"""The four root files of an export folder (reference §4.4), built from merged statistics.
+"""The four root files of an export folder (docs/esri-formats.md#root-files), built from merged
+statistics.
 
 Key names are exactly Esri's: arcgis.learn indexes these dicts with them.
 """
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dlpk.runners.io.rasters import RasterInfo
+from dlpk.runners.tasks.export_chips.encode import Colormap
 from dlpk.runners.tasks.export_chips.formats import FORMATS
 from dlpk.runners.tasks.export_chips.stats import BandMoments, ClassSummary, Running
 
@@ -134,11 +136,23 @@ def all_tiles_stats(raster: RasterInfo, bands: BandMoments) -> list[dict[str, An
     ]
 
 
+def class_colours(classes: dict[int, str]) -> dict[int, tuple[int, int, int]]:
+    """Each class's colour: the palette's, in class order (the .emd's Classes and the label
+    chips' colour table agree)."""
+    return {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(classes)}
+
+
+def label_colormap(classes: dict[int, str], dtype: str) -> Colormap | None:
+    """The colour table of 8-bit class label chips: black NoData/background 0, the classes'
+    colours. None for wider labels (a 16-bit table has 65536 entries, in every chip)."""
+    if dtype != "uint8" or not classes:
+        return None
+    return {0: (0, 0, 0, 255), **{v: (*c, 255) for v, c in class_colours(classes).items()}}
+
+
 def emd_classes(classes: dict[int, str]) -> list[dict[str, Any]]:
-    return [
-        {"Value": v, "Name": n, "Color": list(_PALETTE[i % len(_PALETTE)])}
-        for i, (v, n) in enumerate(classes.items())
-    ]
+    colours = class_colours(classes)
+    return [{"Value": v, "Name": n, "Color": list(colours[v])} for v, n in classes.items()]
 
 
 def model_definition(s: ExportSummary) -> dict[str, Any]:
@@ -173,7 +187,7 @@ def _fmt(x: float) -> str:
 
 
 def stats_txt(s: ExportSummary) -> str:
-    """The fixed-width human-readable summary (reference §4.4)."""
+    """The fixed-width human-readable summary (docs/esri-formats.md#root-files)."""
     summ = s.summary
     traits = FORMATS[s.metadata_format]
     lines = [f"images = {s.num_tiles} *{s.raster.count}*{s.tile_y}*{s.tile_x}"]

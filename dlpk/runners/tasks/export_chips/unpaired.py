@@ -1,6 +1,6 @@
-"""CycleGAN's export (reference §4.3): two unpaired exports side by side, A/ for the raster and
-B/ for the second one, each a complete Export_Tiles folder with the root files arcgis.learn
-reads.
+"""CycleGAN's export (docs/esri-formats.md#folder-layout): two unpaired exports side by side, A/ for
+the raster and B/ for the second one, each a complete Export_Tiles folder with the root files
+arcgis.learn reads.
 
 The images are unpaired, so the rasters need not share a grid or an extent: each half is an
 export of its own, made by the ordinary export, and this module only checks the call, owns the

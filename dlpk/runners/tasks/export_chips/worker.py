@@ -24,10 +24,11 @@ from dlpk.runners.io.windows import Window
 from dlpk.runners.tasks.export_chips.annotations import Box, kitti, pascal_voc
 from dlpk.runners.tasks.export_chips.chip_files import ChipFiles, FileRecord
 from dlpk.runners.tasks.export_chips.chip_labels import FeatureLabels
-from dlpk.runners.tasks.export_chips.encode import GeoTiffEncoder, encode_raster
+from dlpk.runners.tasks.export_chips.encode import Colormap, GeoTiffEncoder, encode_raster
 from dlpk.runners.tasks.export_chips.formats import FORMATS, IMAGE_EXT, LABEL_FORMAT, chip_stem
 from dlpk.runners.tasks.export_chips.frames import sample
 from dlpk.runners.tasks.export_chips.plan_item import PlanItem
+from dlpk.runners.tasks.export_chips.rootfiles import label_colormap
 from dlpk.runners.tasks.export_chips.schedule import group_region
 from dlpk.runners.tasks.export_chips.stats import BandMoments
 
@@ -111,6 +112,7 @@ class ChipWriter:
         )
         self.made: set[Path] = set()
         self.tiff = tiff or GeoTiffEncoder()
+        self.label_colours = label_colormap(config.class_names, config.label_dtype)
 
     def encode(
         self,
@@ -119,10 +121,11 @@ class ChipWriter:
         transform: Affine,
         crs_wkt: str | None,
         nodata: float | None = None,
+        colormap: Colormap | None = None,
     ) -> bytes:
         if fmt == "TIFF":
-            return self.tiff.encode(array, transform, crs_wkt, nodata)
-        return encode_raster(array, fmt, transform, crs_wkt, nodata)
+            return self.tiff.encode(array, transform, crs_wkt, nodata, colormap)
+        return encode_raster(array, fmt, transform, crs_wkt, nodata, colormap)
 
     def close(self) -> None:
         for ds in (self.labels, self.src2, self.src):
@@ -271,7 +274,7 @@ class ChipWriter:
         masked = label if valid is None else label[valid]
         counts = np.bincount(masked.ravel().astype(np.int64))
         result.class_pixels = {v: int(counts[v]) for v in cfg.class_names if v < counts.size}
-        files.label(f"labels/{stem}.{label_ext}", label, label_fmt)
+        files.label(f"labels/{stem}.{label_ext}", label, label_fmt, self.label_colours)
         if self.traits.labels == "panoptic" and self.instances is not None:
             for name, mask in self.instances.masks(item, self.instances.found(item)):
                 files.label(f"labels2/{name}/{stem}.{label_ext}", mask, label_fmt)
@@ -363,5 +366,7 @@ def _map_line(cols: list[str], kind: str) -> str:
 
 
 def _class_order(cfg: ChipConfig) -> Any:
-    order = {name: i for i, name in enumerate(cfg.class_names.values())}
+    """MultiLabeled_Tiles lists a chip's classes (their values, as annotations name them) in
+    the order of Classes."""
+    order = {str(value): i for i, value in enumerate(cfg.class_names)}
     return lambda name: order.get(name, len(order))

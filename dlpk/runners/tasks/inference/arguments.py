@@ -1,9 +1,10 @@
 """Model arguments as ArcGIS passes them: name -> string, coerced here, defaults from the .emd.
 
-Names and defaults follow arcgis.learn's PRFs (reference §3.3) so an argument string that works
-in ArcGIS (`padding 64;threshold 0.4`) works here as `--arg padding=64 --arg threshold=0.4`.
-`score_threshold`, the name Esri's generic ObjectDetector.py gives the same 0-1 cut-off (the
-function ArcGIS runs for TensorFlow ObjectDetectionAPI packages), is accepted for `threshold`.
+Names and defaults follow arcgis.learn's PRFs (docs/esri-formats.md#arguments) so an argument string
+that works in ArcGIS (`padding 64;threshold 0.4`) works here as `--arg padding=64 --arg
+threshold=0.4`. `score_threshold`, the name Esri's generic ObjectDetector.py gives the same 0-1
+cut-off (the function ArcGIS runs for TensorFlow ObjectDetectionAPI packages), is accepted for
+`threshold`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dlpk.errors import UsageError
 from dlpk.runners.io.windows import TileGrid, default_padding
 from dlpk.runners.tasks.inference.nms import METRICS
 from dlpk.spec.emd import EsriModelDefinition
+from dlpk.validator.suggest import did_you_mean
 
 EDGE_FILLS = ("zero", "reflect")
 COMMON = ("padding", "batch_size", "tile_size", "edge_fill")
@@ -39,7 +41,7 @@ class Arguments:
     threshold: float
     nms_overlap: float
     exclude_pad_detections: bool
-    predict_background: bool | None  # None: decided from Classes (reference §1.6)
+    predict_background: bool | None  # None: not given, a background channel may win
     test_time_augmentation: bool = False
     merge_policy: str = "mean"
     nms_metric: str = "iou"
@@ -126,9 +128,10 @@ def _threshold(raw: dict[str, str], emd: EsriModelDefinition) -> float:
 
 
 def _predict_background(raw: dict[str, str], emd: EsriModelDefinition) -> bool | None:
-    """None leaves it to the Classes (reference §1.6). A DeepLab model predicts class Values,
-    background 0 included, and Esri's DeepLab.py writes them as they are: its background
-    channel always may win, and suppressing it would only put the first class in its place."""
+    """None (not given) lets a background channel win (tasks/inference/classes.py). A DeepLab
+    model predicts class Values, background 0 included, and Esri's DeepLab.py writes them as
+    they are: its background channel always may win, and suppressing it would only put the
+    first class in its place."""
     given = (
         _bool("predict_background", raw["predict_background"])
         if "predict_background" in raw
@@ -151,8 +154,10 @@ def parse_arguments(
     """Coerce `raw`, fill defaults from the .emd, and check the tile geometry."""
     unknown = sorted(set(raw) - set(allowed))
     if unknown:
+        guess = did_you_mean(unknown, allowed)
         raise UsageError(
-            f"unknown argument(s) {', '.join(unknown)}", f"this task takes: {', '.join(allowed)}"
+            f"unknown argument(s) {', '.join(unknown)}",
+            f"{guess + ' ' if guess else ''}this task takes: {', '.join(allowed)}",
         )
     height = emd.ImageHeight or 256
     width = emd.ImageWidth or height

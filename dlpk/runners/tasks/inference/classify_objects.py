@@ -42,6 +42,7 @@ from dlpk.runners.tasks.inference.object_features import (
     Labels,
     label_counts,
     read_features,
+    replaced_fields,
     to_raster_crs,
     write_labelled,
 )
@@ -129,24 +130,32 @@ def classify_objects(
     check_device(device)
     check_output(output, overwrite, tuple(DRIVERS))
     layer = read_features(features)
+    replaced = replaced_fields(layer, features)
     with open_model(model, TASK) as opened:
         if opened.runs_function:
             from dlpk.runners.tasks.inference.function_objects import classify_objects_with_function
 
-            return classify_objects_with_function(
+            report = classify_objects_with_function(
                 opened,
                 TaskRequest(
                     raster, output, arguments, device, progress, overwrite, trust_code, extent, aoi
                 ),
                 layer,
             )
+            report.warnings += replaced
+            return report
         args = parse_arguments(arguments, opened.emd, OBJECT_ARGUMENTS)
         classes = opened.classes
         height, width = args.grid.tile_height, args.grid.tile_width
         emd = opened.emd
         chip = ChipShape(height, width, emd.CropSizeFixed != 0, emd.BlackenAroundFeature == 1)
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:
-            warnings = [*opened.warnings, *crs_warnings(source.dataset)]
+            warnings = [
+                *opened.warnings,
+                *crs_warnings(source.dataset),
+                *source.warnings,
+                *replaced,
+            ]
             adapter = opened.load(device, trust_code)
             local = to_raster_crs(layer.geometries, layer.crs, source.dataset.crs)
             todo = features_in_area(source.dataset, local, extent, aoi)

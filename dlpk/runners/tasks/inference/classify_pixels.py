@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -18,10 +19,17 @@ from dlpk.runners.io.checkpoint import Checkpoint, file_identity, model_identity
 from dlpk.runners.io.classified import ClassifiedRasterWriter
 from dlpk.runners.io.outputs import RASTER_SUFFIXES, check_output
 from dlpk.runners.io.raster_source import RasterSource, open_source
-from dlpk.runners.io.windows import Tile, plan_tiles
+from dlpk.runners.io.windows import Tile, Window, plan_tiles
 from dlpk.runners.models.opened import OpenedModel, open_model
 from dlpk.runners.tasks.inference.arguments import PIXEL_ARGUMENTS, parse_arguments
-from dlpk.runners.tasks.inference.classes import ChannelMap, channel_map, class_rows
+from dlpk.runners.tasks.inference.classes import (
+    BACKGROUND,
+    ChannelMap,
+    channel_map,
+    class_rows,
+    pixels_key,
+    value_counts,
+)
 from dlpk.runners.tasks.inference.common import (
     TaskRequest,
     check_device,
@@ -48,12 +56,23 @@ def _scores(outputs: list[np.ndarray], count: int, height: int, width: int) -> n
     return scores
 
 
+class TileWriter(Protocol):
+    """Where classify_tiles writes class Values: the classified raster, or a share's part
+    raster (tasks/shares)."""
+
+    nodata: int
+
+    def write(self, window: Window, values: np.ndarray) -> None: ...
+
+    def sync(self) -> None: ...
+
+
 def classify_tiles(
     source: RasterSource,
     tiles: list[Tile],
     forward: Forward,
     mapping_for: Callable[[int], ChannelMap],
-    writer: ClassifiedRasterWriter,
+    writer: TileWriter,
     batch_size: int,
     fill: str,
     progress: Progress,
@@ -63,7 +82,9 @@ def classify_tiles(
     """Run every tile not yet finished, write each core's class Values (nodata where the input
     was nodata or, with an `area`, outside it), recording finished tiles in the `checkpoint`.
     The channel mapping comes from the first batch's channel count (`mapping_for`); a mismatch
-    with the Classes then stops the task before the output is published."""
+    with the Classes then stops the task before the output is published. The counts: nodata
+    pixels, then the pixels of each class Value the mapping may write (`pixels_key`), kept in
+    the checkpoint so that a resumed run reports the whole raster's."""
     done = set(checkpoint.done) if checkpoint is not None else set()
     counts = {"nodata_pixels": 0, **(checkpoint.counts if checkpoint is not None else {})}
     numbers = [number for number in range(len(tiles)) if number not in done]
@@ -75,6 +96,8 @@ def classify_tiles(
         scores = _scores(batch.outputs, len(batch.tiles), first.height, first.width)
         if mapping is None:
             mapping = mapping_for(int(scores.shape[1]))
+            for value in mapping.written_values():
+                counts.setdefault(pixels_key(value), 0)
         for number, tile in enumerate(batch.tiles):
             # only the core is written: the padding's pixels need no class
             core = mapping.classify(core_of(tile, scores[number])[np.newaxis])[0]
@@ -82,6 +105,8 @@ def classify_tiles(
             if area is not None:
                 valid &= area.mask(tile.core)
             counts["nodata_pixels"] += int((~valid).sum())
+            for value, pixels in value_counts(core[valid]).items():
+                counts[pixels_key(value)] = counts.get(pixels_key(value), 0) + pixels
             writer.write(tile.core, np.where(valid, core, writer.nodata))
         done.update(numbers[position : position + len(batch.tiles)])
         position += len(batch.tiles)
@@ -154,6 +179,7 @@ class PixelClassifier:
         self.args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
         self.adapter = opened.load(device, trust_code)
         self.forward: Forward = self.adapter.forward
+        self.mapping: ChannelMap | None = None
         if self.args.test_time_augmentation:
             square = self.args.grid.tile_height == self.args.grid.tile_width
             transforms = transforms_for(opened.emd.ImageSpaceUsed, square)
@@ -161,16 +187,34 @@ class PixelClassifier:
 
     def mapping_for(self, channels: int) -> ChannelMap:
         emd = self.opened.emd
-        return channel_map(
+        self.mapping = channel_map(
             self.opened.classes, channels, self.args.predict_background, emd.ignore_mapped_class
         )
+        return self.mapping
+
+    def background_notes(self, writer: ClassifiedRasterWriter, counts: dict[str, int]) -> list[str]:
+        """The background's row in the attribute table where 0 may be written (the counts
+        hold a key for every Value the mapping may write, a resumed run's too), and what the
+        summary says of it when the user did not choose. A resume that found every tile done
+        ran no batch: a background channel is then known from those counts."""
+        classes = self.opened.classes
+        written = pixels_key(0) in counts
+        if written:
+            writer.add_first_row(BACKGROUND)
+        if self.mapping is None and written and all(c.Value != 0 for c in classes):
+            self.mapping_for(len(classes) + 1)
+        mapping = self.mapping
+        if mapping is None or self.args.predict_background is not None:
+            return []
+        note = mapping.note(len(self.opened.classes))
+        return [note] if note is not None else []
 
     def classify(self, request: TaskRequest, resuming: Resuming | None = None) -> TaskReport:
         """One raster to one classified GeoTIFF; with `resuming`, checkpointed."""
         started = time.perf_counter()
         opened, args = self.opened, self.args
         with open_source(request.raster, opened.emd, opened.configuration.normalised) as source:
-            warnings = [*opened.warnings, *crs_warnings(source.dataset)]
+            warnings = [*opened.warnings, *crs_warnings(source.dataset), *source.warnings]
             planned = plan_tiles(source.height, source.width, args.grid)
             tiles, area = planned_tiles(source.dataset, planned, request.extent, request.aoi)
             rows = class_rows(opened.classes)
@@ -198,6 +242,7 @@ class PixelClassifier:
                     area,
                     checkpoint,
                 )
+                warnings += self.background_notes(writer, counts)
         return inference_report(
             tiles=len(tiles),
             pixels=source.height * source.width,

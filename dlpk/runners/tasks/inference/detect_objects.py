@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,8 +27,10 @@ from dlpk.runners.io.layers import pixel_boxes_to_polygons, write_polygons
 from dlpk.runners.io.outputs import DRIVERS, check_output
 from dlpk.runners.io.raster_source import RasterSource, open_source
 from dlpk.runners.io.windows import Tile, plan_tiles
-from dlpk.runners.models.opened import open_model
+from dlpk.runners.models.base import Adapter
+from dlpk.runners.models.opened import OpenedModel, open_model
 from dlpk.runners.tasks.inference.arguments import DETECTOR_ARGUMENTS, Arguments, parse_arguments
+from dlpk.runners.tasks.inference.classes import detections_key
 from dlpk.runners.tasks.inference.common import (
     TaskRequest,
     check_device,
@@ -40,11 +43,13 @@ from dlpk.runners.tasks.inference.nms import class_aware_nms
 from dlpk.runners.tasks.inference.tta import Transform, transforms_for
 from dlpk.runners.tasks.report import TaskReport, inference_report
 from dlpk.spec.configurations import Configuration
+from dlpk.spec.emd import ClassEntry
 
 TASK = "detect-objects"
 
 #: Configurations whose Confidence ArcGIS writes as the model's own 0-1 score: the generic
-#: ObjectDetector.py runs them and writes what its TensorFlow child returns (reference §3.4).
+#: ObjectDetector.py runs them and writes what its TensorFlow child returns
+#: (docs/esri-formats.md#tiling-padding-and-confidence).
 SCORE_CONFIDENCE = frozenset({("TensorFlow", "ObjectDetectionAPI")})
 
 
@@ -54,6 +59,12 @@ def confidence_scale(configuration: Configuration) -> float:
     model returns it), 100 otherwise (arcgis.learn's detectors write score * 100, and dlpk's own
     configurations follow them)."""
     return 1.0 if (configuration.framework, configuration.name) in SCORE_CONFIDENCE else 100.0
+
+
+def class_detections(classes: list[ClassEntry], values: NDArray[np.int32]) -> dict[str, int]:
+    """The detections of each class, every class named (0 for a class found nowhere)."""
+    found = {int(v): int(n) for v, n in zip(*np.unique(values, return_counts=True), strict=True)}
+    return {detections_key(c.Value): found.get(c.Value, 0) for c in classes}
 
 
 @dataclass
@@ -111,6 +122,20 @@ def detect_tiles(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """Every tile's detections, merged across tiles by class-aware NMS, clipped to the raster;
     with an `area`, those whose centre lies outside it are dropped."""
+    found = collect_detections(source, tiles, forward, classes, args, progress)
+    return merge_detections(found, args, source.width, source.height, area)
+
+
+def collect_detections(
+    source: RasterSource,
+    tiles: list[Tile],
+    forward: Forward,
+    classes: int,
+    args: Arguments,
+    progress: Progress,
+) -> Detections:
+    """Each tile's kept detections, in plan order, before the merge across tiles (what a
+    share of the plan hands to the assemble step, tasks/shares)."""
     found = Detections()
     for batch in run_tiles(source, tiles, forward, args.batch_size, args.edge_fill, progress):
         boxes, scores, labels = split_outputs(batch.outputs, len(batch.tiles))
@@ -127,6 +152,14 @@ def detect_tiles(
             found.boxes.append(kept[0])
             found.scores.append(kept[1])
             found.labels.append(kept[2])
+    return found
+
+
+def merge_detections(
+    found: Detections, args: Arguments, width: int, height: int, area: Area | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """The tiles' detections merged by class-aware NMS, clipped to a `width x height`
+    raster; with an `area`, those whose centre lies outside it are dropped."""
     all_boxes, all_scores, all_labels = found.arrays()
     if area is not None:
         centres = area.holds(
@@ -138,9 +171,36 @@ def detect_tiles(
             all_labels[centres],
         )
     chosen = class_aware_nms(all_boxes, all_scores, all_labels, args.nms_overlap, args.nms_metric)
-    limits = np.array([source.width, source.height] * 2, dtype=np.float64)
+    limits = np.array([width, height] * 2, dtype=np.float64)
     clipped = np.clip(all_boxes[chosen], 0, limits)
     return clipped, all_scores[chosen], all_labels[chosen]
+
+
+def detector_forward(opened: OpenedModel, adapter: Adapter, args: Arguments) -> Forward:
+    """The model's forward pass, with test-time augmentation and scales when asked for."""
+    forward: Forward = adapter.forward
+    if args.test_time_augmentation or args.tta_scales != (1.0,):
+        square = args.grid.tile_height == args.grid.tile_width
+        transforms = (
+            transforms_for(opened.emd.ImageSpaceUsed, square)
+            if args.test_time_augmentation
+            else [Transform()]
+        )
+        forward = augmented_detector(forward, transforms, len(opened.classes), args)
+    return forward
+
+
+def detection_fields(
+    opened: OpenedModel, scores: NDArray[np.float64], labels: NDArray[np.int64]
+) -> dict[str, NDArray[Any]]:
+    """The layer's attribute columns: Class, ClassValue and Confidence."""
+    classes = opened.classes
+    scale = confidence_scale(opened.configuration)
+    return {
+        "Class": np.array([classes[k - 1].Name for k in labels], dtype=object),
+        "ClassValue": np.array([classes[k - 1].Value for k in labels], dtype=np.int32),
+        "Confidence": np.round(scores * scale, 6 if scale == 1 else 4).astype(np.float64),
+    }
 
 
 def detect_objects(
@@ -175,33 +235,19 @@ def detect_objects(
         args = parse_arguments(arguments, opened.emd, DETECTOR_ARGUMENTS)
         classes = opened.classes
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:
-            warnings = [*opened.warnings, *crs_warnings(source.dataset)]
+            warnings = [*opened.warnings, *crs_warnings(source.dataset), *source.warnings]
             adapter = opened.load(device, trust_code)
             planned = plan_tiles(source.height, source.width, args.grid)
             tiles, area = planned_tiles(source.dataset, planned, extent, aoi)
-            forward: Forward = adapter.forward
-            if args.test_time_augmentation or args.tta_scales != (1.0,):
-                square = args.grid.tile_height == args.grid.tile_width
-                transforms = (
-                    transforms_for(opened.emd.ImageSpaceUsed, square)
-                    if args.test_time_augmentation
-                    else [Transform()]
-                )
-                forward = augmented_detector(forward, transforms, len(classes), args)
+            forward = detector_forward(opened, adapter, args)
             boxes, scores, labels = detect_tiles(
                 source, tiles, forward, len(classes), args, progress, area
             )
             polygons = pixel_boxes_to_polygons(boxes, source.dataset.transform)
             crs = source.dataset.crs.to_wkt() if source.dataset.crs else None
             size = (source.height, source.width)
-    scale = confidence_scale(opened.configuration)
-    names = np.array([classes[k - 1].Name for k in labels], dtype=object)
-    values = np.array([classes[k - 1].Value for k in labels], dtype=np.int32)
-    fields = {
-        "Class": names,
-        "ClassValue": values,
-        "Confidence": np.round(scores * scale, 6 if scale == 1 else 4).astype(np.float64),
-    }
+    fields = detection_fields(opened, scores, labels)
+    values = fields["ClassValue"]
     progress("write", 0, 1)
     write_polygons(output, polygons, fields, crs, overwrite)
     progress("write", 1, 1)
@@ -211,6 +257,6 @@ def detect_objects(
         seconds=round(time.perf_counter() - started, 3),
         device=adapter.device,
         arguments=args.resolved(),
-        counts={"detections": len(labels)},
+        counts={"detections": len(labels), **class_detections(classes, values)},
         warnings=warnings,
     )

@@ -1,6 +1,7 @@
 """What every task run through a package's Python raster function shares: loading it with the
 raster open (isLicensed, initialize), its arguments and getConfiguration's answer, the block
-plan, the pixel blocks it receives and the report (dlpk plays ArcGIS's part, reference §3).
+plan, the pixel blocks it receives and the report (dlpk plays ArcGIS's part,
+docs/esri-formats.md#methods).
 
 Pixel blocks are named by the function's first raster parameter (`raster` in every Esri and
 arcgis.learn function, `rasters` for classify-objects): `<name>_pixels`, and `<name>_mask`

@@ -1,4 +1,5 @@
-"""classify-objects through a package's Python raster function (reference §3.4.9).
+"""classify-objects through a package's Python raster function
+(docs/esri-formats.md#classify-objects-through-a-raster-function).
 
 dlpk plays ArcGIS: it cuts one chip per feature (object_chips, with CropSizeFixed and
 BlackenAroundFeature from getConfiguration, else from the .emd), of (ty + 2 x padding) x

@@ -1,4 +1,5 @@
-"""classify-pixels through a package's Python raster function: updatePixels (reference §3.1).
+"""classify-pixels through a package's Python raster function: updatePixels
+(docs/esri-formats.md#methods).
 
 dlpk plays ArcGIS: it plans blocks of ty x tx pixels (the cores, which partition the raster),
 reads each with `padding` pixels more on every side and hands it to

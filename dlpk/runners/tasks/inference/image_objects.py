@@ -1,4 +1,5 @@
-"""classify-objects without features: each image is one object (reference §5.3).
+"""classify-objects without features: each image is one object
+(docs/esri-formats.md#the-inference-tools).
 
 ArcGIS's Classify Objects, given no features, labels every input image as a whole: the way to
 classify a folder of photos or of exported image chips. Each image is read whole (up to

@@ -1,11 +1,11 @@
 """Where each feature's chip lies in the raster, as ArcGIS cuts it for Classify Objects.
 
-Reference §3.2 (CropSizeFixed, BlackenAroundFeature). CropSizeFixed = 1, or absent: a chip of
-ImageHeight x ImageWidth centred on the centre of the feature's bounding box. CropSizeFixed = 0
-(what arcgis.learn writes for Labeled_Tiles exported with crop_mode BOUNDING_BOX): the smallest
-rectangle of whole pixels holding the bounding box, no padding, each side at most ImageHeight
-or ImageWidth (a longer side is cut centred, as the fixed chip is). A model that takes one input
-size gets such a chip resized to ImageHeight x ImageWidth, as its training chips were.
+docs/esri-formats.md#getconfiguration (CropSizeFixed, BlackenAroundFeature). CropSizeFixed = 1, or
+absent: a chip of ImageHeight x ImageWidth centred on the centre of the feature's bounding box.
+CropSizeFixed = 0 (what arcgis.learn writes for Labeled_Tiles exported with crop_mode BOUNDING_BOX):
+the smallest rectangle of whole pixels holding the bounding box, no padding, each side at most
+ImageHeight or ImageWidth (a longer side is cut centred, as the fixed chip is). A model that takes
+one input size gets such a chip resized to ImageHeight x ImageWidth, as its training chips were.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Test-time augmentation: run transformed tiles, undo the transform, merge what came back.
 
-Which transforms are safe depends on ImageSpaceUsed (reference §1.2): a model trained on map
-space imagery saw north in any direction, so all 8 dihedral transforms apply; one trained on
-pixel space (oblique, sensor geometry) only sees left/right mirrored scenes. A transform moves
-pixels (pixel classifiers' score maps) and boxes (detectors) alike; pixel scores are merged
-here, detections in `detect_tta`.
+Which transforms are safe depends on ImageSpaceUsed (docs/esri-formats.md#bands-and-normalisation):
+a model trained on map space imagery saw north in any direction, so all 8 dihedral transforms apply;
+one trained on pixel space (oblique, sensor geometry) only sees left/right mirrored scenes. A
+transform moves pixels (pixel classifiers' score maps) and boxes (detectors) alike; pixel scores are
+merged here, detections in `detect_tta`.
 """
 
 from __future__ import annotations
