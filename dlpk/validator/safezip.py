@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import lzma
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import stat
 import struct
 import unicodedata
 import zipfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,6 +244,11 @@ def _stored_names(info: zipfile.ZipInfo) -> tuple[bytes, ...]:
     return tuple(encoded)
 
 
+# What a damaged member's data raises as it is read: a bad CRC or a truncated stream
+# (BadZipFile, EOFError), bad deflate, bzip2 or lzma data (zlib.error, OSError, LZMAError).
+_DATA_ERRORS = (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError)
+
+
 def corrupt_members(
     archive: zipfile.ZipFile, limit: int = MAX_TOTAL_BYTES
 ) -> list[tuple[str, str]]:
@@ -260,7 +267,7 @@ def corrupt_members(
         except PackageError:
             found.append((info.filename, "inflates beyond what the package declares"))
             break
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        except (*_DATA_ERRORS, NotImplementedError) as exc:
             found.append((info.filename, f"is corrupt ({_one_line(exc)})"))
     return found
 

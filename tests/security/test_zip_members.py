@@ -104,13 +104,14 @@ def test_a_member_dlpk_cannot_decompress_is_found(tmp_path: Path) -> None:
     assert diagnostic.severity.value == "error" and "Deflate64" in diagnostic.message
 
 
-def test_data_that_fails_its_crc_is_found(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", [0.0, 0.5])  # the deflate block header, or its data
+def test_data_that_fails_its_crc_is_found(tmp_path: Path, where: float) -> None:
     path = _package(tmp_path / "model.dlpk")
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo("landcover.onnx")
         start = info.header_offset + 30 + len(info.filename) + len(info.extra)
     data = bytearray(path.read_bytes())
-    data[start + info.compress_size // 2] ^= 0xFF
+    data[start + int(info.compress_size * where)] ^= 0xFF
     path.write_bytes(bytes(data))
     with zipfile.ZipFile(path) as archive:
         [(name, why)] = corrupt_members(archive)
