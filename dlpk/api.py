@@ -249,6 +249,7 @@ def classify_objects(
     output: PathLike,
     *,
     features: PathLike | None = None,
+    features_layer: str | None = None,
     model_arguments: Mapping[str, Scalar] | None = None,
     extent: tuple[float, float, float, float] | None = None,
     aoi: PathLike | None = None,
@@ -258,12 +259,13 @@ def classify_objects(
     backend: Backend | str | None = None,
     progress: ProgressArg = None,
 ) -> Result:
-    """Label each feature of `features` from its chip of `raster` (without features: each
-    image of `raster` is one object) into a layer with ClassLabel, ClassValue and Confidence."""
+    """Label each feature of `features` (of its `features_layer` when it holds several) from
+    its chip of `raster` (without features: each image of `raster` is one object) into a layer
+    with ClassLabel, ClassValue and Confidence."""
     return _infer(
         "classify_objects", model, raster, output, model_arguments, backend, progress,
-        features=_path_or_none(features), extent=extent, aoi=_path_or_none(aoi),
-        overwrite=overwrite, trust_code=trust_code, device=device,
+        features=_path_or_none(features), features_layer=features_layer, extent=extent,
+        aoi=_path_or_none(aoi), overwrite=overwrite, trust_code=trust_code, device=device,
     )  # fmt: skip
 
 

@@ -103,6 +103,7 @@ def _run(task: str, args: argparse.Namespace) -> int:
         options["resume"] = args.resume
     if task == "classify_objects":
         options["features"] = args.features
+        options["features_layer"] = args.features_layer
     run = {
         "classify_pixels": api.classify_pixels,
         "detect_objects": api.detect_objects,
@@ -277,6 +278,11 @@ def register(subparsers: Any) -> None:
         metavar="LAYER",
         help="points, lines or polygons (without: each image of --raster, a raster or a "
         "folder, is one object, its footprint written with an Image field)",
+    )
+    objects.add_argument(
+        "--features-layer",
+        metavar="NAME",
+        help="the layer of --features to classify, when it holds several (a GeoPackage)",
     )
     _area_options(objects)
     objects.set_defaults(func=cmd_classify_objects)

@@ -322,11 +322,24 @@ class DetectObjectsJob(_InferenceJob):
     outputs: DetectObjectsOutputs = Field(default_factory=DetectObjectsOutputs)
 
 
+class ClassifyObjectsParameters(InferenceParameters):
+    """Parameters of classify_objects: those of every inference task and the features' layer."""
+
+    features_layer: str | None = Field(
+        default=None,
+        description="The layer of in_features to classify (needed when it holds several, "
+        "as a GeoPackage or File Geodatabase can)",
+    )
+
+
 class ClassifyObjectsJob(_InferenceJob):
     """job.json for classify_objects: the input features with ClassLabel and Confidence."""
 
     task: Literal["classify_objects"]
     inputs: FeatureInputs
+    parameters: ClassifyObjectsParameters = Field(
+        default_factory=lambda: ClassifyObjectsParameters()
+    )
     outputs: ClassifyObjectsOutputs = Field(default_factory=ClassifyObjectsOutputs)
 
 

@@ -242,3 +242,29 @@ def test_16_bit_pixels_for_an_8_bit_imagenet_model_warn_here_too(tmp_path: Path)
         classifier(tmp_path), raster, tmp_path / "out.gpkg", {}, "cpu", quiet, features=features
     )
     assert len([w for w in summary.warnings if "pixels are uint16" in w]) == 1
+
+
+def test_a_layer_of_a_geopackage_with_several_is_chosen_by_name(tmp_path: Path) -> None:
+    """classify-objects --features-layer: the layer asked for, by name; with several and none
+    named, one line listing them."""
+    features = tmp_path / "f.gpkg"
+    for name, point in (("bright", at(30, 10)), ("dark", at(30, 70))):
+        pyogrio.raw.write(
+            str(features),
+            geometry=np.asarray(shapely.to_wkb([shapely.Point(point)]), dtype=object),
+            field_data=[np.asarray([name], dtype=object)],
+            fields=["name"],
+            driver="GPKG",
+            geometry_type="Point",
+            crs="EPSG:32633",
+            layer=name,
+            append=name == "dark",
+        )
+    model, raster = classifier(tmp_path), halves(tmp_path)
+    out = tmp_path / "out.gpkg"
+    argv = ["classify-objects", "--model", str(model), "--raster", str(raster)]
+    argv += ["--features", str(features), "-o", str(out)]
+    assert main(argv) == 3 and not out.exists()
+    assert main([*argv, "--features-layer", "dark"]) == 0
+    table = read(out)
+    assert table["name"] == ["dark"] and table["ClassLabel"] == ["Forest"]

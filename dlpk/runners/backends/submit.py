@@ -72,6 +72,7 @@ class InferenceRequest:
     extent: tuple[float, float, float, float] | None = None
     aoi: Path | None = None
     features: Path | None = None
+    features_layer: str | None = None  # classify_objects: the layer of `features`
     processing_mode: ProcessingMode = "PROCESS_AS_MOSAICKED_IMAGE"
     resume: bool = False  # classify_pixels: finish an interrupted run from its tiles
 
@@ -117,6 +118,8 @@ def run_inference(request: InferenceRequest, backend: Backend, progress: Progres
         }
         if request.extent is not None:
             builder.parameters["extent"] = list(request.extent)
+        if request.features_layer is not None:
+            builder.parameters["features_layer"] = request.features_layer
         if each:
             builder.parameters["processing_mode"] = "PROCESS_ITEMS_SEPARATELY"
         if request.resume:

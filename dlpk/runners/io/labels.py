@@ -73,12 +73,12 @@ def _pick_field(
     return None
 
 
-def _layer_name(path: Path, layer: str | None) -> str | None:
+def layer_name(path: Path, layer: str | None, option: str = "--labels-layer") -> str | None:
     """The layer to read: the one asked for, else the only one (several need a choice)."""
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(path)]
     except Exception as exc:
-        raise BadInputError(f"cannot read labels {path}: {exc}") from None
+        raise BadInputError(f"{path} is not a readable feature layer ({exc})") from None
     if layer is not None:
         if layer not in layers:
             raise BadInputError(
@@ -87,7 +87,7 @@ def _layer_name(path: Path, layer: str | None) -> str | None:
         return layer
     if len(layers) > 1:
         raise BadInputError(
-            f"{path} holds {len(layers)} layers; choose one with --labels-layer",
+            f"{path} holds {len(layers)} layers; choose one with {option}",
             hint=f"layers: {', '.join(layers)}",
         )
     return None
@@ -215,7 +215,7 @@ def load_features(
     (`option` is how the caller names a value field)."""
     if not path.exists():
         raise BadInputError(f"labels not found: {path}")
-    layer = _layer_name(path, layer)
+    layer = layer_name(path, layer)
     info = _open_info(path, layer, raster, "labels")
     fields = [str(f) for f in info["fields"]]
     chosen = _pick_field(fields, class_field, path)
@@ -378,7 +378,7 @@ def overlaps(geoms: npt.NDArray[Any], raster: RasterInfo) -> bool:
 
 def load_mask(path: Path, raster: RasterInfo) -> LoadedFeatures:
     """Mask polygons as read, once; `raster` is the first they go on (`place_mask`)."""
-    layer = _layer_name(path, None)
+    layer = layer_name(path, None)
     info = _open_info(path, layer, raster, "mask polygons")
     _meta, _fids, wkb, _fields = pyogrio.raw.read(path, layer=layer, columns=[])
     geoms = shapely.from_wkb(wkb)

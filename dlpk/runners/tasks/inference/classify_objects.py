@@ -109,9 +109,10 @@ def classify_objects(
     features: Path | None = None,
     extent: list[float] | None = None,
     aoi: Path | None = None,
+    features_layer: str | None = None,
 ) -> TaskReport:
-    """Label every feature of `features` from its chip of `raster`; write them to `output`.
-    Without `features`, each image of `raster` (a raster or a folder) is one object.
+    """Label every feature of `features` (its `features_layer`) from its chip of `raster`;
+    write them to `output`. Without `features`, each image of `raster` is one object.
 
     With `extent` (raster CRS) and/or `aoi` (polygons), only features meeting that area are
     classified; the others are written too, with null ClassLabel, ClassValue and Confidence."""
@@ -129,7 +130,7 @@ def classify_objects(
         )
     check_device(device)
     check_output(output, overwrite, tuple(DRIVERS))
-    layer = read_features(features)
+    layer = read_features(features, features_layer)
     replaced = replaced_fields(layer, features)
     with open_model(model, TASK) as opened:
         if opened.runs_function:

@@ -114,4 +114,8 @@ def run_classify_objects(job: ClassifyObjectsJob, jobdir: Path, progress: Progre
     if job.inputs.in_features is None:  # each image one object: a folder is not a mosaic
         return _run(classify_objects, job, jobdir, output, progress, mosaic=False, **area)
     features = jobdir / job.inputs.in_features
-    return _run(classify_objects, job, jobdir, output, progress, features=features, **area)
+    layer = job.parameters.features_layer
+    return _run(
+        classify_objects, job, jobdir, output, progress, features=features, features_layer=layer,
+        **area,
+    )  # fmt: skip

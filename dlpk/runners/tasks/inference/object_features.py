@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 
 from dlpk.errors import BadInputError, InputNotFoundError
+from dlpk.runners.io.labels import layer_name
 from dlpk.runners.io.layers import write_layer
 
 ADDED_FIELDS = ("ClassLabel", "ClassValue", "Confidence")
@@ -51,12 +52,13 @@ class FeatureLayer:
         return self.meta.get("crs") or None
 
 
-def read_features(path: Path) -> FeatureLayer:
-    """Every feature of the layer at `path`."""
+def read_features(path: Path, layer: str | None = None) -> FeatureLayer:
+    """Every feature of `layer` of `path` (the only layer when None; several need a choice)."""
     if not path.exists():
         raise InputNotFoundError(f"{path}: no such file")
+    chosen = layer_name(path, layer, "--features-layer")
     try:
-        meta, _, wkb, fields = pyogrio.raw.read(path)
+        meta, _, wkb, fields = pyogrio.raw.read(path, layer=chosen)
     except Exception as exc:  # pyogrio raises its own DataSourceError / DataLayerError
         raise BadInputError(f"{path} is not a readable feature layer ({exc})") from exc
     if wkb is None:
