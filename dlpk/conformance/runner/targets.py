@@ -118,7 +118,12 @@ class ImageTarget:
         return f"docker:{self.image}"
 
     def run(self, jobdir: Path, timeout: float, kill_when: KillWhen | None = None) -> Ended:
-        from dlpk.runners.backends.docker import DockerOptions, check_image, container_config
+        from dlpk.runners.backends.docker import (
+            DockerOptions,
+            check_image,
+            container_config,
+            create_container,
+        )
         from dlpk.runners.backends.images.docker_client import docker_client
         from dlpk.runners.backends.launch import PreparedJob
         from dlpk.runners.backends.ownership import lent_to
@@ -129,17 +134,7 @@ class ImageTarget:
         config = container_config(prepared, DockerOptions(self.image, "cpu"), [])
         started = time.monotonic()
         with lent_to(config["User"], [jobdir / "out"], [jobdir]):
-            created = client.api.create_container(
-                image=config["Image"],
-                command=config["Cmd"],
-                user=config["User"],
-                working_dir=config["WorkingDir"],
-                environment=config["Env"],
-                network_disabled=True,
-                labels=config["Labels"],
-                host_config=config["HostConfig"],
-            )
-            container = created["Id"]
+            container = create_container(client, config)
             killed = timed_out = False
             try:
                 client.api.start(container)

@@ -150,6 +150,21 @@ def check_image(client: Any, image: str, emd_framework: str | None) -> None:
         )
 
 
+def create_container(client: Any, config: dict[str, Any]) -> str:
+    """A container made from `container_config`'s answer (no network); returns its id."""
+    created = client.api.create_container(
+        image=config["Image"],
+        command=config["Cmd"],
+        user=config["User"],
+        working_dir=config["WorkingDir"],
+        environment=config["Env"],
+        network_disabled=True,
+        labels=config["Labels"],
+        host_config=config["HostConfig"],
+    )
+    return str(created["Id"])
+
+
 def run_docker(
     prepared: PreparedJob,
     options: DockerOptions,
@@ -172,17 +187,7 @@ def run_docker(
     readable = [prepared.jobdir, *(m.source for m in prepared.mounts if m.read_only)]
     # the container is removed before its folders are given back
     with lent_to(config["User"], writable, [p for p in readable if p.is_dir()]):
-        created = client.api.create_container(
-            image=config["Image"],
-            command=config["Cmd"],
-            user=config["User"],
-            working_dir=config["WorkingDir"],
-            environment=config["Env"],
-            network_disabled=True,
-            labels=config["Labels"],
-            host_config=config["HostConfig"],
-        )
-        container_id = created["Id"]
+        container_id = create_container(client, config)
         try:
             _start(client, container_id)
             if on_log is not None:
