@@ -75,9 +75,32 @@ def stop_on_signals() -> Iterator[None]:
         signal.signal(signum, stop)
     try:
         yield
+    except KeyboardInterrupt as exc:
+        # Native code between the handler and here may raise a plain KeyboardInterrupt in
+        # place of ours (Ray's ray.wait does): the signal that came still names the stop.
+        if stopping and stopping[0] != signal.SIGINT and not isinstance(exc, Terminated):
+            raise Terminated(stopping[0]) from exc
+        raise
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def handlers_kept() -> Iterator[None]:
+    """Put back this process's Python handlers of SIGINT, SIGTERM and SIGHUP after the block.
+
+    A native library may install C-level handlers of its own without Python noticing: Ray's
+    core worker, started by `ray.init`, exits with status 1 and a stack dump on SIGTERM, so a
+    stopped driver would leave its workers running and its scratch behind."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, *STOP_SIGNALS)}
+    try:
+        yield
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for signum, handler in saved.items():
+                if handler is not None:
+                    signal.signal(signum, handler)
 
 
 def worker_signals() -> None:

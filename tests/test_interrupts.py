@@ -8,7 +8,13 @@ import sys
 
 import pytest
 
-from dlpk.interrupts import Terminated, stop_exit_code, stop_on_signals, stop_reason
+from dlpk.interrupts import (
+    Terminated,
+    handlers_kept,
+    stop_exit_code,
+    stop_on_signals,
+    stop_reason,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -51,3 +57,22 @@ def test_handlers_are_restored_and_an_ignored_signal_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def test_a_plain_keyboard_interrupt_after_a_stop_signal_still_names_the_signal() -> None:
+    """Native code (Ray's ray.wait) may replace the handler's Terminated by a bare
+    KeyboardInterrupt on its way up: the stop is still reported as SIGTERM's."""
+    with pytest.raises(Terminated) as caught, stop_on_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.sigtimedwait([], 0)
+        except Terminated:
+            raise KeyboardInterrupt from None
+    assert stop_exit_code(caught.value) == 143
+
+
+def test_handlers_kept_undoes_what_native_code_installs() -> None:
+    term = signal.getsignal(signal.SIGTERM)
+    with handlers_kept():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a library's own handler would
+    assert signal.getsignal(signal.SIGTERM) is term

@@ -310,3 +310,41 @@ def test_a_worker_lost_for_good_fails_the_job_and_publishes_nothing(
     assert len(killed) == 1
     assert list(output.parent.iterdir()) == []  # nothing published, no scratch left
     assert not list(work.iterdir())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_to_the_driver_stops_its_workers_and_leaves_nothing(
+    tmp_path: Path, cluster: Cluster, slow_pixel_model: Path, signum: int
+) -> None:
+    """`timeout` or a closed terminal stops `dlpk ... --backend ray` as Ctrl-C does: the
+    workers' processes end, the work folder beside the output goes, nothing is published."""
+    from tests.cli.test_signals import leftovers, running, start, stop, wait_for
+
+    raster = write_raster(tmp_path / "in.tif", seeded_rgb(900, 900, seed=5))
+    output = tmp_path / "out" / "classes.tif"
+    output.parent.mkdir()
+    argv = ["classify-pixels", "--model", str(slow_pixel_model), "--raster", str(raster)]
+    argv += ["-o", str(output), "--backend", "ray", "--ray-address", cluster.address]
+    argv += [flag for name, value in PIXEL_ARGS.items() for flag in ("--arg", f"{name}={value}")]
+    tmp = tmp_path / "tmp"
+    process = start(argv, tmp)
+    workers: list[int] = []
+
+    def both_shares_started() -> bool:
+        shares = sorted(output.parent.glob(".dlpk-ray-*/shares/*"))
+        started = [attempts(share) for share in shares]
+        if len(started) == 2 and all(started):
+            workers[:] = [records[-1]["pid"] for records in started]
+            return True
+        return False
+
+    wait_for(process, both_shares_started, seconds=120)
+    code, err, _ = stop(process, signum)
+    assert code == 128 + signum, err
+    assert err.strip().splitlines() == [f"dlpk: stopped by {signal.Signals(signum).name}"]
+    deadline = time.monotonic() + 30  # ray.kill is asynchronous: the raylet ends the process
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(running(pid) for pid in workers), "a worker went on after the driver stopped"
+    assert list(output.parent.iterdir()) == []  # no output, no work folder, no staging folder
+    assert leftovers(tmp) == []

@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from dlpk.errors import UsageError
+from dlpk.interrupts import handlers_kept
 
 CONNECT_SECONDS = 5.0
 EXTRA = "pip install 'dlpk[ray]'"
@@ -66,7 +67,8 @@ def connected(address: str | None) -> Iterator[str]:
     if target == "local":
         options["include_dashboard"] = False
     try:
-        ray.init(address=target, **options)
+        with handlers_kept():  # Ray's own SIGTERM handler would end the driver on the spot
+            ray.init(address=target, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         message = next((line for line in str(exc).splitlines() if line.strip()), repr(exc))
         raise UsageError(
