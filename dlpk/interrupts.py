@@ -79,7 +79,10 @@ def stop_on_signals() -> Iterator[None]:
         # Native code between the handler and here may raise a plain KeyboardInterrupt in
         # place of ours (Ray's ray.wait does): the signal that came still names the stop.
         if stopping and stopping[0] != signal.SIGINT and not isinstance(exc, Terminated):
-            raise Terminated(stopping[0]) from exc
+            terminated = Terminated(stopping[0])
+            for note in getattr(exc, "__notes__", []):
+                terminated.add_note(note)
+            raise terminated from exc
         raise
     finally:
         for signum, handler in previous.items():

@@ -234,7 +234,8 @@ def register(subparsers: Any) -> None:
         "--resume",
         action="store_true",
         help="finish an interrupted run (killed, Ctrl-C) of the same output, model, raster "
-        "and arguments from the tiles it had written, kept beside the output",
+        "and arguments from the tiles (--backend ray: the shares) it had finished, kept "
+        "beside the output",
     )
     pixels.set_defaults(func=cmd_classify_pixels)
 

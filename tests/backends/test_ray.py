@@ -312,39 +312,64 @@ def test_a_worker_lost_for_good_fails_the_job_and_publishes_nothing(
     assert not list(work.iterdir())
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_signal_to_the_driver_stops_its_workers_and_leaves_nothing(
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGKILL, signal.SIGTERM, pytest.param(signal.SIGHUP, marks=pytest.mark.slow)],
+    ids=["SIGKILL", "SIGTERM", "SIGHUP"],
+)
+def test_a_stopped_driver_resumes_from_its_finished_shares_into_the_same_bytes(
     tmp_path: Path, cluster: Cluster, slow_pixel_model: Path, signum: int
 ) -> None:
-    """`timeout` or a closed terminal stops `dlpk ... --backend ray` as Ctrl-C does: the
-    workers' processes end, the work folder beside the output goes, nothing is published."""
-    from tests.cli.test_signals import leftovers, running, start, stop, wait_for
+    """The driver killed (kill -9) or stopped (`timeout`, a closed terminal) mid-job: its
+    workers end, nothing that looks finished is left, and the same command with --resume runs
+    only the shares that had not finished, into the bytes of an uninterrupted run."""
+    from tests.cli.test_signals import leftovers, running, start, wait_for
 
     raster = write_raster(tmp_path / "in.tif", seeded_rgb(900, 900, seed=5))
+    reference = tmp_path / "reference.tif"
+    dlpk.classify_pixels(slow_pixel_model, raster, reference, model_arguments=PIXEL_ARGS)
     output = tmp_path / "out" / "classes.tif"
     output.parent.mkdir()
     argv = ["classify-pixels", "--model", str(slow_pixel_model), "--raster", str(raster)]
     argv += ["-o", str(output), "--backend", "ray", "--ray-address", cluster.address]
+    argv += ["--ray-workers", "3"]  # on two CPUs: the third share starts when one finished
     argv += [flag for name, value in PIXEL_ARGS.items() for flag in ("--arg", f"{name}={value}")]
     tmp = tmp_path / "tmp"
     process = start(argv, tmp)
     workers: list[int] = []
 
-    def both_shares_started() -> bool:
+    def one_share_finished_one_running() -> bool:
         shares = sorted(output.parent.glob(".dlpk-ray-*/shares/*"))
-        started = [attempts(share) for share in shares]
-        if len(started) == 2 and all(started):
+        done = [(share / "out" / "result.json").exists() for share in shares]
+        started = [attempts(share) for share in shares if attempts(share)]
+        if len(shares) == 3 and any(done) and not all(done) and len(started) == 3:
             workers[:] = [records[-1]["pid"] for records in started]
             return True
         return False
 
-    wait_for(process, both_shares_started, seconds=120)
-    code, err, _ = stop(process, signum)
-    assert code == 128 + signum, err
-    assert err.strip().splitlines() == [f"dlpk: stopped by {signal.Signals(signum).name}"]
-    deadline = time.monotonic() + 30  # ray.kill is asynchronous: the raylet ends the process
+    wait_for(process, one_share_finished_one_running, seconds=120)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == (128 + signum if signum != signal.SIGKILL else -signum), err
+    if signum != signal.SIGKILL:
+        lines = err.strip().splitlines()
+        assert lines[0] == f"dlpk: stopped by {signal.Signals(signum).name}"
+        assert lines[1].endswith("rerun with --resume to finish") and len(lines) == 2
+    deadline = time.monotonic() + 30  # the raylet ends the workers of a driver that went
     while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(running(pid) for pid in workers), "a worker went on after the driver stopped"
-    assert list(output.parent.iterdir()) == []  # no output, no work folder, no staging folder
+    assert not any(running(pid) for pid in workers), "a worker went on after the driver"
+    assert not output.exists()
+    assert [p.name[:10] for p in output.parent.glob(".dlpk-ray-*")] == [".dlpk-ray-"]
+
+    resumed = start([*argv, "--resume"], tmp)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert output.read_bytes() == reference.read_bytes()
+    said = [line for line in err.splitlines() if "resumed an interrupted run" in line]
+    assert len(said) == 1 and " of 3 shares had finished and were kept" in said[0], err
+    assert int(said[0].split("resumed an interrupted run: ")[1].split()[0]) >= 1
+    aux = Path(f"{output}.aux.xml")
+    assert aux.read_bytes() == Path(f"{reference}.aux.xml").read_bytes()
+    assert sorted(p.name for p in output.parent.iterdir()) == [output.name, aux.name]
     assert leftovers(tmp) == []

@@ -175,3 +175,36 @@ def test_ray_workers_must_be_positive(
 ) -> None:
     assert main([*small_job, "--backend", "ray", "--ray-workers", "0"]) == 2
     assert "--ray-workers 0: must be at least 1" in capsys.readouterr().err
+
+
+def test_a_resumed_run_takes_over_only_a_work_folder_of_the_same_job(tmp_path: Path) -> None:
+    from dlpk.runners.backends.launch import Mount, PreparedJob
+    from dlpk.runners.backends.ray.resume import job_signature, work_folder
+
+    (tmp_path / "data").mkdir()
+    raster = write_raster(tmp_path / "data" / "in.tif", seeded_rgb(20, 20))
+    (tmp_path / "data" / "other.tif").write_bytes(b"changes nothing of in.tif")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "m.emd").write_text("{}")
+    mounts = [Mount(model, "model", True), Mount(raster.parent, "in/0", True)]
+
+    def signature(arguments: dict[str, str], resume: bool = True) -> dict[str, object]:
+        parameters = {"arguments": arguments, "resume": resume}
+        job = {"task": "classify_pixels", "model": "model/m.emd", "parameters": parameters}
+        job["inputs"] = {"in_raster": "in/0/in.tif"}
+        return job_signature(PreparedJob(tmp_path, job, mounts), job)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    first, taken = work_folder(out, signature({"padding": "8"}, resume=False), resume=False)
+    assert not taken
+    (first / "shares").mkdir()
+    other, taken = work_folder(out, signature({"padding": "16"}), resume=True)
+    assert not taken and other != first  # another argument: the run starts afresh
+    (tmp_path / "data" / "other.tif").write_bytes(b"a sidecar changed")
+    again, taken = work_folder(out, signature({"padding": "8"}), resume=True)
+    assert taken and (again / "shares").is_dir() and not first.exists()
+    raster.write_bytes(raster.read_bytes() + b"\0")  # the input changed
+    _, taken = work_folder(out, signature({"padding": "8"}), resume=True)
+    assert not taken

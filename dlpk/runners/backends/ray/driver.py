@@ -6,6 +6,7 @@ mid-job leaves nothing that looks finished.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -18,10 +19,18 @@ from dlpk.runners.backends.base import read_result
 from dlpk.runners.backends.launch import PreparedJob
 from dlpk.runners.backends.ray.cluster import connected, import_ray, placement
 from dlpk.runners.backends.ray.progress import SharedProgress
-from dlpk.runners.backends.ray.views import WORK_PREFIX, Views, share_paths
+from dlpk.runners.backends.ray.resume import (
+    finished_share,
+    job_signature,
+    resumable,
+    resume_warning,
+    wants_resume,
+    without_resume,
+    work_folder,
+)
+from dlpk.runners.backends.ray.views import Views, share_paths
 from dlpk.runners.backends.ray.worker import ShareWorker, attempts
 from dlpk.runners.progress import Progress
-from dlpk.scratch import scratch_folder
 from dlpk.spec.job import ClusterReport, NodeReport, Result, ResultError
 
 #: The plan step's count of work units (batches of tiles, groups of chips).
@@ -61,10 +70,14 @@ def run_in_shares(
 
     ray = import_ray()
     jobdir = prepared.jobdir
-    work = scratch_folder(WORK_PREFIX, work_parent(prepared, settings.work_dir))
+    job = json.loads((jobdir / "job.json").read_text(encoding="utf-8"))
+    resume = wants_resume(job)
+    parent = work_parent(prepared, settings.work_dir)
+    work, taken = work_folder(parent, job_signature(prepared, job), resume)
     clock = Clock(settings.timeout)
+    keep = False
     try:
-        views = Views(prepared, work)
+        views = Views(prepared, work, without_resume(job))
         with connected(settings.address) as address:  # a bad address fails before any work
             clock.lap("connect")
             plan_dir = views.make("plan", {"step": "plan"})
@@ -79,12 +92,11 @@ def run_in_shares(
                 settings.gpus_per_worker,
             )
             count = max(1, min(settings.workers or where.workers, plan.counts.get(UNITS, 1)))
-            shares = [
-                views.make(f"shares/{n}", {"step": "share", "count": count, "index": n})
-                for n in range(count)
-            ]
+            shares, kept = _shares(views, count, taken)
             options = where.options(settings.retries)
-            outcomes = _run_shares(ray, shares, options, on_progress, settings, clock)
+            todo = [share for n, share in enumerate(shares) if n not in kept]
+            ran = iter(_run_shares(ray, todo, options, on_progress, settings, clock))
+            outcomes = [kept[n] if n in kept else next(ran) for n in range(count)]
             clock.lap("shares")
         report = ClusterReport(
             address=address,
@@ -108,9 +120,19 @@ def run_in_shares(
         clock.lap("assemble")
         report.timings = dict(clock.laps)
         result = _in_job_paths(result, assemble, jobdir)
-        return _record(jobdir, result.model_copy(update={"cluster": report}))
+        update: dict[str, Any] = {"cluster": report}
+        if resume:
+            said = resume_warning(taken, len(kept), count)
+            update["warnings"] = [*result.warnings, said]
+        return _record(jobdir, result.model_copy(update=update))
+    except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM: the finished shares stay
+        keep = resumable(job)
+        if keep:
+            stop.add_note(f"the finished shares are kept in {work}: rerun with --resume to finish")
+        raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 class Clock:
@@ -129,6 +151,24 @@ class Clock:
     def check(self) -> None:
         if self.timeout is not None and time.monotonic() - self.started > self.timeout:
             raise JobStoppedError(f"the job ran longer than --timeout {self.timeout:g} s; stopped")
+
+
+def _shares(views: Views, count: int, taken: bool) -> tuple[list[Path], dict[int, Outcome]]:
+    """The job directories of the `count` shares, and the outcomes of those a taken-over work
+    folder holds finished (run again: every other one, from an empty out/)."""
+    shares: list[Path] = []
+    kept: dict[int, Outcome] = {}
+    for n in range(count):
+        part = {"step": "share", "count": count, "index": n}
+        folder = views.work / "shares" / str(n)
+        if taken and finished_share(folder, part):
+            last = attempts(folder)[-1] if attempts(folder) else {}
+            kept[n] = Outcome(str(last.get("node", "")), str(last.get("address", "")), 0)
+            shares.append(folder)
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        shares.append(views.make(f"shares/{n}", part))
+    return shares, kept
 
 
 def work_parent(prepared: PreparedJob, work_dir: Path | None) -> Path:

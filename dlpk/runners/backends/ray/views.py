@@ -32,11 +32,16 @@ UNPACKED_PREFIX = "dlpk-model-"
 class Views:
     """Makes the step directories of one job in `work`."""
 
-    def __init__(self, prepared: PreparedJob, work: Path) -> None:
+    def __init__(
+        self, prepared: PreparedJob, work: Path, job: dict[str, Any] | None = None
+    ) -> None:
         self.prepared = prepared
         self.work = work
-        self.job: dict[str, Any] = json.loads(
-            (prepared.jobdir / "job.json").read_text(encoding="utf-8")
+        # what every step's job.json holds, with its own `parameters.part` (default: the job's)
+        self.job: dict[str, Any] = (
+            job
+            if job is not None
+            else json.loads((prepared.jobdir / "job.json").read_text(encoding="utf-8"))
         )
         self.links = self._links()
 

@@ -64,13 +64,7 @@ def assemble(job: ClassifyPixelsJob, jobdir: Path, progress: Progress) -> TaskRe
     output = job.outputs.out_classified_raster
     assert job.parameters.part is not None
     extra = {**_area(job, jobdir), "part": job.parameters.part, "home": jobdir}
-    report = _run(_assemble, job, jobdir, output, progress, **extra)
-    if job.parameters.resume:
-        report.warnings.append(
-            "--resume takes up the tiles of an interrupted local run only: the shares "
-            "classified the raster from the start"
-        )
-    return report
+    return _run(_assemble, job, jobdir, output, progress, **extra)
 
 
 def _check_mode(job: ClassifyPixelsJob) -> None:
