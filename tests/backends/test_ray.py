@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import ray
+import shapely
 from ray.cluster_utils import Cluster
 
 import dlpk
@@ -156,6 +157,36 @@ def test_detect_objects_is_byte_identical_to_local(tmp_path: Path, cluster: Clus
     assert outputs["local"].read_bytes() == outputs["ray"].read_bytes()
     assert result.counts == local.counts and local.counts["detections"] > 10
     check_cluster_report(result, "tiles")
+
+
+def test_classify_objects_is_byte_identical_to_local(tmp_path: Path, cluster: Cluster) -> None:
+    from tests.inference.test_classify_objects import classifier, write_layer
+    from tests.inference_models import map_point
+
+    rng = np.random.default_rng(6)
+    data = rng.integers(0, 256, (3, 90, 120), dtype=np.uint8)
+    raster = write_raster(tmp_path / "scene.tif", data)
+    points = [
+        shapely.Point(map_point(rng.integers(0, 90), rng.integers(0, 120))) for _ in range(29)
+    ]
+    points.append(shapely.Point(map_point(-400, -400)))  # outside the raster: no label
+    names = [f"feature {n}" for n in range(len(points))]
+    features = write_layer(tmp_path / "features.gpkg", points, names, "EPSG:32633")
+    model = classifier(tmp_path)
+    args = {"batch_size": "4"}
+    outputs = {name: tmp_path / name / "labelled.gpkg" for name in ("local", "ray")}
+    results = {}
+    for name, path in outputs.items():
+        path.parent.mkdir()
+        backend = dlpk.Ray(address=cluster.address) if name == "ray" else None
+        results[name] = dlpk.classify_objects(
+            model, raster, path, features=features, model_arguments=args, backend=backend
+        )
+    assert outputs["local"].read_bytes() == outputs["ray"].read_bytes()
+    local, ray_result = results["local"], results["ray"]
+    assert ray_result.counts == local.counts and local.counts["labelled"] == 29
+    assert ray_result.warnings == local.warnings
+    assert ray_result.cluster is not None and ray_result.cluster.shares == 2
 
 
 @pytest.mark.parametrize(

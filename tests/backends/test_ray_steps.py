@@ -228,7 +228,7 @@ def test_assembling_needs_every_share(tmp_path: Path, pixel_job: Path) -> None:
     ("change", "message"),
     [
         ({"processing_mode": "PROCESS_ITEMS_SEPARATELY"}, "PROCESS_ITEMS_SEPARATELY"),
-        ({"task": "classify_objects"}, "classify_objects does not run in shares"),
+        ({"task": "classify_objects"}, "without features (each image one object) does not run"),
     ],
 )
 def test_what_does_not_run_in_shares_is_refused_by_the_plan(

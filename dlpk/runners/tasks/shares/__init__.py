@@ -22,6 +22,7 @@ TaskFn = Callable[[Any, Path, Progress], TaskReport]
 #: Tasks that run in shares, by job.json name: the module holding their three steps.
 SHARED_TASKS = {
     "classify_pixels": "dlpk.runners.tasks.shares.pixels",
+    "classify_objects": "dlpk.runners.tasks.shares.objects",
     "detect_objects": "dlpk.runners.tasks.shares.detections",
     "export_chips": "dlpk.runners.tasks.shares.chips",
 }
