@@ -190,6 +190,59 @@ def test_classify_objects_is_byte_identical_to_local(tmp_path: Path, cluster: Cl
 
 
 @pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("Threshold", {"threshold": "120"}),  # classified: the Classes' colour map and table
+        ("Declared", {"declare": '{"pixelType": "f4", "bandCount": 2, "noData": -1}'}),
+    ],
+)
+def test_a_raster_function_is_byte_identical_to_local(
+    tmp_path: Path, cluster: Cluster, name: str, arguments: dict[str, str]
+) -> None:
+    """A package's Python raster function in shares (with --trust-code: a Ray worker is no
+    sandbox), into the bytes of a local run: values, nodata, statistics, table."""
+    from tests.raster_functions import DECLARED_PRF, THRESHOLD_PRF, function_package
+
+    source = {"Threshold": THRESHOLD_PRF, "Declared": DECLARED_PRF}[name]
+    model = function_package(tmp_path / name, name, source, "ImageClassification")
+    data = np.random.default_rng(8).integers(0, 240, (3, 61, 83), dtype=np.uint16)
+    data[:, 50:, 60:] = 255  # nodata across the last blocks
+    raster = write_scene(tmp_path / "scene.tif", data, nodata=255)
+    outputs = {backend: tmp_path / backend / "out.tif" for backend in ("local", "ray")}
+    results = {}
+    for backend, path in outputs.items():
+        path.parent.mkdir()
+        results[backend] = dlpk.classify_pixels(
+            model,
+            raster,
+            path,
+            model_arguments=arguments,
+            trust_code=True,
+            backend=dlpk.Ray(address=cluster.address) if backend == "ray" else None,
+        )
+    same_files(tmp_path / "local", tmp_path / "ray")
+    local, ray_result = results["local"], results["ray"]
+    assert ray_result.counts == local.counts and local.counts["nodata_pixels"] > 0
+    assert ray_result.warnings == local.warnings
+    assert ray_result.cluster is not None and ray_result.cluster.shares == 2
+
+
+def test_a_raster_function_without_trust_is_refused_before_any_worker(
+    tmp_path: Path, cluster: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.raster_functions import THRESHOLD_PRF, function_package
+
+    model = function_package(tmp_path / "t", "Threshold", THRESHOLD_PRF, "ImageClassification")
+    raster = write_scene(tmp_path / "scene.tif", np.zeros((3, 20, 20), np.uint16))
+    output = tmp_path / "out.tif"
+    argv = ["classify-pixels", "--model", str(model), "--raster", str(raster), "-o", str(output)]
+    code = main([*argv, "--backend", "ray", "--ray-address", cluster.address])
+    err = capsys.readouterr().err
+    assert code != 0 and "--trust-code" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.tif", "t", "t.dlpk"]
+
+
+@pytest.mark.parametrize(
     ("metadata_format", "chip_format"),
     [("PASCAL_VOC_rectangles", "TIFF"), ("Classified_Tiles", "PNG")],
 )

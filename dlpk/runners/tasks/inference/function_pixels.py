@@ -152,65 +152,100 @@ def checked_values(
     return np.where(valid, values, 0).astype(plan.dtype)
 
 
+class FunctionPixels:
+    """A raster function set up to classify a raster as ArcGIS runs it: getParameterInfo,
+    getConfiguration and updateRasterInfo called, the blocks planned (an extent or AOI limits
+    them), and each block's updatePixels turned into output values and validity. A whole run
+    and each share of a run in shares (tasks/shares/) classify their blocks through it."""
+
+    def __init__(
+        self, function: RasterFunction, opened: OpenedModel, dataset: Any, request: TaskRequest
+    ) -> None:
+        self.function, self.dataset = function, dataset
+        self.prepared = prepare_function(
+            function, opened, dataset, request.arguments, request.device
+        )
+        config = self.prepared.config
+        planned = plan_blocks(int(dataset.height), int(dataset.width), config)
+        self.tiles, self.area = planned_tiles(dataset, planned, request.extent, request.aoi)
+        self.scale = rescaler(dataset, config.bands, config.data_range)
+        self.plan = plan_output(function, self.prepared, opened, dataset, self.scale)
+        self.props = output_props(dataset, self.plan)
+
+    def corner(self, tile: Tile) -> tuple[float, float]:
+        x, y = self.dataset.transform @ (tile.core.col, tile.core.row)
+        return float(x), float(y)
+
+    def shape(self, tile: Tile) -> tuple[int, int, int]:
+        p = self.prepared.config.padding
+        return self.plan.bands, tile.read.height - 2 * p, tile.read.width - 2 * p
+
+    def wanted(self, tile: Tile) -> bool:
+        if not self.function.has("selectRasters"):
+            return True
+        raster = self.prepared.raster
+        return reads_raster(self.function, raster, self.corner(tile), self.shape(tile), self.props)
+
+    def classified(
+        self, tiles: Sequence[Tile]
+    ) -> Iterator[tuple[Tile, NDArray[Any], NDArray[np.bool_]]]:
+        """Each tile with its core's values in the output's type and their validity
+        [bands, rows, cols], the next tile read while the function works on this one."""
+        config, raster, name = self.prepared.config, self.prepared.raster, self.function.name
+        p, bands, plan = config.padding, self.plan.bands, self.plan
+        read = lambda t: read_block(self.dataset, config.bands, t.read)  # noqa: E731
+        for tile, block in selected_reads(tiles, self.wanted, read):
+            _, rows, cols = self.shape(tile)
+            height, width = tile.core.height, tile.core.width
+            blocks = {} if block is None else pixel_blocks(raster, config, block, self.scale)
+            result = self.function.call(
+                "updatePixels", self.corner(tile), self.shape(tile), self.props, **blocks
+            )
+            values = block_output(result, "output_pixels", bands, rows, cols, name)
+            valid = np.ones((bands, height, width), dtype=bool)
+            if block is not None:
+                valid &= np.all(block[1][:, p : p + height, p : p + width] > 0, axis=0)
+            if isinstance(result, dict) and result.get("output_mask") is not None:
+                mask = block_output(result, "output_mask", bands, rows, cols, name)
+                valid &= mask[:, :height, :width] > 0
+            if self.area is not None:
+                valid &= self.area.mask(tile.core)
+            yield tile, checked_values(values[:, :height, :width], valid, plan, name), valid
+
+    def notes(self, held: int) -> list[str]:
+        """What the output plan says, and valid pixels holding the nodata dlpk chose."""
+        notes = list(self.plan.warnings)
+        if held:
+            notes.append(
+                f"{self.function.name}: {held} valid pixel(s) hold {self.plan.nodata:g}, the "
+                "nodata dlpk chose because the function declares none; declare noData in "
+                "updateRasterInfo"
+            )
+        return notes
+
+
+def nodata_count(valid: NDArray[np.bool_]) -> int:
+    """Pixels of a block that are nodata in some band."""
+    return int((~np.all(valid, axis=0)).sum())
+
+
 def classify_with_function(opened: OpenedModel, request: TaskRequest) -> TaskReport:
     """classify-pixels through updatePixels, into the raster plan_output chose. With an
     `extent` and/or `aoi`, only blocks meeting that area go to the function and pixels whose
     centre lies outside it are nodata."""
     started = time.perf_counter()
     with function_and_raster(opened, request) as (function, dataset, warnings):
-        prepared = prepare_function(function, opened, dataset, request.arguments, request.device)
-        config, raster, name = prepared.config, prepared.raster, function.name
-        planned = plan_blocks(int(dataset.height), int(dataset.width), config)
-        tiles, area = planned_tiles(dataset, planned, request.extent, request.aoi)
-        scale = rescaler(dataset, config.bands, config.data_range)
-        plan = plan_output(function, prepared, opened, dataset, scale)
-        props = output_props(dataset, plan)
-        p, bands = config.padding, plan.bands
-
-        def corner(tile: Tile) -> tuple[float, float]:
-            x, y = dataset.transform @ (tile.core.col, tile.core.row)
-            return float(x), float(y)
-
-        def shape(tile: Tile) -> tuple[int, int, int]:
-            return bands, tile.read.height - 2 * p, tile.read.width - 2 * p
-
-        def wanted(tile: Tile) -> bool:
-            if not function.has("selectRasters"):
-                return True
-            return reads_raster(function, raster, corner(tile), shape(tile), props)
-
+        run = FunctionPixels(function, opened, dataset, request)
         nodata_pixels = 0
-        writer = OutputWriter(plan, request.output, dataset, request.overwrite)
+        writer = OutputWriter(run.plan, request.output, dataset, request.overwrite)
         with writer.opened():
-            request.progress("infer", 0, len(tiles))
-            read = lambda t: read_block(dataset, config.bands, t.read)  # noqa: E731
-            reads = selected_reads(tiles, wanted, read)
-            for done, (tile, block) in enumerate(reads, start=1):
-                _, rows, cols = shape(tile)
-                height, width = tile.core.height, tile.core.width
-                blocks = {} if block is None else pixel_blocks(raster, config, block, scale)
-                result = function.call("updatePixels", corner(tile), shape(tile), props, **blocks)
-                values = block_output(result, "output_pixels", bands, rows, cols, name)
-                valid = np.ones((bands, height, width), dtype=bool)
-                if block is not None:
-                    valid &= np.all(block[1][:, p : p + height, p : p + width] > 0, axis=0)
-                if isinstance(result, dict) and result.get("output_mask") is not None:
-                    mask = block_output(result, "output_mask", bands, rows, cols, name)
-                    valid &= mask[:, :height, :width] > 0
-                if area is not None:
-                    valid &= area.mask(tile.core)
-                nodata_pixels += int((~np.all(valid, axis=0)).sum())
-                core = checked_values(values[:, :height, :width], valid, plan, name)
-                writer.write(tile.core, core, valid)
-                request.progress("infer", done, len(tiles))
+            request.progress("infer", 0, len(run.tiles))
+            for done, (tile, values, valid) in enumerate(run.classified(run.tiles), start=1):
+                nodata_pixels += nodata_count(valid)
+                writer.write(tile.core, values, valid)
+                request.progress("infer", done, len(run.tiles))
             held = writer.nodata_held
-    notes = list(plan.warnings)
-    if held:
-        notes.append(
-            f"{name}: {held} valid pixel(s) hold {plan.nodata:g}, the nodata dlpk chose because "
-            "the function declares none; declare noData in updateRasterInfo"
-        )
     return function_summary(
-        request.output, len(tiles), dataset, started, request.device, prepared.arguments,
-        {"nodata_pixels": nodata_pixels}, [*warnings, *notes],
+        request.output, len(run.tiles), dataset, started, request.device,
+        run.prepared.arguments, {"nodata_pixels": nodata_pixels}, [*warnings, *run.notes(held)],
     )  # fmt: skip

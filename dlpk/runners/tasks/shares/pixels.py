@@ -25,9 +25,10 @@ from dlpk.runners.progress import Progress
 from dlpk.runners.tasks.inference.arguments import PIXEL_ARGUMENTS, Arguments, parse_arguments
 from dlpk.runners.tasks.inference.classes import BACKGROUND, class_rows, pixels_key
 from dlpk.runners.tasks.inference.classify_pixels import TASK, PixelClassifier, classify_tiles
-from dlpk.runners.tasks.inference.common import check_device, crs_warnings
+from dlpk.runners.tasks.inference.common import TaskRequest, check_device, crs_warnings
 from dlpk.runners.tasks.inference.jobs import _area, _run
 from dlpk.runners.tasks.report import TaskReport, inference_report
+from dlpk.runners.tasks.shares import functions
 from dlpk.runners.tasks.shares.parts import (
     UNITS,
     batch_range,
@@ -78,7 +79,8 @@ def _check_mode(job: ClassifyPixelsJob) -> None:
 def _no_function(opened: OpenedModel) -> None:
     if opened.runs_function:
         raise InvalidJobError(
-            "a package's raster function (InferenceFunction) does not run in shares",
+            "a package's raster function (InferenceFunction) runs in shares for classify-pixels "
+            "only",
             hint="run it with --backend local or docker",
         )
 
@@ -107,7 +109,9 @@ def _plan(
     check_device(device)
     check_output(output, False, RASTER_SUFFIXES)
     with open_model(model, TASK) as opened:
-        _no_function(opened)
+        if opened.runs_function:
+            request = _request(raster, output, arguments, device, progress, trust_code, extent, aoi)
+            return functions.plan(opened, request)
         args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:
             tiles, _ = _tiles(source, args, extent, aoi)
@@ -133,7 +137,9 @@ def _share(
     started = time.perf_counter()
     check_device(device)
     with open_model(model, TASK) as opened:
-        _no_function(opened)
+        if opened.runs_function:
+            request = _request(raster, output, arguments, device, progress, trust_code, extent, aoi)
+            return functions.share(opened, request, part, parts)
         classifier = PixelClassifier(opened, arguments, device, trust_code)
         args = classifier.args
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:
@@ -187,8 +193,11 @@ def _assemble(
     """The classified raster from every share's part raster, and the whole job's report."""
     started = time.perf_counter()
     check_output(output, False, RASTER_SUFFIXES)
-    shares = finished_shares(home, part)
     with open_model(model, TASK) as opened:
+        if opened.runs_function:
+            request = _request(raster, output, arguments, device, progress, trust_code, extent, aoi)
+            return functions.assemble(opened, request, part, home)
+        shares = finished_shares(home, part)
         args = parse_arguments(arguments, opened.emd, PIXEL_ARGUMENTS)
         with open_source(raster, opened.emd, opened.configuration.normalised) as source:
             notes = [*opened.warnings, *crs_warnings(source.dataset), *source.warnings]
@@ -216,6 +225,20 @@ def _assemble(
         counts=counts,
         warnings=notes,
     )
+
+
+def _request(
+    raster: Path,
+    output: Path,
+    arguments: dict[str, str],
+    device: str,
+    progress: Progress,
+    trust_code: bool,
+    extent: list[float] | None,
+    aoi: Path | None,
+) -> TaskRequest:
+    """A step's request, as the package's raster function takes it (tasks/shares/functions)."""
+    return TaskRequest(raster, output, arguments, device, progress, False, trust_code, extent, aoi)
 
 
 def _slice(numbers: range) -> slice:
