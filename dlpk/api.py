@@ -149,6 +149,7 @@ def export_training_data(
     stride defaulting to half the tile; `blacken_around_feature` is a bool. `class_name_field`
     (dlpk's own) names the field of the class names, by default one named classname.
     """
+    from dlpk.remote import raster_location
     from dlpk.runners.backends.submit import ExportRequest, run_export
 
     tile_x, tile_y = _pair(tile_size)
@@ -178,7 +179,7 @@ def export_training_data(
         overwrite=overwrite,
     )
     request = ExportRequest(
-        raster=Path(raster),
+        raster=raster_location(raster),
         output=Path(output),
         parameters=parameters,
         labels=_path_or_none(labels),
@@ -337,12 +338,13 @@ def _infer(
     progress: ProgressArg,
     **options: Any,
 ) -> Result:
+    from dlpk.remote import raster_location
     from dlpk.runners.backends.submit import InferenceRequest, run_inference
 
     request = InferenceRequest(
         task=task,
         model=Path(model),
-        raster=Path(raster),
+        raster=raster_location(raster),
         output=Path(output),
         arguments=model_argument_strings(model_arguments),
         **options,

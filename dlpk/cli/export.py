@@ -8,6 +8,7 @@ from typing import Any, get_args
 
 from dlpk.cli.arcgis_names import KeywordFlag, option_strings
 from dlpk.cli.options import add_backend_options, backend_from, print_done
+from dlpk.remote import raster_location
 from dlpk.spec.choices import ChipFormat, CropMode, MetadataFormat, ProcessingMode, ReferenceSystem
 
 
@@ -26,8 +27,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         *names("--raster"),
         required=True,
-        type=Path,
-        help="input raster (any GDAL format), or a folder of images (see --processing-mode)",
+        type=raster_location,
+        help="input raster (any GDAL format, a URL or /vsis3/... path too), or a folder of images "
+        "(see --processing-mode)",
     )
     p.add_argument(
         *names("--labels"), type=Path, help="class data: vector features or a classified raster"

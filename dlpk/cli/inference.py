@@ -156,8 +156,9 @@ def _common(parser: argparse.ArgumentParser, command: str, output_help: str) -> 
         *names("--raster"),
         required=True,
         metavar="IMAGE",
-        help="input raster, or a folder of images on one grid, read as one mosaic (by "
-        "classify-objects without --features: each image one object)",
+        help="input raster (a URL or /vsis3/... path too, read by GDAL), or a folder of images "
+        "on one grid, read as one mosaic (by classify-objects without --features: each image "
+        "one object)",
     )
     parser.add_argument(*names("-o", "--output"), required=True, metavar="OUT", help=output_help)
     parser.add_argument(

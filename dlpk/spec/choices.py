@@ -24,3 +24,18 @@ BlackenMode = Literal["NO_BLACKEN", "BLACKEN_AROUND_FEATURE"]
 CropMode = Literal["FIXED_SIZE", "BOUNDING_BOX"]
 ProcessingMode = Literal["PROCESS_AS_MOSAICKED_IMAGE", "PROCESS_ITEMS_SEPARATELY"]
 Device = Literal["cpu", "gpu", "auto"]
+
+#: GDAL's network file systems: an input raster named by one is read where it lives, by GDAL
+#: (dlpk/remote.py), so it is the one path of a job that is not inside the job directory.
+NETWORK_PREFIXES = (
+    "/vsicurl/",
+    "/vsicurl?",
+    "/vsis3/",
+    "/vsigs/",
+    "/vsiaz/",
+    "/vsiadls/",
+    "/vsioss/",
+    "/vsiswift/",
+    "/vsihdfs/",
+    "/vsiwebhdfs/",
+)

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from dlpk.spec.choices import (
+    NETWORK_PREFIXES,
     BlackenMode,
     ChipFormat,
     CropMode,
@@ -48,8 +49,14 @@ def _under_out(path: str) -> str:
     return path
 
 
+def _raster(path: str) -> str:
+    return path if path.startswith(NETWORK_PREFIXES) else _relative(path)
+
+
 RelPath = Annotated[str, AfterValidator(_relative)]
 OutPath = Annotated[str, AfterValidator(_relative), AfterValidator(_under_out)]
+#: A relative path, or a GDAL network path (`/vsicurl?url=...`, `/vsis3/bucket/key`, ...).
+RasterPath = Annotated[str, AfterValidator(_raster)]
 
 
 class _Strict(BaseModel):
@@ -93,9 +100,10 @@ class ExportChipsInputs(_Strict):
     """Inputs of export_chips, named as ArcGIS's Export Training Data names them
     (docs/esri-formats.md#parameters)."""
 
-    in_raster: RelPath = Field(
+    in_raster: RasterPath = Field(
         description="A raster, or a folder of images (every file in it GDAL reads as a raster; "
-        "parameters.processing_mode says how they are combined)"
+        "parameters.processing_mode says how they are combined), or a raster GDAL reads over "
+        "the network (/vsicurl?url=..., /vsis3/...)"
     )
     in_class_data: RelPath | None = Field(
         default=None, description="Vector features (any OGR format) or a classified raster"
@@ -238,19 +246,20 @@ class InferenceParameters(_Strict):
 
 MOSAIC_INPUT = (
     "A raster, or a folder of images on one grid (read as one VRT mosaic of them, "
-    "PROCESS_AS_MOSAICKED_IMAGE)"
+    "PROCESS_AS_MOSAICKED_IMAGE), or a raster GDAL reads over the network (/vsicurl?url=..., "
+    "/vsis3/...)"
 )
 
 
 class RasterInputs(_Strict):
-    in_raster: RelPath = Field(description=MOSAIC_INPUT)
+    in_raster: RasterPath = Field(description=MOSAIC_INPUT)
     in_aoi: RelPath | None = Field(
         default=None, description="Polygons limiting the processed area (any OGR format)"
     )
 
 
 class FeatureInputs(_Strict):
-    in_raster: RelPath = Field(description=MOSAIC_INPUT)
+    in_raster: RasterPath = Field(description=MOSAIC_INPUT)
     in_features: RelPath | None = Field(
         default=None,
         description="One output feature per input feature; without features each image of "

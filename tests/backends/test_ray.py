@@ -128,6 +128,30 @@ def test_classify_pixels_is_byte_identical_to_local(
     assert heard[-1] == ("assemble", 2, 2)
 
 
+def test_a_raster_read_over_http_by_every_worker(
+    tmp_path: Path, cluster: Cluster, pixel_model: Path
+) -> None:
+    """An input raster named by URL is read by GDAL on each node, never copied or mounted."""
+    from tests.http_files import serving
+
+    (tmp_path / "www").mkdir()
+    scene = write_raster(tmp_path / "www" / "scene.tif", seeded_rgb(150, 170, seed=7))
+    local, ray_output = tmp_path / "local.tif", tmp_path / "out" / "ray.tif"
+    dlpk.classify_pixels(pixel_model, scene, local, model_arguments=PIXEL_ARGS)
+    with serving(tmp_path / "www") as (base, requests):
+        result = dlpk.classify_pixels(
+            pixel_model,
+            f"{base}/scene.tif",
+            ray_output,
+            model_arguments=PIXEL_ARGS,
+            backend=dlpk.Ray(address=cluster.address),
+        )
+        asked = requests.read_text()
+    assert ray_output.read_bytes() == local.read_bytes()
+    assert result.cluster is not None and len(result.cluster.nodes) == 2
+    assert asked.count("GET /scene.tif") >= 2  # the plan step and each worker read it
+
+
 def test_detect_objects_is_byte_identical_to_local(tmp_path: Path, cluster: Cluster) -> None:
     folder = tmp_path / "detector"
     folder.mkdir()

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from dlpk.errors import ContainerError, ImageMissingError, JobStoppedError, UsageError
 from dlpk.interrupts import STOP_GRACE_SECONDS
+from dlpk.remote import is_remote, shown
 from dlpk.runners.backends.base import read_result
 from dlpk.runners.backends.images.catalog import IMAGE_PROVIDES, build_command, default_image
 from dlpk.runners.backends.images.docker_client import docker_client
@@ -296,7 +297,20 @@ class Docker:
         )
 
     def run(self, prepared: PreparedJob, on_progress: Progress | None = None) -> Result:
+        refuse_network_inputs(prepared)
         say = self.on_log or log.info
         options = self.options_for(prepared.framework)
         code = run_docker(prepared, options, prepared.framework, on_progress, say, say)
         return read_result(prepared.jobdir, code)
+
+
+def refuse_network_inputs(prepared: PreparedJob) -> None:
+    """A runner container has no network: a raster GDAL would read from a URL cannot be read
+    there. Said before the container starts."""
+    inputs = prepared.job.get("inputs")
+    for value in (inputs if isinstance(inputs, dict) else {}).values():
+        if isinstance(value, str) and is_remote(value):
+            raise UsageError(
+                f"{shown(value)} is read over the network, which runner containers do not have",
+                hint="run it with --backend local or ray, or download it and pass the file",
+            )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dlpk.errors import BadInputError
+from dlpk.remote import is_remote
 from dlpk.runners.io.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from dlpk.runners.io.checkpoint import writer_alive
 from dlpk.scratch import leftovers, remove_leftovers, scratch_folder
@@ -81,7 +82,11 @@ class JobBuilder:
 
     def add_input(self, name: str, path: Path) -> None:
         """Reference `path` through a read-only mount of its folder (sidecar files come along).
-        A folder input is resolved first: "." or "tiles/.." has no name of its own."""
+        A folder input is resolved first: "." or "tiles/.." has no name of its own. A raster
+        GDAL reads over the network (dlpk/remote.py) is named as it is, never mounted."""
+        if is_remote(path):
+            self.inputs[name] = str(path)
+            return
         if path.is_dir():
             path = path.resolve()
         self.inputs[name] = f"{self._mount_folder(path.parent)}/{path.name}"

@@ -21,6 +21,7 @@ from dlpk.errors import (
     error_from_result,
 )
 from dlpk.packaging.unpack import prepared_model
+from dlpk.remote import check_readable, is_remote
 from dlpk.runners.backends.base import Backend
 from dlpk.runners.backends.deliver import deliver
 from dlpk.runners.backends.launch import JobBuilder, PreparedJob, staging_folder
@@ -79,8 +80,7 @@ class InferenceRequest:
 
 def run_export(request: ExportRequest, backend: Backend, progress: Progress | None) -> Result:
     """Export training chips into `request.output` (a folder the job writes in place)."""
-    if not request.raster.exists():
-        raise BadInputError(f"raster not found: {request.raster}")
+    _check_raster(request.raster)
     builder = JobBuilder("export_chips")
     builder.add_input("in_raster", request.raster)
     for name, path, what in (
@@ -173,8 +173,7 @@ def _check_inference(request: InferenceRequest, each: bool) -> None:
         _check_each(request)
     else:
         check_output(request.output, request.overwrite, OUTPUT_SUFFIXES[request.task])
-    if not request.raster.exists():
-        raise BadInputError(f"raster not found: {request.raster}")
+    _check_raster(request.raster)
     if request.features is not None and not request.features.exists():
         raise BadInputError(f"features not found: {request.features}")
     if request.aoi is not None and not request.aoi.exists():
@@ -185,6 +184,14 @@ def _check_inference(request: InferenceRequest, each: bool) -> None:
             f"--extent {' '.join(map(str, extent))}: expected XMIN YMIN XMAX YMAX "
             "with XMIN < XMAX and YMIN < YMAX"
         )
+
+
+def _check_raster(raster: Path) -> None:
+    """The input raster exists here, or GDAL can read it where it lives (a URL)."""
+    if is_remote(raster):
+        check_readable(raster, "raster")
+    elif not raster.exists():
+        raise BadInputError(f"raster not found: {raster}")
 
 
 def _check_each(request: InferenceRequest) -> None:

@@ -24,6 +24,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window as RioWindow
 
 from dlpk.errors import BadInputError, InputNotFoundError
+from dlpk.remote import is_remote
 from dlpk.runners.io.data_range import Rescale, rescaler
 from dlpk.runners.io.windows import Window
 from dlpk.spec.emd import EsriModelDefinition
@@ -223,7 +224,7 @@ def _open(path: Path) -> Any:
 @contextlib.contextmanager
 def open_raster(path: Path) -> Iterator[Any]:
     """Open `path` with a block cache sized so halos are decoded once (see `cache_bytes`)."""
-    if not path.exists():
+    if not is_remote(path) and not path.exists():
         raise InputNotFoundError(f"{path}: no such file")
     with _open(path) as probe:
         size = cache_bytes(probe)

@@ -14,6 +14,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window as RioWindow
 
 from dlpk.errors import BadInputError
+from dlpk.remote import is_remote
 from dlpk.runners.io.windows import Window
 
 _COLOR_NAMES = {"red": "Red", "green": "Green", "blue": "Blue", "alpha": "Alpha", "gray": "Gray"}
@@ -40,7 +41,7 @@ class RasterInfo:
 
 def open_raster_info(path: Path) -> RasterInfo:
     """Check the raster can be opened; raise BadInputError with a one-line reason if not."""
-    if not path.exists():
+    if not is_remote(path) and not path.exists():
         raise BadInputError(f"raster not found: {path}")
     try:
         with rasterio.open(path) as src:

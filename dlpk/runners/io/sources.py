@@ -17,6 +17,7 @@ import rasterio
 from affine import Affine
 
 from dlpk.errors import BadInputError
+from dlpk.remote import is_remote
 from dlpk.runners.io.rasters import RasterInfo, open_raster_info, raster_info
 
 # Files that sit beside images and are never images themselves: not even tried.
@@ -60,7 +61,7 @@ def list_rasters(path: Path) -> RasterSet:
     """A file is one raster; a folder gives every file in it that GDAL opens as a raster (not
     its subfolders), each opened once. Other files are reported as skipped, never silently
     dropped."""
-    if not path.exists():
+    if not is_remote(path) and not path.exists():
         raise BadInputError(f"raster not found: {path}")
     if not path.is_dir():
         return RasterSet([open_raster_info(path)])

@@ -14,6 +14,7 @@ from typing import Any
 import shapely
 
 from dlpk.errors import BadInputError
+from dlpk.remote import is_remote, shown
 from dlpk.runners.io.labels import Features
 from dlpk.runners.io.rasters import RasterInfo, open_raster_info
 from dlpk.runners.io.sources import RasterSet
@@ -26,7 +27,10 @@ RASTER2_FORMATS = ("Classified_Tiles", "Export_Tiles", "CycleGAN")
 
 
 def identity(path: Path) -> dict[str, Any]:
-    """What identifies an input across runs and backends (a container sees other paths)."""
+    """What identifies an input across runs and backends (a container sees other paths); a
+    raster read over the network, its address."""
+    if is_remote(path):
+        return {"name": shown(path)}
     stat = path.stat()
     return {"name": path.name, "size": stat.st_size, "mtime": int(stat.st_mtime)}
 
