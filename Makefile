@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # Local wheels for image builds (e.g. a CPU build of torch); pip's own find-links by default.
 WHEELHOUSE ?= $(PIP_FIND_LINKS)
 
-.PHONY: demo test venv dev-venv images bench schemas
+.PHONY: demo test venv dev-venv images bench schemas page
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ test: dev-venv images
 
 schemas: venv
 	for name in emd job result conformance; do $(BIN)/dlpk schema $$name > dlpk/spec/schemas/$$name.schema.json; done
+
+# The map page's script and style, bundled from web/ (npm packages pinned by package-lock.json)
+# into dlpk/serve/page/static/, which is committed; tests/serve/test_page.py checks it is current.
+page:
+	cd web && npm ci --no-audit --no-fund && npm run build
 
 bench: dev-venv images
 	$(BIN)/python benchmarks/bench_lint.py

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from dlpk.runners.backends.docker import Docker
     from dlpk.runners.backends.local import InProcess, Local
     from dlpk.runners.backends.ray import Ray
+    from dlpk.serve.client import Client
     from dlpk.spec.conformance import ConformanceReport
     from dlpk.spec.job import Result
     from dlpk.validator.diagnostics import Diagnostic, Severity
@@ -52,6 +53,7 @@ _LAZY = {
     "Local": "dlpk.runners.backends.local",
     "InProcess": "dlpk.runners.backends.local",
     "Ray": "dlpk.runners.backends.ray",
+    "Client": "dlpk.serve.client",
     "Result": "dlpk.spec.job",
     "ConformanceReport": "dlpk.spec.conformance",
     "LintReport": "dlpk.validator.report",
@@ -62,6 +64,7 @@ _LAZY = {
 
 __all__ = [
     "Backend",
+    "Client",
     "ConformanceReport",
     "Diagnostic",
     "Docker",

@@ -191,6 +191,18 @@ EXAMPLES: dict[str, tuple[Example, ...]] = {
             "in a fresh interpreter, stopped after ten minutes",
         ),
     ),
+    "serve": (
+        Example(
+            "dlpk serve --check --data service --root examples",
+            "check the settings, create the SQLite database in service/, exit (without --check:"
+            " serve)",
+        ),
+        Example(
+            "dlpk serve --check --data service --root examples --max-jobs 4 --max-upload-mb 200"
+            " --token s3cret-token",
+            "four jobs at once, uploads up to 200 MiB, a token of your own",
+        ),
+    ),
     "images": (
         Example("dlpk images list", "which runner images exist", needs="docker"),
         Example(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from dlpk.cli import conformance, export, images, inference, info, lint, package, run
+from dlpk.cli import conformance, export, images, inference, info, lint, package, run, serve
 from dlpk.cli.options import echo, print_warnings, reader_gone, stdout_gone
 from dlpk.cli.parser import DlpkParser
 from dlpk.errors import DlpkError
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dlpk {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on failure")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (lint, package, info, export, run, images, inference, conformance):
+    for group in (lint, package, info, export, run, images, inference, conformance, serve):
         group.register(commands)
     return parser
 
