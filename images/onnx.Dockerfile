@@ -24,6 +24,11 @@ RUN python3 -m venv /opt/dlpk \
  && pip install --find-links /tmp/wheelhouse "$spec" onnx -r /tmp/requirements.txt \
  && rm -rf /tmp/wheelhouse /tmp/requirements.txt /root/.cache \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin runner
+# Ray, so that a Ray cluster (KubeRay's pods: docs/cluster.md) can run on this image; its own
+# layer, so a new Ray version leaves the framework's layer cached. `ray[default]` brings the
+# dashboard agent that KubeRay's probes ask.
+ARG RAY_VERSION=2.60.0
+RUN pip install "ray[default]==${RAY_VERSION}" && rm -rf /root/.cache
 # The package itself last, so a code change rebuilds only this layer; the label records which
 # sources it was built from (declared here: a changed build argument would void the cache above).
 ARG SOURCE_DIGEST=unknown

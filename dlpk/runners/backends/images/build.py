@@ -81,6 +81,13 @@ def _constraints() -> str:
     return "".join(f"{k}=={v}\n" for k, v in sorted(pinned.items()) if k not in _UNPINNED)
 
 
+def _installed(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def _build_wheel(target: Path) -> None:
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(target)]
     completed = subprocess.run(
@@ -155,6 +162,9 @@ def build_image(
             "VARIANT": variant,
             "SOURCE_DIGEST": source_digest(),
         }
+        ray = _installed("ray")
+        if ray is not None:  # the cluster's Ray, where the image is built beside one
+            arguments["RAY_VERSION"] = ray
         previous = _image_id(client, tag)
         log: list[str] = []
         stream = client.api.build(
