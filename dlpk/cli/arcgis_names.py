@@ -140,15 +140,27 @@ NAMES: tuple[Name, ...] = (
     Name(
         "run_nms",
         DETECT,
-        note="detections are always merged across tiles by class-aware NMS",
+        note="detections are always merged across tiles by class-aware NMS; after a package's "
+        "raster function, --arg run_nms=false turns it off",
     ),
     Name(
         "max_overlap_ratio",
         DETECT,
-        note="the NMS overlap is the model argument nms_overlap: --arg nms_overlap=0.3",
+        note="the NMS overlap is the model argument nms_overlap: --arg nms_overlap=0.3; after a "
+        "raster function, --arg max_overlap_ratio=0.3",
     ),
-    Name("confidence_score_field", DETECT, note="the field is always Confidence"),
-    Name("class_value_field", DETECT, note="the fields are always Class (name) and ClassValue"),
+    Name(
+        "confidence_score_field",
+        DETECT,
+        note="the field is always Confidence; after a raster function, "
+        "--arg confidence_score_field=NAME names the function's",
+    ),
+    Name(
+        "class_value_field",
+        DETECT,
+        note="the fields are always Class (name) and ClassValue; after a raster function, "
+        "--arg class_value_field=NAME names the function's",
+    ),
     Name("class_label_field", OBJECTS, note="the field is always ClassLabel"),
     Name("caption_field", OBJECTS, note="image captioning models are not run"),
     Name(

@@ -61,6 +61,33 @@ def _default_padding(doc: dict[str, Any]) -> tuple[int | None, str]:
     return None, "unknown"
 
 
+#: arcgis.learn InferenceFunctions that cut each block into a square of batch_size sub-tiles of
+#: ImageHeight px (padding ImageHeight // 4 each), and their default batch_size
+#: (getParameterInfo in arcgis.learn's models/_inferencing/).
+SUB_TILED = {"_unet": 4, "_DynamicSSD": 64, "_maskrcnn_inferencing": 4, "_deeplab_infrencing": 4,
+             "_psp": 4}  # fmt: skip
+#: arcgis.learn InferenceFunctions that classify one chip per feature, without padding.
+UNPADDED = ("_FeatureClassifier",)
+
+
+def function_blocks(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The blocks an arcgis.learn InferenceFunction asks for by default, worked out as its
+    getConfiguration does (the function is not run: it is the package's code)."""
+    config = doc.get("ModelConfiguration")
+    name = config.get("Name") if isinstance(config, dict) else config
+    height = doc.get("ImageHeight")
+    if not doc.get("InferenceFunction") or not isinstance(height, int) or isinstance(height, bool):
+        return None
+    if name in UNPADDED:
+        return {"block": height, "padding": 0, "source": f"{name}: one chip a feature"}
+    if name not in SUB_TILED:
+        return None
+    side, padding = int(SUB_TILED[name] ** 0.5), height // 4
+    block = side * (height - 2 * padding) + 2 * padding
+    source = f"{name}: {side} x {side} sub-tiles of {height} px, batch_size {side * side}"
+    return {"block": block, "padding": padding, "source": source}
+
+
 def describe(path: Path) -> dict[str, Any]:
     doc, files, linted = _load(path)
     if linted is not None:
@@ -69,6 +96,9 @@ def describe(path: Path) -> dict[str, Any]:
         diagnostics = lint_target(path, LintOptions()) if not path.is_dir() else []
     config = doc.get("ModelConfiguration")
     padding, padding_source = _default_padding(doc)
+    blocks = function_blocks(doc)
+    if blocks is not None:
+        padding, padding_source = blocks["padding"], f"the function's default; {blocks['source']}"
     classes = [
         {"value": c.get("Value"), "name": c.get("Name"), "color": c.get("Color")}
         for c in doc.get("Classes") or []
@@ -85,6 +115,7 @@ def describe(path: Path) -> dict[str, Any]:
         "tile": {"height": doc.get("ImageHeight"), "width": doc.get("ImageWidth")},
         "extract_bands": doc.get("ExtractBands"),
         "padding": {"pixels": padding, "source": padding_source},
+        "function_block": None if blocks is None else blocks["block"],
         "classes": classes,
         "files": [{"name": n, "size": s} for n, s in sorted(files)],
         "total_size": sum(s for _, s in files),
@@ -130,6 +161,11 @@ def render_text(info: dict[str, Any], colour: bool) -> str:
         f"  tile         {t(tile['height'])} x {t(tile['width'])} px",
         f"  bands        {json.dumps(info['extract_bands'])}",  # ASCII: json.dumps escapes
         f"  padding      {t(info['padding']['pixels'])} px ({info['padding']['source']})",
+        *(
+            [f"  blocks       {info['function_block']} px a side, padding included"]
+            if info.get("function_block")
+            else []
+        ),
         f"  classes      {len(info['classes'])}",
     ]
     for c in info["classes"]:

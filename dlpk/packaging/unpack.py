@@ -24,6 +24,7 @@ from dlpk.errors import InputNotFoundError, PackageError, UsageError
 from dlpk.packaging.pack import folder_emd
 from dlpk.scratch import scratch_folder
 from dlpk.spec.emd import EsriModelDefinition
+from dlpk.spec.vocab import ARCGIS_LEARN_FRAMEWORK
 from dlpk.validator.diagnostics import Diagnostic, Severity
 from dlpk.validator.lint import LintOptions, lint_emd_file, lint_package
 from dlpk.validator.package_rules import locate_emd
@@ -45,6 +46,14 @@ def stop_on_errors(diagnostics: list[Diagnostic], where: Path) -> list[str]:
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         raise PackageError(f"{where} does not lint: {shown}{more}", f"run `dlpk lint {where}`")
     return [f"{d.code} {d.message}" for d in diagnostics if d.severity is Severity.WARNING]
+
+
+def runner_framework(emd: EsriModelDefinition) -> str | None:
+    """The Framework that picks the runner image: arcgis.learn's for a package it wrote (one
+    carrying ArcGISLearnVersion and an InferenceFunction) whatever its Framework says."""
+    if emd.ArcGISLearnVersion is not None and emd.InferenceFunction:
+        return ARCGIS_LEARN_FRAMEWORK
+    return emd.Framework
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ def prepared_model(path: Path) -> Iterator[PreparedModel]:
         )
     if suffix == ".emd":
         warnings = stop_on_errors(lint_emd_file(path, LintOptions()), path)
-        yield PreparedModel(path.parent, path.name, parse_emd(path).Framework, warnings)
+        yield PreparedModel(path.parent, path.name, runner_framework(parse_emd(path)), warnings)
         return
     warnings = stop_on_errors(lint_package(path, LintOptions()), path)
     try:
@@ -97,7 +106,7 @@ def prepared_model(path: Path) -> Iterator[PreparedModel]:
         emd_path = root.joinpath(*location.member.split("/"))
         if not emd_path.is_file():
             raise PackageError(f"{path}: {location.member} was not unpacked", "repack it")
-        framework = parse_emd(emd_path).Framework
+        framework = runner_framework(parse_emd(emd_path))
         yield PreparedModel(emd_path.parent, emd_path.name, framework, warnings)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

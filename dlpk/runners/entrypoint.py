@@ -112,8 +112,8 @@ def run_job(jobdir: Path, listener: Progress | None = None, launched: bool = Fal
             finished=_now(),
         )
         log.info("done: %s", json.dumps(report.counts))
-    except DlpkError as exc:
-        log.error("%s", exc)
+    except DlpkError as exc:  # the traceback of what it wraps (a package's code) goes to the log
+        log.error("%s", exc, exc_info=exc.__cause__ is not None)
         if not quiet:
             print(f"dlpk: error: {exc}", file=sys.stderr)
         result = _failed(task, exc.exit_code, type(exc).__name__, str(exc), started)

@@ -140,7 +140,7 @@ def _inspect(path: Path, name: str, document: dict[str, Any], trust_code: bool) 
     if suffix in TORCH_SUFFIXES:
         if is_torchscript(path):
             return read_torchscript(path, model_type, trust_code)
-        return read_torch_state_dict(path, name, trust_code)
+        return read_torch_state_dict(path, name, trust_code, document.get("ModelConfiguration"))
     if suffix in KERAS_SUFFIXES:
         return read_keras(path, name)
     if suffix == ".pb":

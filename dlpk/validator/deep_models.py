@@ -139,7 +139,27 @@ def _last_conv_outputs(tensors: Mapping[str, Any]) -> int | None:
     return int(tensors[name].shape[0])
 
 
-def read_torch_state_dict(path: Path, name: str, trust_code: bool) -> ModelFacts:
+def _arcgis_learn_classes(tensors: Mapping[str, Any], configuration: Any) -> int | None:
+    """The classes an arcgis.learn state dict's head is built for: UnetClassifier's last
+    convolution has a channel per class and one for background, FeatureClassifier's last
+    Linear a row per class. None for other configurations."""
+    if isinstance(configuration, Mapping):
+        configuration = configuration.get("Name")
+    if configuration == "_unet":
+        outputs = _last_conv_outputs(tensors)
+        return None if outputs is None else outputs - 1
+    if configuration == "_FeatureClassifier":
+        name = next(
+            (n for n in reversed(list(tensors)) if n.endswith("weight") and tensors[n].dim() == 2),
+            None,
+        )
+        return None if name is None else int(tensors[name].shape[0])
+    return None
+
+
+def read_torch_state_dict(
+    path: Path, name: str, trust_code: bool, configuration: Any = None
+) -> ModelFacts:
     torch = _import_torch()
     mmap = zipfile.is_zipfile(path)  # zip-format checkpoints can be mapped instead of read
     try:
@@ -162,7 +182,9 @@ def read_torch_state_dict(path: Path, name: str, trust_code: bool) -> ModelFacts
         loaded = loaded["model"]  # fastai: {"model": state_dict, "opt": ...}
     tensors = _tensors(loaded) if isinstance(loaded, Mapping) else {}
     return ModelFacts(
-        channels=_stem_channels(tensors), channels_note=" (judging by its first convolution)"
+        channels=_stem_channels(tensors),
+        channels_note=" (judging by its first convolution)",
+        classes=_arcgis_learn_classes(tensors, configuration),
     )
 
 

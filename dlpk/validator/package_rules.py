@@ -201,6 +201,16 @@ def locate_emd(infos: list[MemberInfo], file: str) -> tuple[EmdLocation | None, 
     ]
 
 
+#: What arcgis.learn's save() writes beside every model and ArcGIS Pro shows in the model's
+#: properties, though no .emd key names it: not stray files.
+KNOWN_FILES = frozenset({"model_metrics.html"})
+KNOWN_FOLDERS = frozenset({"ModelCharacteristics"})
+
+
+def known_member(path: str) -> bool:
+    return path in KNOWN_FILES or (path.split("/", 1)[0] in KNOWN_FOLDERS and "/" in path)
+
+
 def unreferenced_files(
     files: list[str], referenced: set[str], emd_name: str, file: str, member_prefix: str
 ) -> list[Diagnostic]:
@@ -209,7 +219,7 @@ def unreferenced_files(
     def is_referenced(path: str) -> bool:
         return any(path == ref or path.startswith(ref + "/") for ref in referenced)
 
-    loose = [f for f in files if f != emd_name and not is_referenced(f)]
+    loose = [f for f in files if f != emd_name and not is_referenced(f) and not known_member(f)]
     folders: Counter[str] = Counter(f.split("/", 1)[0] for f in loose if "/" in f)
     found = []
     for path in loose:

@@ -2,7 +2,8 @@
 
 The .py is imported from the unpacked model folder and its class named like the file is
 instantiated; that is running the package's code, so it happens only in a container (where the
-job says trust_code) or with --trust-code. Every call into the function is wrapped: whatever it
+job says trust_code) or with --trust-code. Outside ArcGIS, `import arcpy` gives dlpk's stand-in
+(arcpy_standin.py) while the function runs. Every call into the function is wrapped: whatever it
 raises becomes a one-line ModelError, never a traceback. isLicensed is asked first, as ArcGIS
 asks it soon after construction; updateRasterInfo and updateKeyMetadata are read in
 raster_info.py and key_metadata.py, for the raster outputs that ask them (classify-pixels).
@@ -19,9 +20,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from dlpk.errors import BadInputError, ModelError, UsageError
+from dlpk.runners.models.arcgis_learn_compat import prepare_arcgis_learn
+from dlpk.runners.models.arcpy_standin import provided_arcpy
 from dlpk.runners.models.base import one_line
 from dlpk.spec.emd import EsriModelDefinition
 from dlpk.validator.suggest import did_you_mean
@@ -33,11 +37,18 @@ DEFAULT_BLOCK = 256
 
 
 class RasterFunction:
-    """An instance of the function's class; `call` turns its failures into ModelError."""
+    """An instance of the function's class; `call` turns its failures into ModelError.
+    `arcpy` is dlpk's stand-in when the function runs with it (None beside a real arcpy)."""
 
-    def __init__(self, instance: Any, name: str) -> None:
+    def __init__(self, instance: Any, name: str, arcpy: ModuleType | None = None) -> None:
         self.instance = instance
         self.name = name
+        self.arcpy = arcpy
+
+    def warnings_said(self) -> list[str]:
+        """What the function reported through arcpy.AddWarning, once each."""
+        said = getattr(self.arcpy, "warnings_said", [])
+        return [f"{self.name}: {text}" for text in dict.fromkeys(said)]
 
     def has(self, method: str) -> bool:
         return callable(getattr(self.instance, method, None))
@@ -105,11 +116,36 @@ def check_licence(function: RasterFunction) -> None:
     )
 
 
+def _instantiate(path: Path, module_name: str) -> Any:
+    """Import `path` as `module_name` and construct its class named like the file."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ModelError(f"{path.name} cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        raise ModelError(f"{path.name} failed to import ({one_line(exc)})") from exc
+    cls = getattr(module, path.stem, None)
+    if not isinstance(cls, type):
+        raise ModelError(
+            f"{path.name} defines no class {path.stem}",
+            "ArcGIS instantiates the class named like the file",
+        )
+    try:
+        return cls()
+    except (Exception, SystemExit) as exc:
+        raise ModelError(f"{path.stem}() failed ({one_line(exc)})") from exc
+
+
 @contextlib.contextmanager
 def loaded_function(
     path: Path, emd_path: Path, device: str, trust_code: bool
 ) -> Iterator[RasterFunction]:
-    """Import `path`, instantiate its class, ask isLicensed, call initialize(model, device)."""
+    """Import `path`, instantiate its class, ask isLicensed, call initialize(model, device);
+    `import arcpy` gives dlpk's stand-in meanwhile, where ArcGIS's is not installed, and a
+    package arcgis.learn wrote gets arcgis.learn made importable first."""
     if not trust_code:
         raise ModelError(
             f"{path.name} is Python code from the package; dlpk runs it only in a container "
@@ -120,30 +156,13 @@ def loaded_function(
     folder = str(path.parent)
     sys.path.insert(0, folder)  # functions import their sibling modules
     try:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise ModelError(f"{path.name} cannot be imported")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except (Exception, SystemExit) as exc:
-            raise ModelError(f"{path.name} failed to import ({one_line(exc)})") from exc
-        cls = getattr(module, path.stem, None)
-        if not isinstance(cls, type):
-            raise ModelError(
-                f"{path.name} defines no class {path.stem}",
-                "ArcGIS instantiates the class named like the file",
-            )
-        try:
-            instance = cls()
-        except (Exception, SystemExit) as exc:
-            raise ModelError(f"{path.stem}() failed ({one_line(exc)})") from exc
-        function = RasterFunction(instance, path.name)
-        check_licence(function)
-        if function.has("initialize"):
-            function.call("initialize", model=str(emd_path), device=device_id(device))
-        yield function
+        prepare_arcgis_learn(emd_path)  # imported before the stand-in: arcgis sees no arcpy
+        with provided_arcpy(device) as arcpy:
+            function = RasterFunction(_instantiate(path, module_name), path.name, arcpy)
+            check_licence(function)
+            if function.has("initialize"):
+                function.call("initialize", model=str(emd_path), device=device_id(device))
+            yield function
     finally:
         sys.modules.pop(module_name, None)
         with contextlib.suppress(ValueError):

@@ -5,21 +5,28 @@ from __future__ import annotations
 import os
 from typing import Final, Literal
 
+from dlpk.spec.vocab import ARCGIS_LEARN_FRAMEWORK
 from dlpk.version import __version__
 
-ImageFramework = Literal["pytorch", "tensorflow", "onnx"]
+ImageFramework = Literal["pytorch", "tensorflow", "onnx", "arcgis-learn"]
 Variant = Literal["cpu", "gpu"]
-IMAGE_FRAMEWORKS: Final[tuple[ImageFramework, ...]] = ("pytorch", "tensorflow", "onnx")
+IMAGE_FRAMEWORKS: Final[tuple[ImageFramework, ...]] = (
+    "pytorch",
+    "tensorflow",
+    "onnx",
+    "arcgis-learn",
+)
 VARIANTS: Final[tuple[Variant, ...]] = ("cpu", "gpu")
 BASE_IMAGE_TAG: Final = "dlpk-base:bookworm"
 DEFAULT_BASE_IMAGE: Final = "python:3.11-slim"
 DEFAULT_IMAGE_ENV: Final = "DLPK_DEFAULT_IMAGE"
 
-#: .emd Framework -> the image able to run it. arcgis.learn packages are PyTorch underneath.
+#: .emd Framework -> the image able to run it; arcgis.learn's (also chosen for a package
+#: carrying ArcGISLearnVersion: packaging.unpack.runner_framework) needs arcgis.learn itself.
 _BY_EMD_FRAMEWORK: Final[dict[str, ImageFramework]] = {
     "PyTorch": "pytorch",
     "TorchScript": "pytorch",
-    "arcgis.learn.models._inferencing": "pytorch",
+    ARCGIS_LEARN_FRAMEWORK: "arcgis-learn",
     "TensorFlow": "tensorflow",
     "Keras": "tensorflow",
     "ONNX": "onnx",
@@ -28,9 +35,10 @@ _BY_EMD_FRAMEWORK: Final[dict[str, ImageFramework]] = {
 DEFAULT_FRAMEWORK: Final[ImageFramework] = "onnx"
 #: What each image can import, to refuse a package the chosen image cannot run.
 IMAGE_PROVIDES: Final[dict[ImageFramework, frozenset[str]]] = {
-    "pytorch": frozenset({"PyTorch", "TorchScript", "arcgis.learn.models._inferencing"}),
+    "pytorch": frozenset({"PyTorch", "TorchScript"}),
     "tensorflow": frozenset({"TensorFlow", "Keras"}),
     "onnx": frozenset({"ONNX"}),
+    "arcgis-learn": frozenset({ARCGIS_LEARN_FRAMEWORK, "PyTorch", "TorchScript"}),
 }
 
 

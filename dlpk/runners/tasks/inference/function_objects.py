@@ -158,5 +158,5 @@ def classify_objects_with_function(
         request.device,
         prepared.arguments | chosen,
         counts,
-        warnings,
+        [*warnings, *function.warnings_said()],
     )

@@ -213,7 +213,8 @@ class FunctionPixels:
             yield tile, checked_values(values[:, :height, :width], valid, plan, name), valid
 
     def notes(self, held: int) -> list[str]:
-        """What the output plan says, and valid pixels holding the nodata dlpk chose."""
+        """What the output plan says, valid pixels holding the nodata dlpk chose, and what the
+        function said through arcpy.AddWarning."""
         notes = list(self.plan.warnings)
         if held:
             notes.append(
@@ -221,7 +222,7 @@ class FunctionPixels:
                 "nodata dlpk chose because the function declares none; declare noData in "
                 "updateRasterInfo"
             )
-        return notes
+        return notes + self.function.warnings_said()
 
 
 def nodata_count(valid: NDArray[np.bool_]) -> int:
@@ -247,5 +248,6 @@ def classify_with_function(opened: OpenedModel, request: TaskRequest) -> TaskRep
             held = writer.nodata_held
     return function_summary(
         request.output, len(run.tiles), dataset, started, request.device,
-        run.prepared.arguments, {"nodata_pixels": nodata_pixels}, [*warnings, *run.notes(held)],
+        run.prepared.arguments, {"nodata_pixels": nodata_pixels},
+        [*warnings, *run.notes(held)],
     )  # fmt: skip

@@ -3,7 +3,8 @@
 dlpk plays ArcGIS: it plans blocks of ty x tx pixels (the cores, which partition the raster),
 reads each with `padding` pixels more on every side from the same window plan and block cache
 as the built-in tasks, and hands them to updatePixels (function_pixels.py) or vectorize (here)
-one at a time, reading the next block while the function works on this one. A processing
+one at a time, reading the next block while the function works on this one; detections then
+go through the tool's own NMS, as ArcGIS's Detect Objects runs it (function_nms.py). A processing
 extent or AOI limits the blocks and the output exactly as it does for the built-in tasks
 (area.py).
 """
@@ -36,6 +37,7 @@ from dlpk.runners.tasks.inference.function_host import (
     plan_blocks,
     prepare_function,
 )
+from dlpk.runners.tasks.inference.function_nms import split_arguments, suppress
 from dlpk.runners.tasks.inference.function_pixels import classify_with_function
 from dlpk.runners.tasks.report import TaskReport
 
@@ -124,7 +126,8 @@ def detect_with_function(
             for f in declared
             if f.get("type") not in SKIPPED_FIELDS and str(f["name"]).lower() != "shape"
         }
-        prepared = prepare_function(function, opened, dataset, request.arguments, request.device)
+        nms, given = split_arguments(request.arguments)
+        prepared = prepare_function(function, opened, dataset, given, request.device)
         config = prepared.config
         planned = plan_blocks(int(dataset.height), int(dataset.width), config)
         tiles, area = planned_tiles(dataset, planned, request.extent, request.aoi)
@@ -159,8 +162,12 @@ def detect_with_function(
                 found = feature.get("attributes") or {}
                 attributes.append(found if isinstance(found, dict) else {})
             request.progress("infer", done, len(tiles))
+        kept = suppress(polygons, attributes, nms)
+        suppressed = len(polygons) - len(kept)
+        polygons, attributes = [polygons[i] for i in kept], [attributes[i] for i in kept]
         shapes = _to_map(polygons, dataset.transform)
         crs = dataset.crs.to_wkt() if dataset.crs else None
+        warnings = [*warnings, *function.warnings_said()]
     columns: dict[str, NDArray[Any]] = {}
     nulls: dict[str, NDArray[np.bool_]] = {}
     for name, kind in fields.items():
@@ -173,8 +180,13 @@ def detect_with_function(
     kind = "MultiPolygon" if multi else "Polygon"
     write_layer(request.output, wkb, kind, columns, crs, request.overwrite, nulls)
     request.progress("write", 1, 1)
+    counts = {
+        "detections": len(shapes),
+        "outside_block": outside,
+        "outside_area": outside_area,
+        "suppressed": suppressed,
+    }
     return function_summary(
-        request.output, len(tiles), dataset, started, request.device, prepared.arguments,
-        {"detections": len(shapes), "outside_block": outside, "outside_area": outside_area},
-        warnings,
+        request.output, len(tiles), dataset, started, request.device,
+        prepared.arguments | nms.resolved(), counts, warnings,
     )  # fmt: skip

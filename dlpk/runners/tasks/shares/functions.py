@@ -63,7 +63,7 @@ def share(opened: OpenedModel, request: TaskRequest, part: JobPart, parts: Path)
                 request.progress("infer", done, len(mine))
     report = function_summary(
         request.output, len(mine), dataset, started, request.device, run.prepared.arguments,
-        {"nodata_pixels": nodata_pixels}, [*warnings, *run.plan.warnings],
+        {"nodata_pixels": nodata_pixels}, [*warnings, *run.notes(held=0)],
     )  # fmt: skip
     report.files = []
     report.counts["pixels"] = sum(tile.core.height * tile.core.width for tile in mine)
