@@ -200,11 +200,12 @@ class JobQueue:
                 running.cancel.wait(self.poll)  # a cancel is acted on at once
             else:
                 time.sleep(self.poll)
-        if stopped_at is None:  # it ended by itself, whatever was asked meanwhile
-            self._record_outcome(job_id, jobdir, code)
-        elif running.cancel.is_set():
+        if running.cancel.is_set() and (stopped_at is not None or _stopped(jobdir)):
             self._finish(job_id, CANCELLED, (INFO, "Cancelled."))
-        # else the service is stopping: left executing, the next start queues it again
+        elif self._stopping.is_set() and (stopped_at is not None or _stopped(jobdir)):
+            pass  # the service is stopping: left executing, the next start queues it again
+        else:  # it ended by itself, whatever was asked meanwhile
+            self._record_outcome(job_id, jobdir, code)
 
     def _relay_progress(self, job_id: str, path: Path, seen: float) -> float:
         try:
@@ -248,6 +249,16 @@ class JobQueue:
         self.store.update_job(
             job_id, message, status=status, finished=now(), worker_pid=None, **values
         )
+
+
+def _stopped(jobdir: Path) -> bool:
+    """Whether the worker says it was stopped (the service's stop() may signal it before this
+    job's watcher sees the service stopping)."""
+    try:
+        outcome = json.loads((jobdir / OUTCOME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # ended without an outcome: killed
+    return bool(outcome.get("status") == "stopped")
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

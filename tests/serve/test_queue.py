@@ -116,7 +116,8 @@ def test_graceful_stop_requeues_the_running_job(
     service.start()
     try:
         with service.client() as http:
-            assert wait_for(http, job_id)["jobStatus"] == "esriJobSucceeded"
+            job = wait_for(http, job_id)
+            assert job["jobStatus"] == "esriJobSucceeded", job["messages"]
     finally:
         service.stop()
 
