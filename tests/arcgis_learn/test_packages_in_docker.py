@@ -157,3 +157,25 @@ def test_mask_rcnn_detections_equal_the_models(arcgis_learn_work: Path, tmp_path
 @pytest.mark.parametrize("family", ["unet", "ssd", "fc"])
 def test_deep_lint_checks_the_head_against_classes(arcgis_learn_work: Path, family: str) -> None:
     dlpk_cli("lint", arcgis_learn_work / family / f"{family}.dlpk", "--deep")
+
+
+def test_a_local_run_with_the_extra_installed_writes_the_containers_bytes(
+    arcgis_learn_work: Path, tmp_path: Path
+) -> None:
+    """`pip install 'dlpk[arcgis-learn]'` and `--trust-code`: the same stand-ins (arcpy, the
+    offline fixes) serve a local runner process, and the classes are the container's."""
+    from tests.arcgis_learn.conftest import run_in_image
+
+    package = arcgis_learn_work / "unet" / "unet.dlpk"
+    in_container = tmp_path / "docker.tif"
+    dlpk_cli("classify-pixels", "--model", package, "--raster", arcgis_learn_work / "scene.tif",
+             "-o", in_container, "--backend", "docker", "--arg", "padding=16")  # fmt: skip
+    run_in_image(arcgis_learn_work, "run_local.py", "classify-pixels", "--model",
+                 "/work/unet/unet.dlpk", "--raster", "/work/scene.tif", "-o", "/work/local.tif",
+                 "--backend", "local", "--trust-code", "--arg", "padding=16")  # fmt: skip
+    local = arcgis_learn_work / "local.tif"
+    try:
+        assert local.read_bytes() == in_container.read_bytes()
+    finally:
+        local.unlink()
+        Path(f"{local}.aux.xml").unlink(missing_ok=True)
