@@ -284,11 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         "One machine: a Ray head without CPUs and two worker nodes of one CPU each "
         "(`ray.cluster_utils.Cluster`), against the local backend in one process. The two "
         "nodes share this machine's cores, so one local process pinned to one core is the "
-        "fair unit: two nodes on two machines would each have what it has. Sizes are below "
-        "the 10000² classify-pixels and 20000² memory run of the targets: on these two cores "
-        "a 10000² classify-pixels with this net takes about three minutes per local run; "
-        "both memory sizes are past the size where the fixed block caches fill, which is "
-        "where memory must stay flat.",
+        "fair unit: two nodes on two machines would each have what it has. The targets name "
+        "a 10000² classify-pixels and memory from 5000² to 20000²; memory was measured at "
+        f"{options.memory.replace(',', '², ')}²: past the size where the fixed block caches "
+        "fill, which is where memory must stay flat.",
         "",
         *lines,
     ]
