@@ -26,6 +26,16 @@ def scratch_folder(prefix: str, parent: Path | None = None, suffix: str = "") ->
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=base))
 
 
+def take_over(folder: Path, prefix: str, suffix: str = "") -> Path:
+    """`folder` (a dead process's scratch folder, or this one's) renamed as this process's, so
+    it is no longer another's leftover: the rename onto a fresh empty folder is atomic."""
+    fresh = Path(
+        tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=folder.parent)
+    )
+    os.rename(folder, fresh)
+    return fresh
+
+
 @contextlib.contextmanager
 def scratch(prefix: str) -> Iterator[Path]:
     """A scratch folder in the temporary folder for the block, removed after it."""

@@ -8,9 +8,7 @@ directory; the Docker backend as a bind mount (read-only for inputs and the mode
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from dlpk.errors import BadInputError
 from dlpk.remote import is_remote
 from dlpk.runners.io.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from dlpk.runners.io.checkpoint import writer_alive
-from dlpk.scratch import leftovers, remove_leftovers, scratch_folder
+from dlpk.scratch import leftovers, remove_leftovers, scratch_folder, take_over
 
 
 @dataclass(frozen=True)
@@ -148,10 +146,7 @@ def staging_folder(output: Path, resume: bool = False) -> Path:
     interrupted = _interrupted(output, prefix, suffix) if resume else None
     if interrupted is None:
         return scratch_folder(prefix, output.parent, suffix)
-    fresh = Path(
-        tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=output.parent)
-    )
-    os.rename(interrupted, fresh)  # onto the empty fresh folder: atomic, and now ours
+    fresh = take_over(interrupted, prefix, suffix)
     remove_leftovers(output.parent, prefix, suffix)
     return fresh
 

@@ -162,7 +162,8 @@ def _shares(views: Views, count: int, taken: bool) -> tuple[list[Path], dict[int
         part = {"step": "share", "count": count, "index": n}
         folder = views.work / "shares" / str(n)
         if taken and finished_share(folder, part):
-            last = attempts(folder)[-1] if attempts(folder) else {}
+            records = attempts(folder)
+            last = records[-1] if records else {}
             kept[n] = Outcome(str(last.get("node", "")), str(last.get("address", "")), 0)
             shares.append(folder)
             continue

@@ -11,16 +11,14 @@ in its signature.json; and a share only when the plan cut the job into as many s
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from dlpk.runners.backends.launch import PreparedJob
 from dlpk.runners.backends.ray.views import WORK_PREFIX
 from dlpk.runners.io.checkpoint import file_identity, model_identity
-from dlpk.scratch import leftovers, scratch_folder
+from dlpk.scratch import leftovers, scratch_folder, take_over
 from dlpk.spec.job import Result
 
 SIGNATURE = "signature.json"
@@ -93,8 +91,7 @@ def _take_over(parent: Path, signature: dict[str, Any]) -> Path | None:
             continue
         if found != wanted:
             continue
-        fresh = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=parent))
-        os.rename(folder, fresh)  # onto the empty fresh folder: atomic, and now ours
+        fresh = take_over(folder, WORK_PREFIX)
         for step in ("plan", "assemble"):  # cheap, and run again
             shutil.rmtree(fresh / step, ignore_errors=True)
         return fresh
